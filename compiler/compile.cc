@@ -1,0 +1,715 @@
+// Compiles checked patterns into NFA programs.
+//
+// IMPLEMENTATION
+// The state construction is a port of Flink CEP's NFACompiler
+// (org.apache.flink.cep.nfa.compiler.NFACompiler.NFAFactoryCompiler), so that
+// the same pattern yields the same automaton and therefore the same matches:
+// the pattern is walked from its last stage to its first; each stage becomes
+// one state (single), a chain of states (`times`), or a looping state; `not_*`
+// stages become STOP states reached by PROCEED edges, or a PENDING state when a
+// `not_followed_by` ends the pattern; groups are compiled recursively, once per
+// iteration for `times`. Consuming strategies map as in Flink: `next` STRICT,
+// `followed_by` SKIP_TILL_NEXT, `followed_by_any` SKIP_TILL_ANY; inside a loop
+// SKIP_TILL_NEXT by default, `consecutive` STRICT, `allow_combinations`
+// SKIP_TILL_ANY. Conditions are kept as small trees (and/or/not over lowered
+// expressions) and flattened into postfix code at the end.
+#include "compiler/compile.h"
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "compiler/lower_expr.h"
+#include "dsl/dsl.h"
+
+namespace tern::compiler {
+
+namespace {
+
+constexpr size_t kMaxStates = 20000;
+
+enum class Strategy { kStrict, kSkipTillNext, kSkipTillAny, kNotNext, kNotFollow };
+
+// Condition trees while building; index into Builder::conds_, -1 = no condition.
+using Cond = int;
+struct CondNode {
+  nfa::CondOp op;
+  uint32_t expr = 0;
+  Cond a = -1, b = -1;
+};
+
+// Flink's Pattern, as a chain from each stage to its predecessor.
+struct PNode {
+  const ast::Stage* ast = nullptr;
+  PNode* previous = nullptr;   // previous stage in its sequence; null for a sequence head
+  bool is_group = false;
+  PNode* raw = nullptr;        // groups: the last stage of the group's sequence
+  std::string name;            // singles: the stage name; groups: a synthetic name
+  uint16_t stage = 0;          // singles: index in the stage table
+  Strategy strategy = Strategy::kStrict;
+  Strategy inner = Strategy::kSkipTillNext;
+  bool looping = false, times = false, optional = false, greedy = false;
+  int64_t from = 1, to = 1;
+  Cond condition = -1;         // the `where` (true when absent)
+  Cond until = -1;
+  int64_t window_ms = 0;       // per-stage `within`
+};
+
+struct BEdge {
+  nfa::Action action;
+  int target;
+  Cond cond;
+};
+
+struct BState {
+  std::string name;
+  nfa::StateType type = nfa::StateType::kNormal;
+  bool is_start = false;
+  uint16_t stage = 0;
+  int64_t window_ms = 0;
+  std::vector<BEdge> edges;
+};
+
+class Builder {
+ public:
+  Builder(const ast::Pattern& pattern, nfa::Program& program, nfa::Schema& schema)
+      : pattern_(pattern), program_(program), lowerer_(pattern, program, schema) {}
+
+  bool Build(std::string* error);
+
+ private:
+  // ---- pattern chain
+  PNode* MakeChain(const std::vector<ast::Stage>& seq);
+  Strategy ToStrategy(ast::Contiguity c) const;
+
+  // ---- conditions
+  Cond NewCond(CondNode n) {
+    conds_.push_back(n);
+    return static_cast<Cond>(conds_.size() - 1);
+  }
+  Cond True() {
+    if (true_ < 0) true_ = NewCond({nfa::CondOp::kTrue});
+    return true_;
+  }
+  // A missing operand (-1, Flink's null condition) never reaches the runtime: the
+  // combinators pass the other operand through.
+  Cond Not(Cond c) { return c < 0 ? -1 : NewCond({nfa::CondOp::kNot, 0, c, -1}); }
+  Cond And(Cond a, Cond b) { return a < 0 ? b : b < 0 ? a : NewCond({nfa::CondOp::kAnd, 0, a, b}); }
+  Cond Or(Cond a, Cond b) { return a < 0 ? b : b < 0 ? a : NewCond({nfa::CondOp::kOr, 0, a, b}); }
+  Cond Condition(const PNode* p) const { return p->condition; }
+  void Flatten(Cond c, std::vector<nfa::CondInstr>& out) const;
+
+  // ---- states
+  int CreateState(const std::string& name, nfa::StateType type, uint16_t stage);
+  int CreateState(nfa::StateType type) { return CreateState(current_->name, type, current_->stage); }
+  void AddTake(int from, int to, Cond c) { states_[from].edges.push_back({nfa::Action::kTake, to, c}); }
+  void AddIgnore(int from, int to, Cond c) { states_[from].edges.push_back({nfa::Action::kIgnore, to, c}); }
+  void AddProceed(int from, int to, Cond c) { states_[from].edges.push_back({nfa::Action::kProceed, to, c}); }
+  int Copy(int state);
+
+  // ---- the NFACompiler port
+  int CreateMiddleStates(int sink);
+  int ConvertPattern(int sink);
+  int CreateTimesState(int sink, int proceed, int64_t from, int64_t to);
+  void UpdateWithGreedyCondition(int state, Cond take);
+  int CreateSingletonState(int sink);
+  int CreateSingletonState(int sink, int proceed, Cond take, Cond ignore, bool optional);
+  int CreateGroupPatternState(PNode* group, int sink, int proceed, bool optional);
+  int CreateLoopingGroupPatternState(PNode* group, int sink);
+  int CreateLooping(int sink);
+  void AddStopStates(int state);
+  void AddStopStateToLooping(int state);
+  std::vector<std::pair<Cond, std::string>> CurrentNotConditions();
+  int CreateStopState(Cond not_condition, const PNode* not_pattern);
+  int CopyWithoutTransitiveNots(int sink);
+  Cond InnerIgnoreCondition(const PNode* p);
+  Cond IgnoreCondition(const PNode* p);
+  Cond TakeCondition(const PNode* p);
+  Cond ExtendWithUntil(Cond c, Cond until, bool is_take);
+  // Greedy only restricts a stage that something follows: at the end of a pattern
+  // every iteration count completes a match, as in Flink (GreedyITCase#testEndWith*).
+  bool Greedy(int sink) const {
+    return current_->greedy && sink >= 0 && states_[sink].type != nfa::StateType::kFinal;
+  }
+  bool HeadOfOptionalGroup(const PNode* p) const {
+    return HeadOfGroup(p) && CurrentGroupFirstOfLoop() && current_group_->optional;
+  }
+  bool HeadOfGroup(const PNode* p) const { return current_group_ != nullptr && p->previous == nullptr; }
+  void SetFirstOfLoop(bool v) {
+    if (current_->is_group) first_of_loop_[current_] = v;
+  }
+  bool CurrentGroupFirstOfLoop() const {
+    auto it = first_of_loop_.find(current_group_);
+    return it == first_of_loop_.end() ? true : it->second;
+  }
+
+  const ast::Pattern& pattern_;
+  nfa::Program& program_;
+  ExprLowerer lowerer_;
+
+  std::deque<PNode> nodes_;
+  std::vector<CondNode> conds_;
+  Cond true_ = -1;
+  std::vector<BState> states_;
+  std::map<std::string, int> name_counts_;
+  std::map<std::string, int> stop_states_;
+  std::map<int, int> original_state_map_;  // greedy + until: state -> its copy before the greedy update
+  std::map<const PNode*, bool> first_of_loop_;
+
+  PNode* current_ = nullptr;
+  PNode* following_ = nullptr;
+  PNode* current_group_ = nullptr;
+  std::string error_;
+  int group_counter_ = 0;
+};
+
+Strategy Builder::ToStrategy(ast::Contiguity c) const {
+  switch (c) {
+    case ast::Contiguity::kBegin:
+    case ast::Contiguity::kNext: return Strategy::kStrict;
+    case ast::Contiguity::kFollowedBy: return Strategy::kSkipTillNext;
+    case ast::Contiguity::kFollowedByAny: return Strategy::kSkipTillAny;
+    case ast::Contiguity::kNotNext: return Strategy::kNotNext;
+    case ast::Contiguity::kNotFollowedBy: return Strategy::kNotFollow;
+  }
+  return Strategy::kStrict;
+}
+
+PNode* Builder::MakeChain(const std::vector<ast::Stage>& seq) {
+  PNode* prev = nullptr;
+  for (const ast::Stage& s : seq) {
+    nodes_.emplace_back();
+    PNode* p = &nodes_.back();
+    p->ast = &s;
+    p->previous = prev;
+    p->is_group = s.is_group;
+    p->strategy = ToStrategy(s.contiguity);
+    if (s.consecutive) p->inner = Strategy::kStrict;
+    if (s.allow_combinations) p->inner = Strategy::kSkipTillAny;
+    p->optional = s.optional;
+    p->greedy = s.greedy;
+    if (s.max == -1) {  // `times n..` / `one_or_more`
+      p->looping = true;
+      p->from = s.min;
+      p->to = s.min;
+    } else if (s.has_quantifier && (s.min != 1 || s.max != 1)) {
+      p->times = true;
+      p->from = s.min;
+      p->to = s.max;
+    }
+    if (p->from == 0) {  // Flink's times(0, m): optional, from 1
+      p->optional = true;
+      p->from = 1;
+      if (p->to == 0) p->to = 1;
+    }
+    if (s.within_ms) p->window_ms = *s.within_ms;
+    if (s.is_group) {
+      p->name = "$group" + std::to_string(group_counter_++) + "$";
+      p->stage = 0;
+      p->raw = MakeChain(s.children);
+      p->condition = True();  // Flink: a pattern without a condition accepts everything
+      // Inner states of a group belong to inner stages; the group's own name is synthetic.
+    } else {
+      p->name = s.name;
+      for (size_t k = 0; k < pattern_.stage_table.size(); ++k) {
+        if (pattern_.stage_table[k] == &s) p->stage = static_cast<uint16_t>(k);
+      }
+      if (s.where) {
+        nfa::ExprId id = lowerer_.Lower(*s.where);
+        p->condition = NewCond({nfa::CondOp::kExpr, id, -1, -1});
+      } else {
+        p->condition = True();
+      }
+    }
+    if (s.until) {
+      nfa::ExprId id = lowerer_.Lower(*s.until);
+      p->until = NewCond({nfa::CondOp::kExpr, id, -1, -1});
+    }
+    prev = p;
+  }
+  return prev;
+}
+
+int Builder::CreateState(const std::string& name, nfa::StateType type, uint16_t stage) {
+  int n = name_counts_[name]++;
+  BState st;
+  st.name = n == 0 ? name : name + ":" + std::to_string(n);
+  st.type = type;
+  st.stage = stage;
+  states_.push_back(std::move(st));
+  if (states_.size() > kMaxStates && error_.empty()) {
+    error_ = "the pattern compiles to more than " + std::to_string(kMaxStates) + " states";
+  }
+  return static_cast<int>(states_.size() - 1);
+}
+
+int Builder::Copy(int state) {
+  std::string base = states_[state].name;
+  size_t colon = base.find(':');
+  if (colon != std::string::npos) base = base.substr(0, colon);
+  int copy = CreateState(base, states_[state].type, states_[state].stage);
+  std::vector<BEdge> edges = states_[state].edges;
+  for (const BEdge& e : edges) {
+    states_[copy].edges.push_back({e.action, e.target == state ? copy : e.target, e.cond});
+  }
+  return copy;
+}
+
+// ---- conditions (NFACompiler#getInnerIgnoreCondition, #getIgnoreCondition, #getTakeCondition)
+
+Cond Builder::ExtendWithUntil(Cond c, Cond until, bool is_take) {
+  if (until >= 0 && c >= 0) return And(Not(until), c);
+  if (until >= 0 && is_take) return Not(until);
+  return c;
+}
+
+Cond Builder::InnerIgnoreCondition(const PNode* p) {
+  Strategy s = p->inner;
+  if (HeadOfGroup(p)) s = current_group_->inner;
+  Cond c = -1;
+  switch (s) {
+    case Strategy::kStrict: c = -1; break;
+    case Strategy::kSkipTillNext: c = Not(Condition(p)); break;
+    case Strategy::kSkipTillAny: c = True(); break;
+    default: break;
+  }
+  if (current_group_ != nullptr && current_group_->until >= 0) c = ExtendWithUntil(c, current_group_->until, false);
+  return c;
+}
+
+Cond Builder::IgnoreCondition(const PNode* p) {
+  Strategy s = p->strategy;
+  if (HeadOfGroup(p)) {
+    // The head of a group takes the group's strategy on the first iteration and the
+    // group's inner strategy on the following ones.
+    s = CurrentGroupFirstOfLoop() ? current_group_->strategy : current_group_->inner;
+  }
+  Cond c = -1;
+  switch (s) {
+    case Strategy::kStrict: c = -1; break;
+    case Strategy::kSkipTillNext: c = Not(Condition(p)); break;
+    case Strategy::kSkipTillAny: c = True(); break;
+    default: break;
+  }
+  if (current_group_ != nullptr && current_group_->until >= 0) c = ExtendWithUntil(c, current_group_->until, false);
+  return c;
+}
+
+Cond Builder::TakeCondition(const PNode* p) {
+  Cond c = Condition(p);
+  if (current_group_ != nullptr && current_group_->until >= 0) c = ExtendWithUntil(c, current_group_->until, true);
+  return c;
+}
+
+// ---- states (NFACompiler#createMiddleStates and friends)
+
+int Builder::CreateMiddleStates(int sink) {
+  int last_sink = sink;
+  while (current_->previous != nullptr) {
+    if (current_->strategy == Strategy::kNotFollow) {
+      // A `not_followed_by` becomes edge conditions of its neighbours, except at the
+      // very end of a pattern with a window, where it is a pending state.
+      if ((current_->window_ms > 0 || program_.within_ms > 0 || pattern_.gap_ms.has_value()) &&
+          states_[last_sink].type == nfa::StateType::kFinal) {
+        int not_follow = CreateState(nfa::StateType::kPending);
+        Cond not_cond = TakeCondition(current_);
+        int stop = CreateStopState(not_cond, current_);
+        AddProceed(not_follow, stop, not_cond);
+        AddIgnore(not_follow, not_follow, Not(not_cond));
+        last_sink = not_follow;
+      }
+    } else if (current_->strategy == Strategy::kNotNext) {
+      int not_next = CreateState(nfa::StateType::kNormal);
+      Cond not_cond = TakeCondition(current_);
+      int stop = CreateStopState(not_cond, current_);
+      if (states_[last_sink].type == nfa::StateType::kFinal) {
+        AddIgnore(not_next, last_sink, Not(not_cond));  // so that the proceed to final is not fired
+      } else {
+        AddProceed(not_next, last_sink, Not(not_cond));
+      }
+      AddProceed(not_next, stop, not_cond);
+      last_sink = not_next;
+    } else {
+      last_sink = ConvertPattern(last_sink);
+    }
+    following_ = current_;
+    current_ = current_->previous;
+  }
+  return last_sink;
+}
+
+int Builder::ConvertPattern(int sink) {
+  int last_sink;
+  if (current_->looping) {
+    // Once the loop has started, the `not_*` before the optional stage no longer apply.
+    SetFirstOfLoop(false);
+    int s = CopyWithoutTransitiveNots(sink);
+    int looping = CreateLooping(s);
+    SetFirstOfLoop(true);
+    last_sink = CreateTimesState(looping, sink, current_->from, current_->from);
+  } else if (current_->times) {
+    last_sink = CreateTimesState(sink, sink, current_->from, current_->to);
+  } else {
+    last_sink = CreateSingletonState(sink);
+  }
+  AddStopStates(last_sink);
+  return last_sink;
+}
+
+int Builder::CreateTimesState(int sink, int proceed, int64_t from, int64_t to) {
+  int last_sink = sink;
+  SetFirstOfLoop(false);
+  Cond until = current_->until;
+  Cond inner_ignore = ExtendWithUntil(InnerIgnoreCondition(current_), until, false);
+  Cond take = ExtendWithUntil(TakeCondition(current_), until, true);
+  if (Greedy(sink) && from != to) {
+    if (until >= 0) original_state_map_[sink] = Copy(sink);
+    UpdateWithGreedyCondition(sink, take);
+  }
+  for (int64_t i = from; i < to; ++i) {
+    last_sink = CreateSingletonState(last_sink, proceed, take, inner_ignore, true);
+    AddStopStateToLooping(last_sink);
+  }
+  for (int64_t i = 0; i < from - 1; ++i) {
+    last_sink = CreateSingletonState(last_sink, -1, take, inner_ignore, false);
+    AddStopStateToLooping(last_sink);
+  }
+  SetFirstOfLoop(true);
+  return CreateSingletonState(last_sink, proceed, take, IgnoreCondition(current_), current_->optional);
+}
+
+void Builder::UpdateWithGreedyCondition(int state, Cond take) {
+  for (BEdge& e : states_[state].edges) e.cond = And(e.cond, Not(take));
+}
+
+int Builder::CreateSingletonState(int sink) {
+  return CreateSingletonState(sink, sink, TakeCondition(current_), IgnoreCondition(current_), current_->optional);
+}
+
+int Builder::CreateSingletonState(int sink, int proceed, Cond take, Cond ignore, bool optional) {
+  if (current_->is_group) return CreateGroupPatternState(current_, sink, proceed, optional);
+
+  int singleton = CreateState(nfa::StateType::kNormal);
+  // Once an event is accepted, the `not_*` before an optional stage no longer apply.
+  int s = CopyWithoutTransitiveNots(sink);
+  AddTake(singleton, s, take);
+
+  // The first state of a group gets its PROCEED around the group when the group is
+  // finished (CreateGroupPatternState), not here.
+  if (optional && !HeadOfGroup(current_)) {
+    if (Greedy(proceed)) {
+      if (current_->until >= 0) {
+        auto it = original_state_map_.find(proceed);
+        if (it != original_state_map_.end()) AddProceed(singleton, it->second, And(True(), current_->until));
+      }
+      AddProceed(singleton, proceed, And(True(), Not(take)));
+    } else {
+      AddProceed(singleton, proceed, True());
+    }
+  }
+
+  if (ignore >= 0) {
+    int ignore_state;
+    // An optional stage (or the head of an optional group, first iteration) ignores into
+    // a separate state without the PROCEED, so skipping events cannot re-enter the path
+    // around the stage once per skipped event.
+    if (optional || HeadOfOptionalGroup(current_)) {
+      ignore_state = CreateState(nfa::StateType::kNormal);
+      AddTake(ignore_state, s, take);
+      AddIgnore(ignore_state, ignore_state, ignore);
+      AddStopStates(ignore_state);
+    } else {
+      ignore_state = singleton;
+    }
+    AddIgnore(singleton, ignore_state, ignore);
+  }
+  return singleton;
+}
+
+int Builder::CreateGroupPatternState(PNode* group, int sink, int proceed, bool optional) {
+  PNode* old_current = current_;
+  PNode* old_following = following_;
+  PNode* old_group = current_group_;
+  current_group_ = group;
+  current_ = group->raw;
+  int last_sink = CreateMiddleStates(sink);
+  last_sink = ConvertPattern(last_sink);
+  if (optional) {
+    // The first state of an optional group can skip the whole group.
+    AddProceed(last_sink, proceed, True());
+  }
+  current_ = old_current;
+  following_ = old_following;
+  current_group_ = old_group;
+  return last_sink;
+}
+
+int Builder::CreateLoopingGroupPatternState(PNode* group, int sink) {
+  PNode* old_current = current_;
+  PNode* old_following = following_;
+  PNode* old_group = current_group_;
+  int dummy = CreateState(group->name, nfa::StateType::kNormal, group->raw->stage);
+  current_group_ = group;
+  current_ = group->raw;
+  int last_sink = CreateMiddleStates(dummy);
+  last_sink = ConvertPattern(last_sink);
+  AddProceed(last_sink, sink, True());
+  AddProceed(dummy, last_sink, True());
+  current_ = old_current;
+  following_ = old_following;
+  current_group_ = old_group;
+  return last_sink;
+}
+
+int Builder::CreateLooping(int sink) {
+  if (current_->is_group) return CreateLoopingGroupPatternState(current_, sink);
+  Cond until = current_->until;
+  Cond ignore = ExtendWithUntil(InnerIgnoreCondition(current_), until, false);
+  Cond take = ExtendWithUntil(TakeCondition(current_), until, true);
+
+  int looping = CreateState(nfa::StateType::kNormal);
+  if (Greedy(sink)) {
+    if (until >= 0) {
+      int sink_copy = Copy(sink);
+      AddProceed(looping, sink_copy, And(True(), until));
+      original_state_map_[sink] = sink_copy;
+    }
+    AddProceed(looping, sink, until >= 0 ? And(True(), Not(Or(take, until))) : And(True(), Not(take)));
+    UpdateWithGreedyCondition(sink, TakeCondition(current_));
+  } else {
+    AddProceed(looping, sink, True());
+  }
+  AddTake(looping, looping, take);
+  AddStopStateToLooping(looping);
+  if (ignore >= 0) {
+    int ignore_state = CreateState(nfa::StateType::kNormal);
+    AddTake(ignore_state, looping, take);
+    AddIgnore(ignore_state, ignore_state, ignore);
+    AddIgnore(looping, ignore_state, ignore);
+    AddStopStateToLooping(ignore_state);
+  }
+  return looping;
+}
+
+void Builder::AddStopStates(int state) {
+  for (const auto& [cond, name] : CurrentNotConditions()) {
+    auto it = stop_states_.find(name);
+    int stop = it != stop_states_.end() ? it->second : -1;
+    if (stop < 0) continue;  // created with the not stage below
+    AddProceed(state, stop, cond);
+  }
+}
+
+void Builder::AddStopStateToLooping(int state) {
+  if (following_ != nullptr && following_->strategy == Strategy::kNotFollow) {
+    Cond not_cond = TakeCondition(following_);
+    int stop = CreateStopState(not_cond, following_);
+    AddProceed(state, stop, not_cond);
+  }
+}
+
+std::vector<std::pair<Cond, std::string>> Builder::CurrentNotConditions() {
+  std::vector<std::pair<Cond, std::string>> out;
+  PNode* p = current_;
+  while (p->previous != nullptr && (p->previous->optional || p->previous->strategy == Strategy::kNotFollow)) {
+    p = p->previous;
+    if (p->strategy == Strategy::kNotFollow) {
+      Cond c = TakeCondition(p);
+      CreateStopState(c, p);
+      out.emplace_back(c, p->name);
+    }
+  }
+  return out;
+}
+
+int Builder::CreateStopState(Cond not_condition, const PNode* not_pattern) {
+  // All states that can stop on the same `not_*` stage share one stop state.
+  auto it = stop_states_.find(not_pattern->name);
+  if (it != stop_states_.end()) return it->second;
+  int stop = CreateState(not_pattern->name, nfa::StateType::kStop, not_pattern->stage);
+  AddTake(stop, stop, not_condition);
+  stop_states_[not_pattern->name] = stop;
+  return stop;
+}
+
+int Builder::CopyWithoutTransitiveNots(int sink) {
+  auto nots = CurrentNotConditions();
+  if (nots.empty() || !current_->optional) return sink;
+  std::string base = states_[sink].name;
+  size_t colon = base.find(':');
+  if (colon != std::string::npos) base = base.substr(0, colon);
+  int copy = CreateState(base, states_[sink].type, states_[sink].stage);
+  std::vector<BEdge> edges = states_[sink].edges;
+  for (const BEdge& e : edges) {
+    if (e.action == nfa::Action::kProceed) {
+      bool remove = false;
+      if (states_[e.target].type == nfa::StateType::kStop) {
+        for (const auto& n : nots) {
+          if (states_[e.target].name == n.second) remove = true;
+        }
+      }
+      if (!remove) states_[copy].edges.push_back(e);
+    } else {
+      states_[copy].edges.push_back({e.action, e.target == sink ? copy : e.target, e.cond});
+    }
+  }
+  return copy;
+}
+
+void Builder::Flatten(Cond c, std::vector<nfa::CondInstr>& out) const {
+  // Iterative post-order walk (user-shaped trees are never walked recursively).
+  struct Item {
+    Cond c;
+    bool expanded;
+  };
+  std::vector<Item> stack{{c, false}};
+  while (!stack.empty()) {
+    Item it = stack.back();
+    stack.pop_back();
+    const CondNode& n = conds_[static_cast<size_t>(it.c)];
+    if (n.op == nfa::CondOp::kTrue || n.op == nfa::CondOp::kExpr) {
+      out.push_back({n.op, n.expr});
+      continue;
+    }
+    if (it.expanded) {
+      out.push_back({n.op, 0});
+      continue;
+    }
+    stack.push_back({it.c, true});
+    if (n.b >= 0) stack.push_back({n.b, false});
+    stack.push_back({n.a, false});
+  }
+}
+
+bool Builder::Build(std::string* error) {
+  program_.within_ms = pattern_.within_ms.value_or(0);
+
+  PNode* last = MakeChain(pattern_.sequence);
+  current_ = last;
+  following_ = nullptr;
+
+  int final_state = CreateState("$final$", nfa::StateType::kFinal, 0);
+  int sink = CreateMiddleStates(final_state);
+  int start = ConvertPattern(sink);
+  states_[start].is_start = true;
+
+  if (!lowerer_.error().empty()) error_ = lowerer_.error();
+  if (!error_.empty()) {
+    *error = error_;
+    return false;
+  }
+
+  // Windows: a stage's own `within` and the pattern's `gap` apply to runs waiting in
+  // any state of that stage (Flink's PREVIOUS_AND_CURRENT).
+  std::vector<int64_t> stage_window(pattern_.stage_table.size(), 0);
+  for (size_t k = 0; k < pattern_.stage_table.size(); ++k) {
+    const ast::Stage* s = pattern_.stage_table[k];
+    int64_t w = s->within_ms.value_or(0);
+    if (pattern_.gap_ms && (w == 0 || *pattern_.gap_ms < w)) w = *pattern_.gap_ms;
+    stage_window[k] = w;
+  }
+
+  // Flatten into the program.
+  program_.states.clear();
+  program_.edges.clear();
+  std::map<Cond, nfa::CondId> cond_ids;
+  for (size_t s = 0; s < states_.size(); ++s) {
+    const BState& b = states_[s];
+    nfa::State st;
+    st.type = b.type;
+    st.is_start = b.is_start;
+    st.stage = b.stage;
+    st.window_ms = b.type == nfa::StateType::kFinal ? 0 : stage_window.empty() ? 0 : stage_window[b.stage];
+    st.first_edge = static_cast<uint32_t>(program_.edges.size());
+    st.num_edges = static_cast<uint32_t>(b.edges.size());
+    for (const BEdge& e : b.edges) {
+      auto it = cond_ids.find(e.cond);
+      nfa::CondId id;
+      if (it != cond_ids.end()) {
+        id = it->second;
+      } else {
+        nfa::CondRange r;
+        r.begin = static_cast<uint32_t>(program_.cond_code.size());
+        Flatten(e.cond, program_.cond_code);
+        r.end = static_cast<uint32_t>(program_.cond_code.size());
+        program_.conds.push_back(r);
+        id = static_cast<nfa::CondId>(program_.conds.size() - 1);
+        cond_ids[e.cond] = id;
+      }
+      program_.edges.push_back({e.action, static_cast<nfa::StateId>(e.target), id});
+    }
+    program_.states.push_back(st);
+    program_.state_names.push_back(b.name);
+  }
+  program_.start = static_cast<nfa::StateId>(start);
+  return true;
+}
+
+std::shared_ptr<nfa::Program> CompilePattern(const ast::File& file, const ast::Pattern& pattern,
+                                             nfa::Schema& schema, DiagnosticSink& sink) {
+  auto program = std::make_shared<nfa::Program>();
+  nfa::Program& p = *program;
+  p.name = pattern.name;
+  p.source_path = file.source ? file.source->path() : "";
+  for (const ast::Path& k : pattern.key) {
+    std::vector<nfa::FieldSegment> segs;
+    for (const auto& s : k.segments) segs.push_back({s.name, s.index});
+    p.key_slots.push_back(schema.Intern(segs));
+    p.key_paths.push_back(nfa::Schema::Canonical(segs));
+  }
+  p.from = pattern.from;
+  p.to = pattern.to.value_or("");
+  for (const ast::Stage* s : pattern.stage_table) p.stages.push_back({s->name, s->binds_list});
+  switch (pattern.skip.kind) {
+    case ast::SkipKind::kNoSkip: p.skip = nfa::SkipKind::kNoSkip; break;
+    case ast::SkipKind::kToNext: p.skip = nfa::SkipKind::kToNext; break;
+    case ast::SkipKind::kPastLastEvent: p.skip = nfa::SkipKind::kPastLastEvent; break;
+    case ast::SkipKind::kToFirst: p.skip = nfa::SkipKind::kToFirst; break;
+    case ast::SkipKind::kToLast: p.skip = nfa::SkipKind::kToLast; break;
+  }
+  if (p.skip == nfa::SkipKind::kToFirst || p.skip == nfa::SkipKind::kToLast) {
+    for (size_t k = 0; k < p.stages.size(); ++k) {
+      if (p.stages[k].name == pattern.skip.stage) p.skip_stage = static_cast<uint16_t>(k);
+    }
+  }
+
+  Builder builder(pattern, p, schema);
+  std::string error;
+  if (!builder.Build(&error)) {
+    sink.Error(file.source.get(), pattern.name_span, "E0501", "cannot compile pattern '" + pattern.name + "': " + error);
+    return nullptr;
+  }
+
+  ExprLowerer emit_lowerer(pattern, p, schema);
+  p.has_emit = pattern.has_emit;
+  for (const ast::EmitField& f : pattern.emit) p.emit.push_back({f.name, emit_lowerer.Lower(f.value)});
+  p.has_timeout = pattern.has_timeout;
+  for (const ast::EmitField& f : pattern.timeout_emit) p.timeout_emit.push_back({f.name, emit_lowerer.Lower(f.value)});
+  if (!emit_lowerer.error().empty()) {
+    sink.Error(file.source.get(), pattern.name_span, "E0501",
+               "cannot compile pattern '" + pattern.name + "': " + emit_lowerer.error());
+    return nullptr;
+  }
+  return program;
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<const nfa::Program>> Compile(const ast::File& file, nfa::Schema& schema,
+                                                         DiagnosticSink& sink) {
+  std::vector<std::shared_ptr<const nfa::Program>> out;
+  for (const ast::Pattern& pattern : file.patterns) {
+    auto p = CompilePattern(file, pattern, schema, sink);
+    if (p) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<const nfa::Program>> CompileSource(std::shared_ptr<const SourceFile> source,
+                                                               nfa::Schema& schema, DiagnosticSink& sink) {
+  ast::File file = dsl::ParseAndCheck(std::move(source), sink);
+  return Compile(file, schema, sink);
+}
+
+}  // namespace tern::compiler

@@ -1,0 +1,365 @@
+// The engine: routes each event to every program's key, keeps event time per
+// input partition, fires window timers, and turns finished matches into alerts.
+//
+// IMPLEMENTATION
+// Time (spec §8). Each partition's watermark is the largest event time it has
+// shown minus the lateness. With lateness > 0 events wait in a per-partition
+// reorder heap until the watermark passes them and are then released in event
+// time order (arrival order among equal times); with lateness 0 every event is
+// released the moment it arrives. An event older than its partition's watermark
+// is late: counted, reported to the caller, and processed at once — it cannot be
+// put back in time order, but dropping it would lose what it proves. Window
+// timers (within, gap, stage within) fire from a min-heap of per-key deadlines
+// against the smallest watermark of all partitions, so a slow partition never
+// sees its keys time out early; before a released event is matched, its own
+// key's runs are advanced to the event's time (Flink's CepOperator does
+// advanceTime(ts) before process(ts)).
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <climits>
+#include <queue>
+#include <string>
+#include <unordered_map>
+
+#include "base/json_writer.h"
+#include "engine/alert_writer.h"
+#include "nfa/eval.h"
+#include "nfa/nfa.h"
+#include "nfa/shared_buffer.h"
+
+namespace tern::engine {
+
+namespace {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// One key of one program.
+struct KeyEntry {
+  std::string key_bytes;  // the encoded key values (lookup identity)
+  std::string key_json;   // the key as it appears in alerts
+  nfa::KeyState state;
+  int64_t deadline = INT64_MAX;  // earliest window expiry of its runs
+  int64_t registered = INT64_MAX;  // deadline currently in the timer heap
+};
+
+struct ProgramRuntime {
+  std::shared_ptr<const nfa::Program> program;
+  nfa::ExprMemo memo;
+  std::unique_ptr<nfa::Nfa> nfa;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> key_index;
+  std::vector<KeyEntry> keys;
+  std::vector<uint8_t> stream_allowed;  // by stream id; empty = every stream
+  std::vector<std::string> stream_names;
+};
+
+struct Timer {
+  int64_t deadline;
+  uint32_t program;
+  uint32_t key;
+  friend bool operator>(const Timer& a, const Timer& b) { return a.deadline > b.deadline; }
+};
+
+struct ByEventId {
+  bool operator()(const nfa::StoredEvent* a, const nfa::StoredEvent* b) const { return b->id < a->id; }
+};
+
+struct Partition {
+  bool seen = false;
+  int64_t max_ts = INT64_MIN;
+  std::priority_queue<nfa::StoredEvent*, std::vector<nfa::StoredEvent*>, ByEventId> reorder;
+};
+
+int64_t SatSub(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) return b > 0 ? INT64_MIN : INT64_MAX;
+  return r;
+}
+
+// Appends a key value to the key's identity bytes: a type tag, then the value.
+void EncodeKeyPart(const nfa::Value& v, std::string& out) {
+  out.push_back(static_cast<char>(v.kind == nfa::ValueKind::kMissing ? nfa::ValueKind::kNull : v.kind));
+  switch (v.kind) {
+    case nfa::ValueKind::kBool: out.push_back(v.b ? 1 : 0); break;
+    case nfa::ValueKind::kInt: out.append(reinterpret_cast<const char*>(&v.i), sizeof v.i); break;
+    case nfa::ValueKind::kDouble: {
+      // Integral doubles key the same as integers (1.0 and 1 are one key).
+      double d = v.d;
+      if (d == static_cast<double>(static_cast<int64_t>(d)) && d > -9e18 && d < 9e18) {
+        out.back() = static_cast<char>(nfa::ValueKind::kInt);
+        int64_t i = static_cast<int64_t>(d);
+        out.append(reinterpret_cast<const char*>(&i), sizeof i);
+      } else {
+        out.append(reinterpret_cast<const char*>(&d), sizeof d);
+      }
+      break;
+    }
+    case nfa::ValueKind::kString:
+    case nfa::ValueKind::kJson: {
+      uint32_t len = v.len;
+      out.append(reinterpret_cast<const char*>(&len), sizeof len);
+      out.append(v.str, v.len);
+      break;
+    }
+    default: break;
+  }
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  explicit Impl(Options o) : options(o), buffer(&events) {}
+
+  Options options;
+  nfa::Schema schema;
+  nfa::EventStore events;
+  nfa::SharedBuffer buffer;
+  nfa::Evaluator evaluator;
+  std::vector<std::shared_ptr<const nfa::Program>> programs;
+  std::vector<ProgramRuntime> runtimes;
+  std::vector<std::string> stream_names;
+  std::vector<Partition> partitions;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
+  std::vector<Alert> alerts;
+  Stats stats;
+  uint64_t next_seq = 1;
+  uint64_t epoch = 0;
+  int64_t fired_until = INT64_MIN;  // timers have fired up to here
+  std::vector<nfa::Output> outputs;  // scratch
+  std::string key_scratch;
+  AlertWriter writer;
+
+  int64_t GlobalWatermark() const {
+    int64_t wm = INT64_MAX;
+    bool any = false;
+    for (const Partition& p : partitions) {
+      if (!p.seen) continue;
+      any = true;
+      wm = std::min(wm, SatSub(p.max_ts, options.lateness_ms));
+    }
+    return any ? wm : INT64_MIN;
+  }
+
+  bool StreamAllowed(ProgramRuntime& rt, uint32_t stream) {
+    if (rt.program->from.empty()) return true;
+    if (stream >= rt.stream_allowed.size()) return false;
+    return rt.stream_allowed[stream] != 0;
+  }
+
+  KeyEntry& KeyFor(ProgramRuntime& rt, const nfa::StoredEvent& e, uint32_t* index) {
+    key_scratch.clear();
+    for (uint32_t slot : rt.program->key_slots) EncodeKeyPart(e.slot(slot), key_scratch);
+    auto it = rt.key_index.find(std::string_view(key_scratch));
+    if (it != rt.key_index.end()) {
+      *index = it->second;
+      return rt.keys[it->second];
+    }
+    uint32_t k = static_cast<uint32_t>(rt.keys.size());
+    rt.keys.emplace_back();
+    KeyEntry& entry = rt.keys.back();
+    entry.key_bytes = key_scratch;
+    const auto& slots = rt.program->key_slots;
+    if (slots.empty()) {
+      entry.key_json = "null";
+    } else if (slots.size() == 1) {
+      AppendValueJson(e.slot(slots[0]), entry.key_json);
+    } else {
+      entry.key_json = "[";
+      for (size_t s = 0; s < slots.size(); ++s) {
+        if (s > 0) entry.key_json += ",";
+        AppendValueJson(e.slot(slots[s]), entry.key_json);
+      }
+      entry.key_json += "]";
+    }
+    rt.key_index.emplace(key_scratch, k);
+    *index = k;
+    return entry;
+  }
+
+  void Schedule(uint32_t program, uint32_t key) {
+    ProgramRuntime& rt = runtimes[program];
+    KeyEntry& entry = rt.keys[key];
+    entry.deadline = rt.nfa->NextDeadline(entry.state);
+    if (entry.deadline < entry.registered) {
+      entry.registered = entry.deadline;
+      timers.push({entry.deadline, program, key});
+    }
+  }
+
+  void Emit(uint32_t program, KeyEntry& key, const nfa::Output& o) {
+    ProgramRuntime& rt = runtimes[program];
+    Alert a;
+    a.pattern = program;
+    a.kind = o.kind == nfa::OutputKind::kMatch ? AlertKind::kMatch : AlertKind::kTimeout;
+    a.to = rt.program->to;
+    writer.Write(*rt.program, buffer, evaluator, key.key_bytes, key.key_json, o, a);
+    if (a.kind == AlertKind::kMatch) ++stats.matches;
+    else ++stats.timeouts;
+    alerts.push_back(std::move(a));
+    buffer.Release(o.node);
+  }
+
+  void Drain(uint32_t program, KeyEntry& key) {
+    for (const nfa::Output& o : outputs) Emit(program, key, o);
+    outputs.clear();
+  }
+
+  // Fires every timer due at or before `time`.
+  void FireTimers(int64_t time) {
+    if (time <= fired_until) return;
+    fired_until = time;
+    while (!timers.empty() && timers.top().deadline <= time) {
+      Timer t = timers.top();
+      timers.pop();
+      ProgramRuntime& rt = runtimes[t.program];
+      KeyEntry& entry = rt.keys[t.key];
+      if (entry.registered != t.deadline) continue;  // superseded by an earlier registration
+      entry.registered = INT64_MAX;
+      rt.nfa->AdvanceTime(entry.state, time, outputs);
+      Drain(t.program, entry);
+      Schedule(t.program, t.key);
+    }
+  }
+
+  // Matches one released event against every program.
+  void Process(nfa::StoredEvent* e) {
+    ++epoch;
+    for (uint32_t p = 0; p < runtimes.size(); ++p) {
+      ProgramRuntime& rt = runtimes[p];
+      if (!StreamAllowed(rt, e->stream)) continue;
+      uint32_t k;
+      KeyEntry& entry = KeyFor(rt, *e, &k);
+      if (entry.deadline <= e->ts()) {
+        rt.nfa->AdvanceTime(entry.state, e->ts(), outputs);
+        Drain(p, entry);
+      }
+      rt.nfa->Step(entry.state, e, epoch, outputs);
+      Drain(p, entry);
+      Schedule(p, k);
+    }
+    events.Unref(e);
+  }
+
+  void Release(nfa::StoredEvent* e) {
+    FireTimers(std::min(e->ts(), GlobalWatermark()));
+    Process(e);
+  }
+};
+
+Engine::Engine(Options options) : impl_(std::make_unique<Impl>(options)) {}
+Engine::~Engine() {
+  // Release every partial match so the pools are consistent (and leak checkers quiet).
+  for (auto& rt : impl_->runtimes) {
+    for (auto& k : rt.keys) rt.nfa->Clear(k.state);
+  }
+  for (auto& p : impl_->partitions) {
+    while (!p.reorder.empty()) {
+      impl_->events.Unref(p.reorder.top());
+      p.reorder.pop();
+    }
+  }
+}
+
+nfa::Schema& Engine::schema() { return impl_->schema; }
+
+void Engine::AddProgram(std::shared_ptr<const nfa::Program> program) {
+  Impl& m = *impl_;
+  m.programs.push_back(program);
+  m.runtimes.emplace_back();
+  ProgramRuntime& rt = m.runtimes.back();
+  rt.program = program;
+  rt.memo.Resize(program->exprs.size());
+  rt.stream_names = program->from;
+  // Each Nfa points at its runtime's memo, which moves when the vector grows: rebuild them.
+  for (auto& r : m.runtimes) r.nfa = std::make_unique<nfa::Nfa>(r.program.get(), &m.buffer, &m.evaluator, &r.memo);
+  for (const std::string& s : program->from) StreamId(s);
+}
+
+const std::vector<std::shared_ptr<const nfa::Program>>& Engine::programs() const { return impl_->programs; }
+
+uint32_t Engine::StreamId(std::string_view name) {
+  Impl& m = *impl_;
+  for (uint32_t i = 0; i < m.stream_names.size(); ++i) {
+    if (m.stream_names[i] == name) return i;
+  }
+  m.stream_names.emplace_back(name);
+  uint32_t id = static_cast<uint32_t>(m.stream_names.size() - 1);
+  for (auto& rt : m.runtimes) {
+    rt.stream_allowed.resize(m.stream_names.size(), 0);
+    for (const auto& s : rt.program->from) {
+      if (s == name) rt.stream_allowed[id] = 1;
+    }
+  }
+  return id;
+}
+
+nfa::StoredEvent* Engine::NewEvent() { return impl_->events.Acquire(); }
+void Engine::Discard(nfa::StoredEvent* event) { impl_->events.Unref(event); }
+
+bool Engine::Push(nfa::StoredEvent* e) {
+  Impl& m = *impl_;
+  e->id.seq = m.next_seq++;
+  ++m.stats.events;
+  if (e->partition >= m.partitions.size()) m.partitions.resize(e->partition + 1);
+  Partition& part = m.partitions[e->partition];
+  bool late = part.seen && e->ts() < SatSub(part.max_ts, m.options.lateness_ms);
+  if (late) {
+    ++m.stats.late;
+    m.Process(e);  // at its arrival position: see the file comment
+    return true;
+  }
+  part.seen = true;
+  part.max_ts = std::max(part.max_ts, e->ts());
+  if (m.options.lateness_ms <= 0) {
+    m.Release(e);
+  } else {
+    part.reorder.push(e);
+    int64_t wm = SatSub(part.max_ts, m.options.lateness_ms);
+    while (!part.reorder.empty() && part.reorder.top()->ts() <= wm) {
+      nfa::StoredEvent* next = part.reorder.top();
+      part.reorder.pop();
+      m.Release(next);
+    }
+  }
+  m.FireTimers(m.GlobalWatermark());
+  return false;
+}
+
+void Engine::Finish() {
+  Impl& m = *impl_;
+  // Release what the reorder buffers hold, in event time order across partitions.
+  for (;;) {
+    Partition* best = nullptr;
+    for (Partition& p : m.partitions) {
+      if (!p.reorder.empty() && (best == nullptr || p.reorder.top()->id < best->reorder.top()->id)) best = &p;
+    }
+    if (best == nullptr) break;
+    nfa::StoredEvent* e = best->reorder.top();
+    best->reorder.pop();
+    m.FireTimers(e->ts());
+    m.Process(e);
+  }
+  m.FireTimers(INT64_MAX);
+}
+
+std::vector<Alert>& Engine::alerts() { return impl_->alerts; }
+
+const Stats& Engine::stats() const {
+  Impl& m = *impl_;
+  m.stats.live_keys = 0;
+  m.stats.live_runs = 0;
+  for (const auto& rt : m.runtimes) {
+    for (const auto& k : rt.keys) {
+      if (!k.state.empty()) ++m.stats.live_keys;
+      m.stats.live_runs += k.state.runs.size();
+    }
+  }
+  m.stats.buffered = 0;
+  for (const auto& p : m.partitions) m.stats.buffered += p.reorder.size();
+  return m.stats;
+}
+
+}  // namespace tern::engine

@@ -1,0 +1,85 @@
+// The engine: every loaded pattern, run per key over event time. Events go in
+// (already parsed), alerts come out the moment they are final. Incremental:
+// nothing assumes an end of input except Finish().
+// Tested by tests/unit/engine/engine_test.cc.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nfa/event.h"
+#include "nfa/program.h"
+#include "nfa/schema.h"
+
+namespace tern::engine {
+
+struct Options {
+  int64_t lateness_ms = 0;  // watermark = max event time seen in the partition - lateness
+};
+
+enum class AlertKind : uint8_t { kMatch, kTimeout };
+
+struct Alert {
+  uint32_t pattern = 0;       // index into Engine::programs()
+  AlertKind kind = AlertKind::kMatch;
+  int64_t start = 0;          // first bound event time
+  int64_t end = 0;            // last bound event time (timeouts: when the window closed)
+  std::string id;             // deterministic: pattern, key, kind, positions of bound events
+  std::string key_json;       // the key as JSON (null, a value, or a list for multi-field keys)
+  std::string json;           // the whole alert, one JSON object, no newline (spec §9)
+  std::string_view to;        // the pattern's `to` destination; empty = default
+};
+
+struct Stats {
+  uint64_t events = 0;          // accepted events (late ones included)
+  uint64_t late = 0;            // events older than their partition's watermark
+  uint64_t matches = 0;
+  uint64_t timeouts = 0;
+  uint64_t live_keys = 0;       // (pattern, key) pairs holding partial matches
+  uint64_t live_runs = 0;       // partial matches
+  uint64_t buffered = 0;        // events held in the reorder buffer
+};
+
+// Thread: one engine thread. Locks: none.
+class Engine {
+ public:
+  explicit Engine(Options options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Programs are compiled against schema(); add them before the first event.
+  nfa::Schema& schema();
+  void AddProgram(std::shared_ptr<const nfa::Program> program);
+  const std::vector<std::shared_ptr<const nfa::Program>>& programs() const;
+
+  // Names an input stream (for `from`); the same name gives the same id.
+  uint32_t StreamId(std::string_view name);
+
+  // A cleared event record with one reference owned by the caller, to be filled by
+  // the event parser (payload, slots, ts, position, partition, stream) and handed
+  // to Push, or given back with Discard.
+  nfa::StoredEvent* NewEvent();
+  void Discard(nfa::StoredEvent* event);
+
+  // Takes over the caller's reference. Returns true when the event was late (older
+  // than its partition's watermark): it is counted and still processed at its
+  // arrival position. Alerts produced are appended to alerts().
+  bool Push(nfa::StoredEvent* event);
+
+  // End of input: the watermark goes to +infinity; buffered events are processed,
+  // every window closes (timeouts, absence matches).
+  void Finish();
+
+  std::vector<Alert>& alerts();
+  const Stats& stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tern::engine

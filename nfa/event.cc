@@ -1,0 +1,27 @@
+// Event record pool.
+#include "nfa/event.h"
+
+namespace tern::nfa {
+
+StoredEvent* EventStore::Acquire() {
+  StoredEvent* e;
+  if (!free_.empty()) {
+    e = records_[free_.back()].get();
+    free_.pop_back();
+  } else {
+    records_.push_back(std::make_unique<StoredEvent>());
+    e = records_.back().get();
+    e->index = static_cast<uint32_t>(records_.size() - 1);
+  }
+  e->refs = 1;
+  e->id = {};
+  e->position = 0;
+  e->partition = 0;
+  e->stream = 0;
+  e->payload.clear();
+  e->strings.clear();
+  e->slots.clear();
+  return e;
+}
+
+}  // namespace tern::nfa

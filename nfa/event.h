@@ -1,0 +1,73 @@
+// Events as the NFA sees them: stored once, reference counted, addressed by
+// EventId{ts, seq}. The payload is the event as received; slots hold the
+// extracted field values (strings point into `strings`).
+// Tested by tests/unit/nfa/shared_buffer_test.cc.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nfa/value.h"
+
+namespace tern::nfa {
+
+// Orders events like Flink's EventId: by event time, then by arrival.
+struct EventId {
+  int64_t ts = 0;    // event time, epoch milliseconds
+  uint64_t seq = 0;  // arrival sequence number, unique per engine
+  friend bool operator==(const EventId&, const EventId&) = default;
+  friend bool operator<(const EventId& a, const EventId& b) {
+    return a.ts != b.ts ? a.ts < b.ts : a.seq < b.seq;
+  }
+  friend bool operator<=(const EventId& a, const EventId& b) { return !(b < a); }
+};
+
+// One input event. Created by EventStore::Acquire, filled by the event parser,
+// shared by every partial match that binds it; returned to the store's free
+// list when the last reference goes.
+// Thread: engine thread. Locks: none.
+struct StoredEvent {
+  EventId id;
+  uint64_t position = 0;     // input position (replay: line number; Kafka: partition/offset)
+  uint32_t partition = 0;    // input partition (each has its own watermark)
+  uint32_t stream = 0;       // input stream (for `from`)
+  uint32_t refs = 0;         // holders: the engine while processing, buffer nodes, reorder buffer
+  uint32_t index = 0;        // position in the store (for the free list)
+  std::string payload;       // the event as received (a JSON object)
+  std::string strings;       // storage for the slot strings
+  std::vector<Value> slots;  // one per schema slot
+
+  int64_t ts() const { return id.ts; }
+  const Value& slot(uint32_t s) const {
+    static const Value kMissing = Value::Missing();
+    return s < slots.size() ? slots[s] : kMissing;
+  }
+};
+
+// Pool of StoredEvent records. Records keep their buffers when recycled, so a
+// warm store does not allocate per event.
+// Thread: engine thread. Locks: none.
+class EventStore {
+ public:
+  EventStore() = default;
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // A record with refs == 1, cleared, owned by the caller.
+  StoredEvent* Acquire();
+  void Ref(StoredEvent* e) { ++e->refs; }
+  void Unref(StoredEvent* e) {
+    if (--e->refs == 0) free_.push_back(e->index);
+  }
+  size_t live() const { return records_.size() - free_.size(); }
+  size_t capacity() const { return records_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<StoredEvent>> records_;
+  std::vector<uint32_t> free_;
+};
+
+}  // namespace tern::nfa

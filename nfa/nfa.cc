@@ -1,0 +1,309 @@
+// Stepping the NFA of one program over one key's partial matches.
+//
+// IMPLEMENTATION
+// A port of Flink CEP's NFA (org.apache.flink.cep.nfa.NFA: process,
+// computeNextStates, createDecisionGraph, findFinalStateAfterProceed,
+// advanceTime, processMatchesAccordingToSkipStrategy), itself an
+// implementation of SASE+ (Agrawal, Diao, Gyllstrom, Immerman, "Efficient
+// pattern matching over event streams", SIGMOD 2008).
+//
+// For each run (partial match) and the implicit start run, the decision graph
+// is built by following PROCEED (epsilon) edges whose conditions hold for the
+// event; the TAKE and IGNORE edges reached are then applied: IGNORE keeps the
+// run's bindings in a new state, TAKE appends a node binding the event to the
+// source state's stage. A TAKE whose target can PROCEED to the final state also
+// yields a completed match. Reaching a STOP state (a `not_*` stage saw its
+// event) discards everything the run produced for this event except completed
+// matches. Conditions are evaluated against the run's bindings *before* the
+// event (Flink's ConditionContext), so a stage's own condition sees its earlier
+// events, not the current one.
+//
+// Partial matches are chains of nodes in the SharedBuffer. Flink keeps one node
+// per (event, state) and tells partial matches apart with Dewey-number edge
+// versions; here every extension is its own node, so a node id *is* a version
+// and extraction is a plain walk to the root. Prefixes are still shared:
+// branches reference the same parent nodes.
+//
+// With a skip strategy a completed match is emitted only when no partial match
+// that started earlier is alive (it could still complete and prune it), exactly
+// as Flink does; runs are kept oldest first so ties resolve deterministically.
+#include "nfa/nfa.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace tern::nfa {
+
+namespace {
+
+// a + b, saturating: event times are user input and may be extreme.
+int64_t SatAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
+}  // namespace
+
+Nfa::Nfa(const Program* program, SharedBuffer* buffer, Evaluator* evaluator, ExprMemo* memo)
+    : program_(program), buffer_(buffer), evaluator_(evaluator), memo_(memo) {
+  size_t n = program->states.size();
+  edges_.reserve(program->edges.size());
+  stack_.reserve(n * 2);
+  produced_.reserve(program->edges.size() * 2);
+  next_runs_.reserve(16);
+  potential_.reserve(16);
+}
+
+StateId Nfa::FindFinalAfterProceed(StateId from, const EvalContext& ctx) {
+  const Program& p = *program_;
+  stack_.clear();
+  stack_.push_back(from);
+  size_t guard = 0;
+  while (!stack_.empty()) {
+    StateId s = stack_.back();
+    stack_.pop_back();
+    const State& st = p.states[s];
+    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+      const Edge& edge = p.edges[e];
+      if (edge.action != Action::kProceed) continue;
+      if (!evaluator_->Condition(ctx, edge.cond)) continue;
+      if (p.states[edge.target].type == StateType::kFinal) return edge.target;
+      stack_.push_back(edge.target);
+    }
+    // The compiler never builds PROCEED cycles; this only bounds a broken program.
+    if (++guard > p.states.size() * 4) break;
+  }
+  return kNoId;
+}
+
+void Nfa::ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t epoch) {
+  const Program& p = *program_;
+  EvalContext ctx;
+  ctx.program = program_;
+  ctx.event = event;
+  ctx.buffer = buffer_;
+  ctx.node = run.node;
+  ctx.memo = memo_;
+  ctx.epoch = epoch;
+
+  // Decision graph: follow PROCEED edges, collect the TAKE / IGNORE edges that fire.
+  edges_.clear();
+  stack_.clear();
+  stack_.push_back(run.state);
+  size_t guard = 0;
+  while (!stack_.empty()) {
+    StateId s = stack_.back();
+    stack_.pop_back();
+    const State& st = p.states[s];
+    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+      const Edge& edge = p.edges[e];
+      if (!evaluator_->Condition(ctx, edge.cond)) continue;
+      if (edge.action == Action::kProceed) {
+        stack_.push_back(edge.target);
+      } else {
+        edges_.push_back({edge.target, s, edge.action});
+      }
+    }
+    if (++guard > p.states.size() * 4) break;
+  }
+
+  produced_.clear();
+  for (size_t k = 0; k < edges_.size(); ++k) {
+    const Pending pe = edges_[k];
+    if (pe.action == Action::kIgnore) {
+      if (is_start) continue;  // the start run never ignores: it is always there anyway
+      buffer_->Ref(run.node);
+      produced_.push_back({pe.state, run.node, run.start, run.prev_ts});
+      continue;
+    }
+    // TAKE: bind the event to the source state's stage.
+    NodeId node = buffer_->Put(p.states[pe.source].stage, event, run.node);
+    EventId start = is_start ? event->id : run.start;
+    produced_.push_back({pe.state, node, start, event->ts()});
+    StateId fin = FindFinalAfterProceed(pe.state, ctx);
+    if (fin != kNoId) {
+      buffer_->Ref(node);
+      produced_.push_back({fin, node, start, event->ts()});
+    }
+  }
+  if (!is_start) buffer_->Release(run.node);
+
+  // Completed matches always count; a STOP discards the rest of this run's branches.
+  bool discard = false;
+  for (const Run& r : produced_) {
+    if (p.states[r.state].type == StateType::kStop) discard = true;
+  }
+  for (const Run& r : produced_) {
+    StateType t = p.states[r.state].type;
+    if (t == StateType::kFinal) {
+      potential_.push_back(r);
+    } else if (t == StateType::kStop || discard) {
+      buffer_->Release(r.node);
+    } else {
+      next_runs_.push_back(r);
+    }
+  }
+}
+
+void Nfa::Step(KeyState& key, StoredEvent* event, uint64_t epoch, std::vector<Output>& out) {
+  next_runs_.clear();
+  potential_.clear();
+  for (size_t k = 0; k < key.runs.size(); ++k) ProcessRun(key.runs[k], false, event, epoch);
+  Run start;
+  start.state = program_->start;
+  ProcessRun(start, true, event, epoch);
+  key.runs.swap(next_runs_);
+  EmitAccordingToSkip(key, out);
+}
+
+void Nfa::AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out) {
+  const Program& p = *program_;
+  potential_.clear();
+  next_runs_.clear();
+  bool changed = false;
+  for (const Run& r : key.runs) {
+    const State& st = p.states[r.state];
+    bool prev_out = st.window_ms > 0 && SatAdd(r.prev_ts, st.window_ms) <= time;
+    bool first_out = p.within_ms > 0 && SatAdd(r.start.ts, p.within_ms) <= time;
+    if (!prev_out && !first_out) {
+      next_runs_.push_back(r);
+      continue;
+    }
+    changed = true;
+    if (st.type == StateType::kPending) {
+      // Absence detected: nothing forbidden happened before the window closed.
+      potential_.push_back(r);
+      continue;
+    }
+    if (p.has_timeout) {
+      Output o;
+      o.kind = OutputKind::kTimeout;
+      o.node = r.node;  // the reference moves to the output
+      o.start = r.start;
+      o.end = prev_out ? SatAdd(r.prev_ts, st.window_ms) : SatAdd(r.start.ts, p.within_ms);
+      out.push_back(o);
+    } else {
+      buffer_->Release(r.node);
+    }
+  }
+  if (!changed) {
+    next_runs_.clear();
+    return;
+  }
+  key.runs.swap(next_runs_);
+  EmitAccordingToSkip(key, out);
+}
+
+int64_t Nfa::NextDeadline(const KeyState& key) const {
+  const Program& p = *program_;
+  int64_t best = INT64_MAX;
+  for (const Run& r : key.runs) {
+    const State& st = p.states[r.state];
+    if (st.window_ms > 0) best = std::min(best, SatAdd(r.prev_ts, st.window_ms));
+    if (p.within_ms > 0) best = std::min(best, SatAdd(r.start.ts, p.within_ms));
+  }
+  return best;
+}
+
+void Nfa::Clear(KeyState& key) {
+  for (const Run& r : key.runs) buffer_->Release(r.node);
+  for (const Run& r : key.completed) buffer_->Release(r.node);
+  key.runs.clear();
+  key.completed.clear();
+}
+
+// ---------------------------------------------------------------- skip strategies
+
+bool Nfa::PruningId(NodeId match, EventId* id) {
+  const Program& p = *program_;
+  bool have = false;
+  // The walk visits bindings from the last to the first.
+  for (NodeId n = match; n != kNoNode; n = buffer_->node(n).parent) {
+    const Node& node = buffer_->node(n);
+    const EventId& e = node.event->id;
+    switch (p.skip) {
+      case SkipKind::kNoSkip: return false;
+      case SkipKind::kToNext:  // the first event of the match
+        if (!have || e < *id) *id = e;
+        have = true;
+        break;
+      case SkipKind::kPastLastEvent:  // the last event of the match
+        if (!have || *id < e) *id = e;
+        have = true;
+        break;
+      case SkipKind::kToFirst:  // the first event of the named stage
+        if (node.stage == p.skip_stage) {
+          *id = e;  // keeps overwriting while walking back: ends on the first
+          have = true;
+        }
+        break;
+      case SkipKind::kToLast:  // the last event of the named stage
+        if (node.stage == p.skip_stage && !have) {
+          *id = e;
+          have = true;
+        }
+        break;
+    }
+  }
+  return have;
+}
+
+bool Nfa::ShouldPrune(const EventId& start, const EventId& pruning) const {
+  switch (program_->skip) {
+    case SkipKind::kToNext:
+    case SkipKind::kPastLastEvent: return start <= pruning;
+    case SkipKind::kToFirst:
+    case SkipKind::kToLast: return start < pruning;
+    case SkipKind::kNoSkip: return false;
+  }
+  return false;
+}
+
+void Nfa::Prune(std::vector<Run>& runs, const EventId& pruning) {
+  size_t w = 0;
+  for (size_t k = 0; k < runs.size(); ++k) {
+    if (ShouldPrune(runs[k].start, pruning)) {
+      buffer_->Release(runs[k].node);
+    } else {
+      runs[w++] = runs[k];
+    }
+  }
+  runs.resize(w);
+}
+
+void Nfa::EmitAccordingToSkip(KeyState& key, std::vector<Output>& out) {
+  if (program_->skip == SkipKind::kNoSkip) {
+    for (const Run& r : potential_) out.push_back({OutputKind::kMatch, r.node, r.start, r.prev_ts});
+    potential_.clear();
+    return;
+  }
+  if (potential_.empty() && key.completed.empty()) return;
+  // Completed matches wait, oldest start first (stable: earlier-produced first on ties).
+  for (const Run& r : potential_) {
+    auto pos = std::upper_bound(key.completed.begin(), key.completed.end(), r,
+                                [](const Run& a, const Run& b) { return a.start < b.start; });
+    key.completed.insert(pos, r);
+  }
+  potential_.clear();
+  while (!key.completed.empty()) {
+    const Run m = key.completed.front();
+    bool earlier_partial = false;
+    for (const Run& r : key.runs) {
+      if (r.start < m.start) {
+        earlier_partial = true;
+        break;
+      }
+    }
+    if (earlier_partial) break;
+    key.completed.erase(key.completed.begin());
+    EventId pruning;
+    if (PruningId(m.node, &pruning)) {
+      Prune(key.runs, pruning);
+      Prune(key.completed, pruning);
+    }
+    out.push_back({OutputKind::kMatch, m.node, m.start, m.prev_ts});
+  }
+}
+
+}  // namespace tern::nfa

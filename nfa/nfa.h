@@ -1,0 +1,93 @@
+// The per-key NFA runtime: one event or one time advance applied to one key's
+// state, for one program. Produces completed matches and timeouts as node
+// chains in the shared buffer; the engine materialises and releases them.
+// Tested by tests/unit/nfa/nfa_test.cc and the conformance cases.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "nfa/eval.h"
+#include "nfa/event.h"
+#include "nfa/program.h"
+#include "nfa/shared_buffer.h"
+
+namespace tern::nfa {
+
+// A partial match (Flink's ComputationState): where it is, what it bound.
+struct Run {
+  StateId state = 0;
+  NodeId node = kNoNode;  // its last binding; holds one reference
+  EventId start;          // its first bound event
+  int64_t prev_ts = 0;    // time of its last bound event
+};
+static_assert(std::is_trivially_copyable_v<Run>);
+
+// Everything one key holds for one program: a plain value (runs reference
+// shared-buffer nodes by id), so it can be serialised and restored.
+// Thread: engine thread. Locks: none.
+struct KeyState {
+  std::vector<Run> runs;       // live partial matches, oldest first (the start run is implicit)
+  std::vector<Run> completed;  // matches held back by an earlier partial match (skip strategies)
+  bool empty() const { return runs.empty() && completed.empty(); }
+};
+
+enum class OutputKind : uint8_t { kMatch, kTimeout };
+
+// A finished match or timeout. `node` holds one reference the receiver releases.
+struct Output {
+  OutputKind kind = OutputKind::kMatch;
+  NodeId node = kNoNode;
+  EventId start;
+  int64_t end = 0;  // last event time, or the time the window closed (timeouts)
+};
+
+// Runs one program. Scratch buffers are sized once and reused, so stepping a
+// warm NFA does not allocate.
+// Thread: engine thread. Locks: none.
+class Nfa {
+ public:
+  Nfa(const Program* program, SharedBuffer* buffer, Evaluator* evaluator, ExprMemo* memo);
+
+  // Applies `event` to the key (Flink NFA#process). The caller has already
+  // advanced the key's time to the event's time.
+  void Step(KeyState& key, StoredEvent* event, uint64_t epoch, std::vector<Output>& out);
+
+  // Times out every run whose window closed at `time` (Flink NFA#advanceTime):
+  // timeouts for patterns with on_timeout, matches for pending absence runs.
+  void AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out);
+
+  // The earliest time at which AdvanceTime would change this key; INT64_MAX if none.
+  int64_t NextDeadline(const KeyState& key) const;
+
+  // Releases everything the key holds (used when a program is unloaded).
+  void Clear(KeyState& key);
+
+ private:
+  struct Pending {
+    StateId state;
+    StateId source;  // the state whose edge fired (its stage is what TAKE binds)
+    Action action;
+  };
+  void ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t epoch);
+  StateId FindFinalAfterProceed(StateId from, const EvalContext& ctx);
+  void EmitAccordingToSkip(KeyState& key, std::vector<Output>& out);
+  bool PruningId(NodeId match, EventId* id);
+  bool ShouldPrune(const EventId& start, const EventId& pruning) const;
+  void Prune(std::vector<Run>& runs, const EventId& pruning);
+
+  const Program* program_;
+  SharedBuffer* buffer_;
+  Evaluator* evaluator_;
+  ExprMemo* memo_;
+
+  // Scratch, reused across calls.
+  std::vector<Run> next_runs_;
+  std::vector<Run> potential_;
+  std::vector<Run> produced_;
+  std::vector<Pending> edges_;
+  std::vector<StateId> stack_;
+};
+
+}  // namespace tern::nfa

@@ -1,0 +1,112 @@
+// Text and Graphviz listings of a compiled program (`tern explain`).
+#include "nfa/program.h"
+
+#include <string>
+
+namespace tern::nfa {
+
+namespace {
+
+const char* ActionName(Action a) {
+  switch (a) {
+    case Action::kTake: return "take";
+    case Action::kIgnore: return "ignore";
+    case Action::kProceed: return "proceed";
+  }
+  return "?";
+}
+
+const char* TypeName(StateType t) {
+  switch (t) {
+    case StateType::kNormal: return "normal";
+    case StateType::kFinal: return "final";
+    case StateType::kStop: return "stop";
+    case StateType::kPending: return "pending";
+  }
+  return "?";
+}
+
+const char* SkipName(SkipKind k) {
+  switch (k) {
+    case SkipKind::kNoSkip: return "no_skip";
+    case SkipKind::kToNext: return "to_next";
+    case SkipKind::kPastLastEvent: return "past_last_event";
+    case SkipKind::kToFirst: return "to_first";
+    case SkipKind::kToLast: return "to_last";
+  }
+  return "?";
+}
+
+// Conditions print as the expressions' indexes combined: e1, !e2, (e1 & !e3), true.
+std::string CondText(const Program& p, CondId c) {
+  std::vector<std::string> st;
+  const CondRange r = p.conds[c];
+  for (uint32_t pc = r.begin; pc < r.end; ++pc) {
+    const CondInstr& ci = p.cond_code[pc];
+    switch (ci.op) {
+      case CondOp::kTrue: st.push_back("true"); break;
+      case CondOp::kExpr: st.push_back("e" + std::to_string(ci.arg)); break;
+      case CondOp::kNot: st.back() = "!" + st.back(); break;
+      case CondOp::kAnd:
+      case CondOp::kOr: {
+        std::string b = st.back();
+        st.pop_back();
+        st.back() = "(" + st.back() + (ci.op == CondOp::kAnd ? " & " : " | ") + b + ")";
+        break;
+      }
+    }
+  }
+  return st.empty() ? "true" : st.back();
+}
+
+}  // namespace
+
+std::string Dump(const Program& p) {
+  std::string out = "pattern " + p.name + "\n";
+  out += "  key:";
+  if (p.key_paths.empty()) out += " (global)";
+  for (const auto& k : p.key_paths) out += " " + k;
+  out += "\n  within: " + (p.within_ms > 0 ? std::to_string(p.within_ms) + "ms" : std::string("none"));
+  out += "\n  skip: " + std::string(SkipName(p.skip));
+  if (p.skip == SkipKind::kToFirst || p.skip == SkipKind::kToLast) out += "(" + p.stages[p.skip_stage].name + ")";
+  out += "\n  states: " + std::to_string(p.states.size()) + ", edges: " + std::to_string(p.edges.size()) +
+         ", expressions: " + std::to_string(p.exprs.size()) + "\n";
+  for (StateId s = 0; s < p.states.size(); ++s) {
+    const State& st = p.states[s];
+    out += "  s" + std::to_string(s) + " " + p.state_names[s] + " [" + TypeName(st.type);
+    if (s == p.start) out += ", start";
+    if (st.window_ms > 0) out += ", window " + std::to_string(st.window_ms) + "ms";
+    out += "]\n";
+    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+      const Edge& edge = p.edges[e];
+      out += "    " + std::string(ActionName(edge.action)) + " -> s" + std::to_string(edge.target) + " " +
+             p.state_names[edge.target] + " if " + CondText(p, edge.cond) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string DumpDot(const Program& p) {
+  std::string out = "digraph \"" + p.name + "\" {\n  rankdir=LR;\n";
+  for (StateId s = 0; s < p.states.size(); ++s) {
+    const State& st = p.states[s];
+    std::string shape = st.type == StateType::kFinal ? "doublecircle"
+                        : st.type == StateType::kStop ? "octagon"
+                        : st.type == StateType::kPending ? "diamond" : "circle";
+    out += "  s" + std::to_string(s) + " [label=\"" + p.state_names[s] + "\", shape=" + shape +
+           (s == p.start ? ", style=bold" : "") + "];\n";
+  }
+  for (StateId s = 0; s < p.states.size(); ++s) {
+    const State& st = p.states[s];
+    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+      const Edge& edge = p.edges[e];
+      std::string style = edge.action == Action::kProceed ? "dashed" : edge.action == Action::kIgnore ? "dotted" : "solid";
+      out += "  s" + std::to_string(s) + " -> s" + std::to_string(edge.target) + " [label=\"" +
+             ActionName(edge.action) + " " + CondText(p, edge.cond) + "\", style=" + style + "];\n";
+    }
+  }
+  out += "}\n";
+  return out;
+}
+
+}  // namespace tern::nfa

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, recorded-stream cases and the Flink conformance
+# cases, first in a Release build, then again under ASan+UBSan.
+# Usage: scripts/test.sh            (from anywhere; installs missing packages first)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+JOBS="${JOBS:-$(nproc)}"
+
+bash scripts/install-deps.sh
+
+run_suite() {
+  local dir="$1"; shift
+  echo "==> configure $dir ($*)"
+  cmake -S . -B "$dir" -G Ninja -DTERN_WERROR=ON "$@" > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
+  echo "==> build $dir"
+  cmake --build "$dir" -j "$JOBS"
+  echo "==> test $dir"
+  (cd "$dir" && ctest --output-on-failure -j "$JOBS")
+}
+
+mkdir -p build
+run_suite build/release -DCMAKE_BUILD_TYPE=Release
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERN_SANITIZE=ON -DTERN_BUILD_BENCH=OFF
+echo "==> all tests passed"
