@@ -207,6 +207,18 @@ void ExprLowerer::Gen(const ast::Expr& e) {
     Emit(nfa::Op::kMatches, static_cast<uint32_t>(program_.regexes.size() - 1));
     return;
   }
+  if (e.binary_op == B::kEq || e.binary_op == B::kNe) {
+    // `x == null` / `x != null` (either side) test for null; any other comparison
+    // with a null value is false.
+    const ast::Expr* other = nullptr;
+    if (e.args[1].kind == ast::ExprKind::kNull) other = &e.args[0];
+    else if (e.args[0].kind == ast::ExprKind::kNull) other = &e.args[1];
+    if (other != nullptr) {
+      Gen(*other);
+      Emit(e.binary_op == B::kEq ? nfa::Op::kIsNull : nfa::Op::kIsNotNull);
+      return;
+    }
+  }
   Gen(e.args[0]);
   Gen(e.args[1]);
   nfa::Op op = nfa::Op::kEq;

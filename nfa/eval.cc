@@ -460,6 +460,8 @@ Value Evaluator::Run(const EvalContext& ctx, ExprId expr) {
         break;
       }
       case Op::kNot: sp[-1] = Value::Bool(!Truthy(sp[-1])); break;
+      case Op::kIsNull: sp[-1] = Value::Bool(sp[-1].is_null()); break;
+      case Op::kIsNotNull: sp[-1] = Value::Bool(!sp[-1].is_null()); break;
       case Op::kToBool: sp[-1] = Value::Bool(Truthy(sp[-1])); break;
       case Op::kAdd:
       case Op::kSub:
@@ -506,10 +508,10 @@ Value Evaluator::Run(const EvalContext& ctx, ExprId expr) {
       case Op::kNe: {
         Value b = *--sp;
         Value& a = sp[-1];
-        bool a_null = a.is_null(), b_null = b.is_null();
-        if (a_null || b_null) {
-          // Only `== null` and `!= null` are true with a null operand.
-          a = Value::Bool(in.op == Op::kEq ? (a_null && b_null) : (a_null != b_null));
+        if (a.is_null() || b.is_null()) {
+          // Every comparison with a null value is false; `x == null` and `x != null`
+          // against the literal compile to kIsNull / kIsNotNull instead.
+          a = Value::Bool(false);
           break;
         }
         bool comparable = (a.is_number() && b.is_number()) || a.kind == b.kind;

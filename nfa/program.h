@@ -81,6 +81,8 @@ enum class Op : uint8_t {
   kNot,
   kAdd, kSub, kMul, kDiv, kMod,
   kEq, kNe, kLt, kLe, kGt, kGe,
+  kIsNull,       // pop x; push x is null or missing   (`x == null`)
+  kIsNotNull,    // pop x; push x is neither           (`x != null`)
   kContains, kStartsWith, kEndsWith,
   kMatches,      // pop x; push x matches regexes[arg]
   kIn,           // pop list, pop x; push x in list
