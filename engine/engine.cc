@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cstring>
 #include <climits>
 #include <queue>
 #include <string>
@@ -27,6 +28,7 @@
 #include "nfa/eval.h"
 #include "nfa/nfa.h"
 #include "nfa/shared_buffer.h"
+#include "nfa/snapshot.h"
 
 namespace tern::engine {
 
@@ -343,6 +345,133 @@ void Engine::Finish() {
     m.Process(e);
   }
   m.FireTimers(INT64_MAX);
+}
+
+namespace {
+
+constexpr uint8_t kEngineFormat = 1;
+
+template <typename T>
+void PutPod(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+void PutStr(std::string& out, std::string_view s) {
+  PutPod<uint32_t>(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+template <typename T>
+bool GetPod(std::string_view d, size_t* pos, T* v) {
+  if (*pos + sizeof(T) > d.size()) return false;
+  std::memcpy(v, d.data() + *pos, sizeof(T));
+  *pos += sizeof(T);
+  return true;
+}
+bool GetStr(std::string_view d, size_t* pos, std::string_view* s) {
+  uint32_t n;
+  if (!GetPod(d, pos, &n) || *pos + n > d.size()) return false;
+  *s = d.substr(*pos, n);
+  *pos += n;
+  return true;
+}
+
+}  // namespace
+
+void Engine::Snapshot(std::string& out) const {
+  const Impl& m = *impl_;
+  PutPod<uint8_t>(out, kEngineFormat);
+  PutPod<uint64_t>(out, m.next_seq);
+  PutPod<int64_t>(out, m.fired_until);
+  PutPod<uint32_t>(out, static_cast<uint32_t>(m.partitions.size()));
+  for (const Partition& p : m.partitions) {
+    PutPod<uint8_t>(out, p.seen ? 1 : 0);
+    PutPod<int64_t>(out, p.max_ts);
+    auto copy = p.reorder;  // a priority_queue cannot be iterated
+    PutPod<uint32_t>(out, static_cast<uint32_t>(copy.size()));
+    while (!copy.empty()) {
+      nfa::SerializeEvent(*copy.top(), out);
+      copy.pop();
+    }
+  }
+  PutPod<uint32_t>(out, static_cast<uint32_t>(m.runtimes.size()));
+  for (const ProgramRuntime& rt : m.runtimes) {
+    PutStr(out, rt.program->name);
+    uint32_t live = 0;
+    for (const KeyEntry& k : rt.keys) live += k.state.empty() ? 0 : 1;
+    PutPod<uint32_t>(out, live);
+    for (const KeyEntry& k : rt.keys) {
+      if (k.state.empty()) continue;
+      PutStr(out, k.key_bytes);
+      PutStr(out, k.key_json);
+      nfa::SerializeKeyState(k.state, m.buffer, out);
+    }
+  }
+}
+
+bool Engine::Restore(std::string_view d) {
+  Impl& m = *impl_;
+  size_t pos = 0;
+  uint8_t format;
+  uint32_t num_partitions;
+  if (!GetPod(d, &pos, &format) || format != kEngineFormat || !GetPod(d, &pos, &m.next_seq) ||
+      !GetPod(d, &pos, &m.fired_until) || !GetPod(d, &pos, &num_partitions)) {
+    return false;
+  }
+  std::unordered_map<uint64_t, nfa::StoredEvent*> events_by_seq;
+  bool ok = true;
+  m.partitions.assign(num_partitions, Partition{});
+  for (Partition& p : m.partitions) {
+    uint8_t seen;
+    uint32_t n;
+    if (!GetPod(d, &pos, &seen) || !GetPod(d, &pos, &p.max_ts) || !GetPod(d, &pos, &n)) {
+      ok = false;
+      break;
+    }
+    p.seen = seen != 0;
+    for (uint32_t i = 0; i < n && ok; ++i) {
+      nfa::StoredEvent* e;
+      ok = nfa::RestoreEvent(d, &pos, m.events, events_by_seq, &e);
+      if (ok) {
+        m.events.Ref(e);
+        p.reorder.push(e);
+      }
+    }
+  }
+  uint32_t num_programs = 0;
+  ok = ok && GetPod(d, &pos, &num_programs);
+  for (uint32_t i = 0; i < num_programs && ok; ++i) {
+    std::string_view name;
+    uint32_t num_keys;
+    if (!GetStr(d, &pos, &name) || !GetPod(d, &pos, &num_keys)) {
+      ok = false;
+      break;
+    }
+    uint32_t program = 0;
+    while (program < m.runtimes.size() && m.runtimes[program].program->name != name) ++program;
+    if (program == m.runtimes.size()) {
+      ok = false;  // a pattern the snapshot has and this engine does not
+      break;
+    }
+    ProgramRuntime& rt = m.runtimes[program];
+    for (uint32_t k = 0; k < num_keys && ok; ++k) {
+      std::string_view key_bytes, key_json;
+      if (!GetStr(d, &pos, &key_bytes) || !GetStr(d, &pos, &key_json)) {
+        ok = false;
+        break;
+      }
+      uint32_t index = static_cast<uint32_t>(rt.keys.size());
+      rt.keys.emplace_back();
+      KeyEntry& entry = rt.keys.back();
+      entry.key_bytes.assign(key_bytes);
+      entry.key_json.assign(key_json);
+      rt.key_index.emplace(entry.key_bytes, index);
+      size_t used = 0;
+      ok = nfa::RestoreKeyState(d.substr(pos), entry.state, m.buffer, events_by_seq, &used);
+      pos += used;
+      if (ok) m.Schedule(program, index);
+    }
+  }
+  for (auto& [seq, e] : events_by_seq) m.events.Unref(e);  // drop the restore references
+  return ok && pos == d.size();
 }
 
 std::vector<Alert>& Engine::alerts() { return impl_->alerts; }

@@ -74,6 +74,13 @@ class Engine {
   // every window closes (timeouts, absence matches).
   void Finish();
 
+  // The engine's whole state — partition watermarks, reorder buffers, and every
+  // key's partial matches with the events they bound — as bytes. Restore loads it
+  // into a fresh engine that has the same patterns (matched by name), after which
+  // the two behave identically. The persistence issue writes this per key.
+  void Snapshot(std::string& out) const;
+  bool Restore(std::string_view data);
+
   std::vector<Alert>& alerts();
   const Stats& stats() const;
 

@@ -159,11 +159,11 @@ bool Evaluator::Equal(const Value& a, const Value& b) {
     case ValueKind::kBool: return a.b == b.b;
     case ValueKind::kString:
     case ValueKind::kJson: return a.as_string() == b.as_string();
-    case ValueKind::kEvent: return a.event == b.event;
+    case ValueKind::kEvent: return a.event->id == b.event->id;
     case ValueKind::kEventList:
       if (a.len != b.len) return false;
       for (uint32_t k = 0; k < a.len; ++k)
-        if (a.events[k] != b.events[k]) return false;
+        if (!(a.events[k]->id == b.events[k]->id)) return false;
       return true;
     case ValueKind::kValueList:
       if (a.len != b.len) return false;

@@ -1,0 +1,60 @@
+// Tests for base/: source locations, diagnostic rendering, JSON writing.
+#include <doctest/doctest.h>
+
+#include "base/diagnostic.h"
+#include "base/json_writer.h"
+#include "base/source.h"
+
+namespace tern {
+namespace {
+
+TEST_CASE("SourceFile locates offsets as 1-based line and column") {
+  SourceFile f("x.tern", "ab\ncd\n\nef");
+  CHECK(f.Locate(0).line == 1);
+  CHECK(f.Locate(0).col == 1);
+  CHECK(f.Locate(4).line == 2);
+  CHECK(f.Locate(4).col == 2);
+  CHECK(f.Locate(7).line == 4);
+  CHECK(f.Line(2) == "cd");
+  CHECK(f.Line(3) == "");
+  CHECK(f.Line(4) == "ef");
+  CHECK(f.Line(9) == "");
+}
+
+TEST_CASE("Render shows file:line:col, the line and a caret under the span") {
+  SourceFile f("fraud.tern", "pattern p {\n  begin a where amout > 10\n}\n");
+  Diagnostic d{Severity::kError, "E0203", "unknown field 'amout'", &f, {28, 33}, "did you mean 'amount'?"};
+  CHECK(Render(d) ==
+        "fraud.tern:2:17: error[E0203]: unknown field 'amout'\n"
+        " 2 |   begin a where amout > 10\n"
+        "   |                 ^~~~~ did you mean 'amount'?\n");
+}
+
+TEST_CASE("DiagnosticSink counts errors only") {
+  DiagnosticSink sink;
+  sink.Add({Severity::kWarning, "", "w", nullptr, {}, ""});
+  CHECK_FALSE(sink.has_errors());
+  sink.Error(nullptr, {}, "E1", "e");
+  CHECK(sink.error_count() == 1);
+}
+
+TEST_CASE("JSON writer escapes strings and keeps doubles doubles") {
+  std::string out;
+  json::AppendString(out, "a\"b\\c\n\x01");
+  CHECK(out == "\"a\\\"b\\\\c\\n\\u0001\"");
+  out.clear();
+  json::AppendDouble(out, 3.0);
+  CHECK(out == "3.0");
+  out.clear();
+  json::AppendDouble(out, 0.1);
+  CHECK(out == "0.1");
+  out.clear();
+  json::AppendDouble(out, 1e300 * 1e10);
+  CHECK(out == "null");
+  out.clear();
+  json::AppendInt(out, -42);
+  CHECK(out == "-42");
+}
+
+}  // namespace
+}  // namespace tern
