@@ -277,7 +277,12 @@ void Engine::AddProgram(std::shared_ptr<const nfa::Program> program) {
   rt.stream_names = program->from;
   // Each Nfa points at its runtime's memo, which moves when the vector grows: rebuild them.
   for (auto& r : m.runtimes) r.nfa = std::make_unique<nfa::Nfa>(r.program.get(), &m.buffer, &m.evaluator, &r.memo);
-  for (const std::string& s : program->from) StreamId(s);
+  for (const std::string& s : program->from) {
+    uint32_t id = StreamId(s);
+    ProgramRuntime& added = m.runtimes.back();
+    if (added.stream_allowed.size() < m.stream_names.size()) added.stream_allowed.resize(m.stream_names.size(), 0);
+    added.stream_allowed[id] = 1;
+  }
 }
 
 const std::vector<std::shared_ptr<const nfa::Program>>& Engine::programs() const { return impl_->programs; }
