@@ -7,7 +7,9 @@ std::string Schema::Canonical(const std::vector<FieldSegment>& segments) {
   std::string out;
   for (const auto& s : segments) {
     if (s.name.empty()) {
-      out += "[" + std::to_string(s.index) + "]";
+      out += '[';
+      out += std::to_string(s.index);
+      out += ']';
     } else {
       if (!out.empty()) out += ".";
       out += s.name;

@@ -1,0 +1,114 @@
+// tern_parse_only: reads and parses a JSON Lines file with the same LineReader and
+// EventParser as `tern replay`, and nothing else. The throughput baseline for replay.
+// Tested by the CTest smoke run (a generated file).
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bench/card_events.h"
+#include "engine/event_parser.h"
+#include "engine/line_reader.h"
+#include "nfa/event.h"
+#include "nfa/schema.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: tern_parse_only FILE [--time-field ts] [--fields a,b.c,d[0]]\n"
+    "       tern_parse_only --generate N FILE   (N card-transaction events, seed 1)\n";
+
+int Generate(const char* count_text, const char* path) {
+  long long count = std::strtoll(count_text, nullptr, 10);
+  std::FILE* out = std::fopen(path, "wb");
+  if (out == nullptr) {
+    std::fprintf(stderr, "tern_parse_only: cannot write '%s': %s\n", path, std::strerror(errno));
+    return 1;
+  }
+  tern::bench::CardEventGenerator generator(1);
+  std::string chunk;
+  for (long long i = 0; i < count; ++i) {
+    generator.Append(chunk);
+    if (chunk.size() > (1u << 20)) {
+      std::fwrite(chunk.data(), 1, chunk.size(), out);
+      chunk.clear();
+    }
+  }
+  std::fwrite(chunk.data(), 1, chunk.size(), out);
+  return std::fclose(out) == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string file;
+  std::string time_field = "ts";
+  std::vector<std::string> fields;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--generate" && i + 2 < argc) return Generate(argv[i + 1], argv[i + 2]);
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (arg == "--time-field" && i + 1 < argc) {
+      time_field = argv[++i];
+    } else if (arg == "--fields" && i + 1 < argc) {
+      std::string list = argv[++i];
+      size_t begin = 0;
+      while (begin <= list.size()) {
+        size_t comma = list.find(',', begin);
+        if (comma == std::string::npos) comma = list.size();
+        if (comma > begin) fields.push_back(list.substr(begin, comma - begin));
+        begin = comma + 1;
+      }
+    } else if (!arg.empty() && arg[0] != '-' && file.empty()) {
+      file = arg;
+    } else {
+      std::fprintf(stderr, "tern_parse_only: unexpected argument '%s'\n%s", argv[i], kUsage);
+      return 2;
+    }
+  }
+  if (file.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+
+  tern::nfa::Schema schema;
+  for (const std::string& field : fields) schema.Intern(tern::bench::FieldPathFromText(field));
+  tern::engine::EventParser parser(schema, time_field);
+  tern::engine::LineReader reader;
+  std::string error;
+  if (!reader.Open(file, &error)) {
+    std::fprintf(stderr, "tern_parse_only: %s\n", error.c_str());
+    return 1;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  tern::nfa::StoredEvent event;
+  tern::engine::Line line;
+  uint64_t events = 0, malformed = 0;
+  int64_t checksum = 0;  // keeps the parse from being optimised away
+  while (reader.Next(&line)) {
+    if (parser.Parse(line.text, event, &error)) {
+      ++events;
+      checksum += event.id.ts + static_cast<int64_t>(event.strings.size());
+    } else {
+      ++malformed;
+    }
+  }
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!reader.error().empty()) {
+    std::fprintf(stderr, "tern_parse_only: %s\n", reader.error().c_str());
+    return 1;
+  }
+  double mb = static_cast<double>(reader.bytes_read()) / 1e6;
+  std::printf("events %llu, malformed %llu, %.1f MB, %.3f s, %.0f events/s, %.1f MB/s (checksum %lld)\n",
+              static_cast<unsigned long long>(events), static_cast<unsigned long long>(malformed),
+              mb, seconds, static_cast<double>(events + malformed) / seconds, mb / seconds,
+              static_cast<long long>(checksum));
+  return 0;
+}

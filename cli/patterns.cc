@@ -1,0 +1,62 @@
+// Pattern loading shared by check, explain, replay and test.
+#include "cli/patterns.h"
+
+#include <map>
+#include <utility>
+
+#include "cli/args.h"
+#include "compiler/compile.h"
+#include "dsl/dsl.h"
+
+namespace tern::cli {
+
+void LoadPatterns(const std::vector<PatternFile>& files, nfa::Schema& schema, LoadedPatterns* out) {
+  struct FirstDefinition {
+    const SourceFile* file;
+    SourceSpan span;
+  };
+  std::map<std::string, FirstDefinition> defined;  // pattern name -> where it first appeared
+  for (const PatternFile& file : files) {
+    std::string text, error;
+    if (!ReadFile(file.path, &text, &error)) {
+      out->sink.Add({Severity::kError, "", error, nullptr, {}, ""});
+      continue;
+    }
+    auto source = std::make_shared<const SourceFile>(file.display_path, std::move(text));
+    out->sources.push_back(source);
+    ast::File ast = dsl::ParseAndCheck(source, out->sink);
+
+    // One engine runs the patterns of all files, so names must be unique across them.
+    std::vector<ast::Pattern> unique;
+    unique.reserve(ast.patterns.size());
+    for (ast::Pattern& pattern : ast.patterns) {
+      auto [it, inserted] =
+          defined.try_emplace(pattern.name, FirstDefinition{source.get(), pattern.name_span});
+      if (inserted) {
+        unique.push_back(std::move(pattern));
+        continue;
+      }
+      // Same code and wording as dsl::Check's in-file duplicate (E0201 in
+      // dsl/diag_codes.def, whose helpers are private to dsl/).
+      auto where = it->second.file->Locate(it->second.span.begin);
+      out->sink.Error(source.get(), pattern.name_span, "E0201",
+                      "duplicate pattern name '" + pattern.name + "'",
+                      "first declared in " + it->second.file->path() + ":" +
+                          std::to_string(where.line) + ":" + std::to_string(where.col));
+    }
+    ast.patterns = std::move(unique);
+
+    auto programs = compiler::Compile(ast, schema, out->sink);
+    out->pattern_count += programs.size();
+    for (auto& program : programs) out->programs.push_back(std::move(program));
+  }
+}
+
+std::string CheckReport(const LoadedPatterns& loaded) {
+  std::string report = RenderAll(loaded.sink.diagnostics());
+  size_t errors = loaded.sink.error_count();
+  if (errors > 0) report += std::to_string(errors) + (errors == 1 ? " error\n" : " errors\n");
+  return report;
+}
+
+}  // namespace tern::cli

@@ -1,0 +1,39 @@
+// Loading the pattern files of one command: read, parse, check, compile against a
+// shared schema, and reject duplicate pattern names across the files.
+// Tested by the `tern check` cases under tests/cases/ (expected.txt).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/diagnostic.h"
+#include "base/source.h"
+#include "nfa/program.h"
+#include "nfa/schema.h"
+
+namespace tern::cli {
+
+struct PatternFile {
+  std::string path;          // where to read it
+  std::string display_path;  // how diagnostics name it (tern test: the bare file name)
+};
+
+// What a load produced. Diagnostics point at `sources`, so keep them together.
+// Thread: the command's thread. Locks: none.
+struct LoadedPatterns {
+  std::vector<std::shared_ptr<const SourceFile>> sources;
+  std::vector<std::shared_ptr<const nfa::Program>> programs;  // file order, then pattern order
+  DiagnosticSink sink;
+  size_t pattern_count = 0;  // patterns that compiled
+};
+
+// Loads every file; a file that cannot be read is an error naming it. Patterns of
+// all files share `schema`. Errors leave the broken patterns out.
+void LoadPatterns(const std::vector<PatternFile>& files, nfa::Schema& schema, LoadedPatterns* out);
+
+// The text `tern check` prints on stdout: every diagnostic rendered, then
+// "N error"/"N errors" when there are errors.
+std::string CheckReport(const LoadedPatterns& loaded);
+
+}  // namespace tern::cli

@@ -1,0 +1,46 @@
+// Private to dsl/: the diagnostic ids of dsl/diag_codes.def and a helper that formats a
+// message template and adds the located Diagnostic to a sink.
+// Tested by tests/unit/dsl/check_test.cc.
+#pragma once
+
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/diagnostic.h"
+#include "base/source.h"
+
+namespace tern::dsl {
+
+enum class Diag {
+#define TERN_DIAG(code, name, tmpl, doc) k##name,
+#include "dsl/diag_codes.def"
+#undef TERN_DIAG
+};
+
+struct DiagInfo {
+  const char* code;  // "E0101"
+  const char* name;  // "Expected"
+  const char* tmpl;  // "expected {what}, found {found}"
+  const char* doc;   // longer explanation for docs/errors.md
+};
+
+// Every row of the table, in table order.
+std::span<const DiagInfo> AllDiags();
+const DiagInfo& Info(Diag id);
+
+// Fills the {placeholders} of `id`'s template with `args`, in order of appearance.
+std::string FormatDiag(Diag id, std::initializer_list<std::string_view> args);
+
+// Formats and adds an error to `sink`.
+void Report(DiagnosticSink& sink, const SourceFile* file, SourceSpan span, Diag id,
+            std::initializer_list<std::string_view> args, std::string help = {});
+
+// Levenshtein distance, for "did you mean" suggestions.
+size_t EditDistance(std::string_view a, std::string_view b);
+
+// The candidate closest to `word` if it is close enough to be a plausible typo, else "".
+std::string_view ClosestMatch(std::string_view word, std::span<const std::string_view> candidates);
+
+}  // namespace tern::dsl

@@ -1,0 +1,50 @@
+// Turns one JSON Lines input line into a StoredEvent: the payload as received,
+// the event time (spec §8) and one nfa::Value per schema slot.
+// Tested by tests/unit/engine/event_parser_test.cc.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "nfa/event.h"
+#include "nfa/schema.h"
+
+namespace tern::engine {
+
+// One per input (replay file, Kafka partition reader). Holds a simdjson parser and a
+// padded copy buffer that are reused, so a warm parser does not allocate per event;
+// the record's own payload/strings/slots capacities are reused too.
+// The schema must outlive the parser; slots added to it later are picked up.
+// Thread: the thread reading the input. Locks: none.
+class EventParser {
+ public:
+  // `time_field` is a top-level member name of the events (default "ts").
+  EventParser(const nfa::Schema& schema, std::string time_field);
+  ~EventParser();
+  EventParser(const EventParser&) = delete;
+  EventParser& operator=(const EventParser&) = delete;
+
+  // Fills out.payload, out.id.ts, out.strings and out.slots (resized to schema.size();
+  // strings and arrays/objects point into out.strings). Leaves the other members
+  // alone. On a malformed line returns false and sets *error (if not null) to a
+  // short reason: "not JSON", "not an object", "missing time field 'ts'",
+  // "invalid time '...'".
+  bool Parse(std::string_view line, nfa::StoredEvent& out, std::string* error);
+
+  const std::string& time_field() const { return time_field_; }
+
+ private:
+  struct Impl;
+  const nfa::Schema& schema_;
+  std::string time_field_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// RFC 3339 date-time (`2024-05-01T12:00:00Z`, `...12:00:00.250+02:00`; `t`, `z` and a
+// space separator are accepted) to epoch milliseconds; fractions below 1 ms are
+// truncated. Returns false on anything else, including impossible dates.
+bool ParseRfc3339(std::string_view text, int64_t* epoch_ms);
+
+}  // namespace tern::engine

@@ -1,0 +1,50 @@
+// libFuzzer target: runs dsl::ParseAndCheck (and Dump / RenderAll) on arbitrary bytes and
+// checks invariants a crash-free run must also keep: spans inside the file, resolved stage
+// indexes inside stage_table, and no error-free run dropping a pattern.
+// Run as shown in tests/fuzz/CMakeLists.txt.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/diagnostic.h"
+#include "base/source.h"
+#include "dsl/dsl.h"
+
+namespace {
+
+void Require(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+void CheckExpr(const tern::ast::Expr& e, const tern::ast::Pattern& p, size_t size) {
+  Require(e.span.begin <= e.span.end && e.span.end <= size);
+  Require(e.stage >= -1 && e.stage < static_cast<int32_t>(p.stage_table.size()));
+  for (const tern::ast::Expr& a : e.args) CheckExpr(a, p, size);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  auto source = std::make_shared<tern::SourceFile>(
+      "fuzz.tern", std::string(reinterpret_cast<const char*>(data), size));
+  tern::DiagnosticSink sink;
+  tern::ast::File file = tern::dsl::ParseAndCheck(source, sink);
+
+  (void)tern::RenderAll(sink.diagnostics());
+  for (const tern::Diagnostic& d : sink.diagnostics()) {
+    Require(!d.code.empty() && !d.message.empty());
+    if (d.file != nullptr) Require(d.span.begin <= d.span.end && d.span.end <= size);
+  }
+  for (const tern::ast::Pattern& p : file.patterns) {
+    (void)tern::ast::Dump(p);
+    Require(!p.sequence.empty() && !p.stage_table.empty());
+    for (const tern::ast::Stage* s : p.stage_table) {
+      if (s->where) CheckExpr(*s->where, p, size);
+      if (s->until) CheckExpr(*s->until, p, size);
+    }
+    for (const tern::ast::EmitField& f : p.emit) CheckExpr(f.value, p, size);
+    for (const tern::ast::EmitField& f : p.timeout_emit) CheckExpr(f.value, p, size);
+  }
+  return 0;
+}
