@@ -46,7 +46,7 @@ class DiagnosticSink {
 //        |         ^~~~~
 std::string Render(const Diagnostic& d);
 
-// Renders all diagnostics in order, each followed by a blank line.
+// Renders all diagnostics in order, one after the other.
 std::string RenderAll(const std::vector<Diagnostic>& diags);
 
 }  // namespace tern
