@@ -12,7 +12,7 @@ bash scripts/install-deps.sh
 run_suite() {
   local dir="$1"; shift
   echo "==> configure $dir ($*)"
-  cmake -S . -B "$dir" -G Ninja -DTERN_WERROR=ON "$@" > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
+  cmake -S . -B "$dir" -G Ninja "$@" > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
   echo "==> build $dir"
   cmake --build "$dir" -j "$JOBS"
   echo "==> test $dir"
@@ -20,7 +20,9 @@ run_suite() {
 }
 
 mkdir -p build
-run_suite build/release -DCMAKE_BUILD_TYPE=Release
+run_suite build/release -DCMAKE_BUILD_TYPE=Release -DTERN_WERROR=ON
+# Warnings are checked once, above: with sanitizers GCC 12 reports false
+# maybe-uninitialized warnings inside libstdc++'s <regex>.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERN_SANITIZE=ON -DTERN_BUILD_BENCH=OFF
 echo "==> all tests passed"
