@@ -98,6 +98,7 @@ nfa::ExprId ExprLowerer::Lower(const ast::Expr& e) {
   Gen(e);
   uint32_t end = static_cast<uint32_t>(program_.code.size());
   program_.exprs.push_back({begin, end, uses_stages_});
+  program_.expr_text.push_back(ast::Dump(e));
   size_t need = static_cast<size_t>(max_depth_) + 4;
   if (need > program_.max_stack) program_.max_stack = need;
   return static_cast<nfa::ExprId>(program_.exprs.size() - 1);

@@ -69,6 +69,8 @@ std::string Dump(const Program& p) {
   out += "\n  within: " + (p.within_ms > 0 ? std::to_string(p.within_ms) + "ms" : std::string("none"));
   out += "\n  skip: " + std::string(SkipName(p.skip));
   if (p.skip == SkipKind::kToFirst || p.skip == SkipKind::kToLast) out += "(" + p.stages[p.skip_stage].name + ")";
+  out += "\n  expressions:";
+  for (size_t e = 0; e < p.expr_text.size(); ++e) out += "\n    e" + std::to_string(e) + " = " + p.expr_text[e];
   out += "\n  states: " + std::to_string(p.states.size()) + ", edges: " + std::to_string(p.edges.size()) +
          ", expressions: " + std::to_string(p.exprs.size()) + "\n";
   for (StateId s = 0; s < p.states.size(); ++s) {

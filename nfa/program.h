@@ -146,6 +146,7 @@ struct Program {
   std::vector<CondRange> conds;
   std::vector<CondInstr> cond_code;
   std::vector<ExprInfo> exprs;
+  std::vector<std::string> expr_text;  // per expression, its source form (for explain)
   std::vector<Instr> code;
   std::vector<Value> consts;
   std::deque<std::string> const_strings;   // storage for string constants (deque: stable addresses)
