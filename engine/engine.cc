@@ -25,6 +25,7 @@
 
 #include "base/json_writer.h"
 #include "engine/alert_writer.h"
+#include "engine/key_table.h"
 #include "nfa/eval.h"
 #include "nfa/nfa.h"
 #include "nfa/shared_buffer.h"
@@ -34,26 +35,11 @@ namespace tern::engine {
 
 namespace {
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
-// One key of one program.
-struct KeyEntry {
-  std::string key_bytes;  // the encoded key values (lookup identity)
-  std::string key_json;   // the key as it appears in alerts
-  nfa::KeyState state;
-  int64_t deadline = INT64_MAX;  // earliest window expiry of its runs
-  int64_t registered = INT64_MAX;  // deadline currently in the timer heap
-};
-
 struct ProgramRuntime {
   std::shared_ptr<const nfa::Program> program;
   nfa::ExprMemo memo;
   std::unique_ptr<nfa::Nfa> nfa;
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> key_index;
-  std::vector<KeyEntry> keys;
+  KeyTable keys;  // only keys that hold partial matches
   std::vector<uint8_t> stream_allowed;  // by stream id; empty = every stream
   std::vector<std::string> stream_names;
 };
@@ -132,6 +118,8 @@ struct Engine::Impl {
   int64_t fired_until = INT64_MIN;  // timers have fired up to here
   std::vector<nfa::Output> outputs;  // scratch
   std::string key_scratch;
+  std::string key_json_scratch;
+  nfa::KeyState fresh;  // the state of a key seen for the first time
   AlertWriter writer;
 
   int64_t GlobalWatermark() const {
@@ -151,39 +139,36 @@ struct Engine::Impl {
     return rt.stream_allowed[stream] != 0;
   }
 
-  KeyEntry& KeyFor(ProgramRuntime& rt, const nfa::StoredEvent& e, uint32_t* index) {
+  void EncodeKey(const ProgramRuntime& rt, const nfa::StoredEvent& e) {
     key_scratch.clear();
     for (uint32_t slot : rt.program->key_slots) EncodeKeyPart(e.slot(slot), key_scratch);
-    auto it = rt.key_index.find(std::string_view(key_scratch));
-    if (it != rt.key_index.end()) {
-      *index = it->second;
-      return rt.keys[it->second];
-    }
-    uint32_t k = static_cast<uint32_t>(rt.keys.size());
-    rt.keys.emplace_back();
-    KeyEntry& entry = rt.keys.back();
-    entry.key_bytes = key_scratch;
-    const auto& slots = rt.program->key_slots;
-    if (slots.empty()) {
-      entry.key_json = "null";
-    } else if (slots.size() == 1) {
-      AppendValueJson(e.slot(slots[0]), entry.key_json);
-    } else {
-      entry.key_json = "[";
-      for (size_t s = 0; s < slots.size(); ++s) {
-        if (s > 0) entry.key_json += ",";
-        AppendValueJson(e.slot(slots[s]), entry.key_json);
-      }
-      entry.key_json += "]";
-    }
-    rt.key_index.emplace(key_scratch, k);
-    *index = k;
-    return entry;
   }
 
+  static void KeyJson(const ProgramRuntime& rt, const nfa::StoredEvent& e, std::string& out) {
+    out.clear();
+    const auto& slots = rt.program->key_slots;
+    if (slots.empty()) {
+      out = "null";
+    } else if (slots.size() == 1) {
+      AppendValueJson(e.slot(slots[0]), out);
+    } else {
+      out = "[";
+      for (size_t s = 0; s < slots.size(); ++s) {
+        if (s > 0) out += ",";
+        AppendValueJson(e.slot(slots[s]), out);
+      }
+      out += "]";
+    }
+  }
+
+  // Registers the key's next window expiry, or forgets the key when it holds nothing.
   void Schedule(uint32_t program, uint32_t key) {
     ProgramRuntime& rt = runtimes[program];
-    KeyEntry& entry = rt.keys[key];
+    KeyEntry& entry = rt.keys.entry(key);
+    if (entry.state.empty()) {
+      rt.keys.Erase(key);
+      return;
+    }
     entry.deadline = rt.nfa->NextDeadline(entry.state);
     if (entry.deadline < entry.registered) {
       entry.registered = entry.deadline;
@@ -191,21 +176,22 @@ struct Engine::Impl {
     }
   }
 
-  void Emit(uint32_t program, KeyEntry& key, const nfa::Output& o) {
+  void Emit(uint32_t program, std::string_view key_bytes, std::string_view key_json, const nfa::Output& o) {
     ProgramRuntime& rt = runtimes[program];
     Alert a;
     a.pattern = program;
     a.kind = o.kind == nfa::OutputKind::kMatch ? AlertKind::kMatch : AlertKind::kTimeout;
     a.to = rt.program->to;
-    writer.Write(*rt.program, buffer, evaluator, key.key_bytes, key.key_json, o, a);
+    writer.Write(*rt.program, buffer, evaluator, key_bytes, key_json, o, a);
     if (a.kind == AlertKind::kMatch) ++stats.matches;
     else ++stats.timeouts;
     alerts.push_back(std::move(a));
     buffer.Release(o.node);
   }
 
-  void Drain(uint32_t program, KeyEntry& key) {
-    for (const nfa::Output& o : outputs) Emit(program, key, o);
+  void Drain(uint32_t program, const KeyEntry& key) { Drain(program, key.key_bytes, key.key_json); }
+  void Drain(uint32_t program, std::string_view key_bytes, std::string_view key_json) {
+    for (const nfa::Output& o : outputs) Emit(program, key_bytes, key_json, o);
     outputs.clear();
   }
 
@@ -217,8 +203,9 @@ struct Engine::Impl {
       Timer t = timers.top();
       timers.pop();
       ProgramRuntime& rt = runtimes[t.program];
-      KeyEntry& entry = rt.keys[t.key];
-      if (entry.registered != t.deadline) continue;  // superseded by an earlier registration
+      KeyEntry& entry = rt.keys.entry(t.key);
+      // Superseded by an earlier registration, or the key has gone.
+      if (!entry.live || entry.registered != t.deadline) continue;
       entry.registered = INT64_MAX;
       rt.nfa->AdvanceTime(entry.state, time, outputs);
       Drain(t.program, entry);
@@ -232,8 +219,29 @@ struct Engine::Impl {
     for (uint32_t p = 0; p < runtimes.size(); ++p) {
       ProgramRuntime& rt = runtimes[p];
       if (!StreamAllowed(rt, e->stream)) continue;
-      uint32_t k;
-      KeyEntry& entry = KeyFor(rt, *e, &k);
+      EncodeKey(rt, *e);
+      uint64_t hash = KeyTable::Hash(key_scratch);
+      uint32_t k = rt.keys.Find(hash, key_scratch);
+      if (k == KeyTable::kNone) {
+        // A key without partial matches: only the start state can act. Keep the key
+        // only if the event leaves it something.
+        rt.nfa->Step(fresh, e, epoch, outputs);
+        if (!outputs.empty()) {
+          KeyJson(rt, *e, key_json_scratch);
+          Drain(p, key_scratch, key_json_scratch);
+        }
+        if (fresh.empty()) continue;
+        k = rt.keys.Insert(hash, key_scratch);
+        KeyEntry& entry = rt.keys.entry(k);
+        KeyJson(rt, *e, entry.key_json);
+        entry.state.runs.swap(fresh.runs);
+        entry.state.completed.swap(fresh.completed);
+        fresh.runs.clear();
+        fresh.completed.clear();
+        Schedule(p, k);
+        continue;
+      }
+      KeyEntry& entry = rt.keys.entry(k);
       if (entry.deadline <= e->ts()) {
         rt.nfa->AdvanceTime(entry.state, e->ts(), outputs);
         Drain(p, entry);
@@ -255,7 +263,7 @@ Engine::Engine(Options options) : impl_(std::make_unique<Impl>(options)) {}
 Engine::~Engine() {
   // Release every partial match so the pools are consistent (and leak checkers quiet).
   for (auto& rt : impl_->runtimes) {
-    for (auto& k : rt.keys) rt.nfa->Clear(k.state);
+    for (auto& k : rt.keys.entries()) rt.nfa->Clear(k.state);
   }
   for (auto& p : impl_->partitions) {
     while (!p.reorder.empty()) {
@@ -401,10 +409,10 @@ void Engine::Snapshot(std::string& out) const {
   for (const ProgramRuntime& rt : m.runtimes) {
     PutStr(out, rt.program->name);
     uint32_t live = 0;
-    for (const KeyEntry& k : rt.keys) live += k.state.empty() ? 0 : 1;
+    for (const KeyEntry& k : rt.keys.entries()) live += k.live && !k.state.empty() ? 1 : 0;
     PutPod<uint32_t>(out, live);
-    for (const KeyEntry& k : rt.keys) {
-      if (k.state.empty()) continue;
+    for (const KeyEntry& k : rt.keys.entries()) {
+      if (!k.live || k.state.empty()) continue;
       PutStr(out, k.key_bytes);
       PutStr(out, k.key_json);
       nfa::SerializeKeyState(k.state, m.buffer, out);
@@ -463,12 +471,14 @@ bool Engine::Restore(std::string_view d) {
         ok = false;
         break;
       }
-      uint32_t index = static_cast<uint32_t>(rt.keys.size());
-      rt.keys.emplace_back();
-      KeyEntry& entry = rt.keys.back();
-      entry.key_bytes.assign(key_bytes);
+      uint64_t hash = KeyTable::Hash(key_bytes);
+      if (rt.keys.Find(hash, key_bytes) != KeyTable::kNone) {
+        ok = false;  // the same key twice
+        break;
+      }
+      uint32_t index = rt.keys.Insert(hash, key_bytes);
+      KeyEntry& entry = rt.keys.entry(index);
       entry.key_json.assign(key_json);
-      rt.key_index.emplace(entry.key_bytes, index);
       size_t used = 0;
       ok = nfa::RestoreKeyState(d.substr(pos), entry.state, m.buffer, events_by_seq, &used);
       pos += used;
@@ -486,7 +496,8 @@ const Stats& Engine::stats() const {
   m.stats.live_keys = 0;
   m.stats.live_runs = 0;
   for (const auto& rt : m.runtimes) {
-    for (const auto& k : rt.keys) {
+    for (const auto& k : rt.keys.entries()) {
+      if (!k.live) continue;
       if (!k.state.empty()) ++m.stats.live_keys;
       m.stats.live_runs += k.state.runs.size();
     }
