@@ -234,8 +234,8 @@ struct Engine::Impl {
         k = rt.keys.Insert(hash, key_scratch);
         KeyEntry& entry = rt.keys.entry(k);
         KeyJson(rt, *e, entry.key_json);
-        entry.state.runs.swap(fresh.runs);
-        entry.state.completed.swap(fresh.completed);
+        entry.state.runs.assign(fresh.runs.begin(), fresh.runs.end());
+        entry.state.completed.assign(fresh.completed.begin(), fresh.completed.end());
         fresh.runs.clear();
         fresh.completed.clear();
         Schedule(p, k);

@@ -11,6 +11,9 @@ StoredEvent* EventStore::Acquire() {
   } else {
     records_.push_back(std::make_unique<StoredEvent>());
     e = records_.back().get();
+    // Room for a typical event up front, so recycled records rarely grow.
+    e->payload.reserve(kPayloadReserve);
+    e->strings.reserve(kStringsReserve);
     e->index = static_cast<uint32_t>(records_.size() - 1);
   }
   e->refs = 1;

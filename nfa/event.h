@@ -63,6 +63,8 @@ class EventStore {
     if (--e->refs == 0) free_.push_back(e->index);
   }
   size_t live() const { return records_.size() - free_.size(); }
+  static constexpr size_t kPayloadReserve = 512;  // bytes reserved in each new record
+  static constexpr size_t kStringsReserve = 256;
   size_t capacity() const { return records_.size(); }
 
  private:

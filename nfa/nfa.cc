@@ -153,7 +153,7 @@ void Nfa::Step(KeyState& key, StoredEvent* event, uint64_t epoch, std::vector<Ou
   Run start;
   start.state = program_->start;
   ProcessRun(start, true, event, epoch);
-  key.runs.swap(next_runs_);
+  key.runs.assign(next_runs_.begin(), next_runs_.end());  // copy: each vector keeps its capacity
   EmitAccordingToSkip(key, out);
 }
 
@@ -191,7 +191,7 @@ void Nfa::AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out) {
     next_runs_.clear();
     return;
   }
-  key.runs.swap(next_runs_);
+  key.runs.assign(next_runs_.begin(), next_runs_.end());  // copy: each vector keeps its capacity
   EmitAccordingToSkip(key, out);
 }
 
@@ -260,7 +260,7 @@ bool Nfa::ShouldPrune(const EventId& start, const EventId& pruning) const {
   return false;
 }
 
-void Nfa::Prune(std::vector<Run>& runs, const EventId& pruning) {
+void Nfa::Prune(RunVector& runs, const EventId& pruning) {
   size_t w = 0;
   for (size_t k = 0; k < runs.size(); ++k) {
     if (ShouldPrune(runs[k].start, pruning)) {

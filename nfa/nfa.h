@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "base/pool_allocator.h"
 #include "nfa/eval.h"
 #include "nfa/event.h"
 #include "nfa/program.h"
@@ -24,12 +25,16 @@ struct Run {
 };
 static_assert(std::is_trivially_copyable_v<Run>);
 
+// A key's runs live in pooled blocks: growing and shrinking them does not call
+// malloc once warm.
+using RunVector = std::vector<Run, PoolAllocator<Run>>;
+
 // Everything one key holds for one program: a plain value (runs reference
 // shared-buffer nodes by id), so it can be serialised and restored.
 // Thread: engine thread. Locks: none.
 struct KeyState {
-  std::vector<Run> runs;       // live partial matches, oldest first (the start run is implicit)
-  std::vector<Run> completed;  // matches held back by an earlier partial match (skip strategies)
+  RunVector runs;              // live partial matches, oldest first (the start run is implicit)
+  RunVector completed;         // matches held back by an earlier partial match (skip strategies)
   bool empty() const { return runs.empty() && completed.empty(); }
 };
 
@@ -75,7 +80,7 @@ class Nfa {
   void EmitAccordingToSkip(KeyState& key, std::vector<Output>& out);
   bool PruningId(NodeId match, EventId* id);
   bool ShouldPrune(const EventId& start, const EventId& pruning) const;
-  void Prune(std::vector<Run>& runs, const EventId& pruning);
+  void Prune(RunVector& runs, const EventId& pruning);
 
   const Program* program_;
   SharedBuffer* buffer_;

@@ -234,7 +234,7 @@ bool RestoreKeyState(std::string_view record, KeyState& key, SharedBuffer& buffe
     // every run and child is restored, then dropped below.
     nodes.push_back(buffer.Put(stage, events[event], parent == kNoNode ? kNoNode : nodes[parent]));
   }
-  auto read_runs = [&](std::vector<Run>& runs) {
+  auto read_runs = [&](RunVector& runs) {
     uint32_t n;
     if (!in.Get(&n)) return false;
     for (uint32_t i = 0; i < n; ++i) {
