@@ -219,6 +219,8 @@ struct Engine::Impl {
     for (uint32_t p = 0; p < runtimes.size(); ++p) {
       ProgramRuntime& rt = runtimes[p];
       if (!StreamAllowed(rt, e->stream)) continue;
+      // Most events leave every run where it is: then no key needs to be found.
+      if (rt.nfa->IsNoop(e, epoch)) continue;
       EncodeKey(rt, *e);
       uint64_t hash = KeyTable::Hash(key_scratch);
       uint32_t k = rt.keys.Find(hash, key_scratch);

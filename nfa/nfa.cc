@@ -53,6 +53,64 @@ Nfa::Nfa(const Program* program, SharedBuffer* buffer, Evaluator* evaluator, Exp
   produced_.reserve(program->edges.size() * 2);
   next_runs_.reserve(16);
   potential_.reserve(16);
+  cond_pure_.resize(program->conds.size(), 1);
+  for (CondId c = 0; c < program->conds.size(); ++c) {
+    for (uint32_t pc = program->conds[c].begin; pc < program->conds[c].end; ++pc) {
+      const CondInstr& ci = program->cond_code[pc];
+      if (ci.op == CondOp::kExpr && program->exprs[ci.arg].uses_stages) cond_pure_[c] = 0;
+    }
+  }
+  for (StateId s = 0; s < n; ++s) {
+    StateType t = program->states[s].type;
+    if ((t == StateType::kNormal || t == StateType::kPending) && s != program->start) wait_states_.push_back(s);
+  }
+}
+
+bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) {
+  const Program& p = *program_;
+  EvalContext ctx;
+  ctx.program = program_;
+  ctx.event = event;
+  ctx.buffer = buffer_;
+  ctx.memo = memo_;
+  ctx.epoch = epoch;
+  // Follows PROCEED edges from `from` like the decision graph; counts the TAKE and
+  // IGNORE edges that fire. Returns false when an impure condition is met.
+  auto fired = [&](StateId from, int* takes, int* ignores, bool* self_ignore) {
+    *takes = *ignores = 0;
+    *self_ignore = false;
+    stack_.clear();
+    stack_.push_back(from);
+    size_t guard = 0;
+    while (!stack_.empty()) {
+      StateId s = stack_.back();
+      stack_.pop_back();
+      const State& st = p.states[s];
+      for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+        const Edge& edge = p.edges[e];
+        if (!cond_pure_[edge.cond]) return false;
+        if (!evaluator_->Condition(ctx, edge.cond)) continue;
+        if (edge.action == Action::kProceed) {
+          stack_.push_back(edge.target);
+        } else if (edge.action == Action::kTake) {
+          ++*takes;
+        } else {
+          ++*ignores;
+          if (s == from && edge.target == from) *self_ignore = true;
+        }
+      }
+      if (++guard > p.states.size() * 4) return false;
+    }
+    return true;
+  };
+  int takes, ignores;
+  bool self_ignore;
+  if (!fired(p.start, &takes, &ignores, &self_ignore) || takes > 0) return false;
+  for (StateId s : wait_states_) {
+    if (!fired(s, &takes, &ignores, &self_ignore)) return false;
+    if (takes > 0 || ignores != 1 || !self_ignore) return false;
+  }
+  return true;
 }
 
 StateId Nfa::FindFinalAfterProceed(StateId from, const EvalContext& ctx) {

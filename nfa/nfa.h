@@ -66,6 +66,13 @@ class Nfa {
   // The earliest time at which AdvanceTime would change this key; INT64_MAX if none.
   int64_t NextDeadline(const KeyState& key) const;
 
+  // True when `event` can change no key's runs and start none: from every state a
+  // run can wait in, the edges that fire are exactly its own IGNORE self-loop, and
+  // nothing fires from the start state. Decided from conditions that read only the
+  // event (memoised), so the engine can skip the key lookup; false whenever a
+  // condition that reads the partial match would be needed.
+  bool IsNoop(const StoredEvent* event, uint64_t epoch);
+
   // Releases everything the key holds (used when a program is unloaded).
   void Clear(KeyState& key);
 
@@ -93,6 +100,8 @@ class Nfa {
   std::vector<Run> produced_;
   std::vector<Pending> edges_;
   std::vector<StateId> stack_;
+  std::vector<uint8_t> cond_pure_;    // per condition: reads only the current event
+  std::vector<StateId> wait_states_;  // states a run can wait in (normal, pending)
 };
 
 }  // namespace tern::nfa
