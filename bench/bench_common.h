@@ -1,0 +1,69 @@
+// Helpers shared by the benchmark tools: loading pattern files into an Engine the
+// way `tern replay` does, and small command-line parsing.
+// Tested by the CTest smoke runs of bench/scenarios.
+#pragma once
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/diagnostic.h"
+#include "base/source.h"
+#include "compiler/compile.h"
+#include "engine/engine.h"
+
+namespace tern::bench {
+
+inline bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Parses, checks and compiles every file into `engine` (schema and programs), like
+// `tern replay`. Diagnostics go to stderr prefixed by `tool`; false on any error.
+inline bool CompilePatterns(const std::vector<std::string>& paths, engine::Engine& engine,
+                            const char* tool) {
+  DiagnosticSink sink;
+  std::vector<std::shared_ptr<const SourceFile>> sources;  // diagnostics point into these
+  for (const std::string& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "%s: cannot read '%s'\n", tool, path.c_str());
+      return false;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    sources.push_back(std::make_shared<const SourceFile>(path, text.str()));
+    for (auto& program : compiler::CompileSource(sources.back(), engine.schema(), sink)) {
+      engine.AddProgram(std::move(program));
+    }
+  }
+  if (!sink.diagnostics().empty()) std::fputs(RenderAll(sink.diagnostics()).c_str(), stderr);
+  return !sink.has_errors();
+}
+
+// "250ms", "2s", "10m", "1h", "1d" or a bare number of milliseconds.
+inline bool ParseDurationMs(std::string_view text, int64_t* ms) {
+  size_t digits = 0;
+  int64_t value = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    value = value * 10 + (text[digits] - '0');
+    ++digits;
+  }
+  if (digits == 0) return false;
+  std::string_view unit = text.substr(digits);
+  int64_t scale = 0;
+  if (unit.empty() || unit == "ms") scale = 1;
+  if (unit == "s") scale = 1000;
+  if (unit == "m") scale = 60 * 1000;
+  if (unit == "h") scale = 3600 * 1000;
+  if (unit == "d") scale = 24 * 3600 * 1000;
+  if (scale == 0) return false;
+  *ms = value * scale;
+  return true;
+}
+
+}  // namespace tern::bench
