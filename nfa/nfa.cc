@@ -167,11 +167,19 @@ void Nfa::ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t
   }
 
   produced_.clear();
+  // A run that ignores the event into its own state stays as it is: it keeps its
+  // reference instead of taking a new one and dropping the old (the node is not
+  // touched, which matters when many runs wait through a long window).
+  bool kept = false;
   for (size_t k = 0; k < edges_.size(); ++k) {
     const Pending pe = edges_[k];
     if (pe.action == Action::kIgnore) {
       if (is_start) continue;  // the start run never ignores: it is always there anyway
-      buffer_->Ref(run.node);
+      if (pe.state == run.state && !kept) {
+        kept = true;
+      } else {
+        buffer_->Ref(run.node);
+      }
       produced_.push_back({pe.state, run.node, run.start, run.prev_ts});
       continue;
     }
@@ -185,7 +193,7 @@ void Nfa::ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t
       produced_.push_back({fin, node, start, event->ts()});
     }
   }
-  if (!is_start) buffer_->Release(run.node);
+  if (!is_start && !kept) buffer_->Release(run.node);
 
   // Completed matches always count; a STOP discards the rest of this run's branches.
   bool discard = false;
