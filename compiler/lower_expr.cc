@@ -97,7 +97,17 @@ nfa::ExprId ExprLowerer::Lower(const ast::Expr& e) {
   uint32_t begin = static_cast<uint32_t>(program_.code.size());
   Gen(e);
   uint32_t end = static_cast<uint32_t>(program_.code.size());
-  program_.exprs.push_back({begin, end, uses_stages_});
+  nfa::ExprInfo info{begin, end, uses_stages_};
+  if (end - begin == 3 && program_.code[begin].op == nfa::Op::kField && program_.code[begin + 1].op == nfa::Op::kConst) {
+    nfa::Op op = program_.code[begin + 2].op;
+    if (op == nfa::Op::kEq || op == nfa::Op::kNe || op == nfa::Op::kLt || op == nfa::Op::kLe ||
+        op == nfa::Op::kGt || op == nfa::Op::kGe) {
+      info.simple_op = op;
+      info.simple_slot = program_.code[begin].arg;
+      info.simple_const = program_.code[begin + 1].arg;
+    }
+  }
+  program_.exprs.push_back(info);
   program_.expr_text.push_back(ast::Dump(e));
   size_t need = static_cast<size_t>(max_depth_) + 4;
   if (need > program_.max_stack) program_.max_stack = need;

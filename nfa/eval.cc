@@ -174,6 +174,21 @@ bool Evaluator::Equal(const Value& a, const Value& b) {
   }
 }
 
+bool Evaluator::Compare(Op op, const Value& a, const Value& b) {
+  if (op == Op::kEq || op == Op::kNe) {
+    // Every comparison with a null value is false; `x == null` and `x != null`
+    // against the literal compile to kIsNull / kIsNotNull instead.
+    if (a.is_null() || b.is_null()) return false;
+    bool comparable = (a.is_number() && b.is_number()) || a.kind == b.kind;
+    if (!comparable) return false;  // values of different types never compare
+    bool eq = Equal(a, b);
+    return op == Op::kEq ? eq : !eq;
+  }
+  int c;
+  if (!Order(a, b, &c)) return false;
+  return op == Op::kLt ? c < 0 : op == Op::kLe ? c <= 0 : op == Op::kGt ? c > 0 : c >= 0;
+}
+
 // ---------------------------------------------------------------- evaluator
 
 Evaluator::Evaluator() {
@@ -217,6 +232,10 @@ bool Evaluator::Condition(const EvalContext& ctx, CondId cond) {
 
 bool Evaluator::ExprTruth(const EvalContext& ctx, ExprId expr) {
   const ExprInfo& info = ctx.program->exprs[expr];
+  if (info.simple_op != Op::kPop && ctx.event != nullptr) {
+    // `field <cmp> constant`: no stack machine, no memo needed.
+    return Compare(info.simple_op, ctx.event->slot(info.simple_slot), ctx.program->consts[info.simple_const]);
+  }
   if (!info.uses_stages && ctx.memo != nullptr) {
     if (ctx.memo->epoch[expr] == ctx.epoch) return ctx.memo->value[expr] != 0;
     bool v = Truthy(Evaluate(ctx, expr));
@@ -505,37 +524,13 @@ Value Evaluator::Run(const EvalContext& ctx, ExprId expr) {
         break;
       }
       case Op::kEq:
-      case Op::kNe: {
-        Value b = *--sp;
-        Value& a = sp[-1];
-        if (a.is_null() || b.is_null()) {
-          // Every comparison with a null value is false; `x == null` and `x != null`
-          // against the literal compile to kIsNull / kIsNotNull instead.
-          a = Value::Bool(false);
-          break;
-        }
-        bool comparable = (a.is_number() && b.is_number()) || a.kind == b.kind;
-        if (!comparable) {
-          a = Value::Bool(false);  // values of different types never compare
-          break;
-        }
-        bool eq = Equal(a, b);
-        a = Value::Bool(in.op == Op::kEq ? eq : !eq);
-        break;
-      }
+      case Op::kNe:
       case Op::kLt:
       case Op::kLe:
       case Op::kGt:
       case Op::kGe: {
         Value b = *--sp;
-        Value& a = sp[-1];
-        int c;
-        if (!Order(a, b, &c)) {
-          a = Value::Bool(false);
-          break;
-        }
-        bool r = in.op == Op::kLt ? c < 0 : in.op == Op::kLe ? c <= 0 : in.op == Op::kGt ? c > 0 : c >= 0;
-        a = Value::Bool(r);
+        sp[-1] = Value::Bool(Compare(in.op, sp[-1], b));
         break;
       }
       case Op::kContains: {

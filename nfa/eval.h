@@ -72,6 +72,8 @@ class Evaluator {
 
   // Equality as the language defines it (numbers by value, null == null).
   static bool Equal(const Value& a, const Value& b);
+  // The comparison operators (== != < <= > >=) as the language defines them.
+  static bool Compare(Op op, const Value& a, const Value& b);
 
  private:
   Value Run(const EvalContext& ctx, ExprId expr);

@@ -110,6 +110,11 @@ struct ExprInfo {
   uint32_t begin;      // into Program::code
   uint32_t end;
   bool uses_stages;    // false: depends only on the current event (memoisable per event)
+  // `field <cmp> constant` is evaluated directly: simple_op is the comparison, or
+  // kPop when the expression is not of that shape.
+  Op simple_op = Op::kPop;
+  uint32_t simple_slot = 0;
+  uint32_t simple_const = 0;
 };
 
 // What the alert shows for one Tern stage.
