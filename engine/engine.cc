@@ -41,7 +41,6 @@ struct ProgramRuntime {
   std::unique_ptr<nfa::Nfa> nfa;
   KeyTable keys;  // only keys that hold partial matches
   std::vector<uint8_t> stream_allowed;  // by stream id; empty = every stream
-  std::vector<std::string> stream_names;
 };
 
 struct Timer {
@@ -284,7 +283,6 @@ void Engine::AddProgram(std::shared_ptr<const nfa::Program> program) {
   ProgramRuntime& rt = m.runtimes.back();
   rt.program = program;
   rt.memo.Resize(program->exprs.size());
-  rt.stream_names = program->from;
   // Each Nfa points at its runtime's memo, which moves when the vector grows: rebuild them.
   for (auto& r : m.runtimes) r.nfa = std::make_unique<nfa::Nfa>(r.program.get(), &m.buffer, &m.evaluator, &r.memo);
   for (const std::string& s : program->from) {
