@@ -66,6 +66,30 @@ Nfa::Nfa(const Program* program, SharedBuffer* buffer, Evaluator* evaluator, Exp
   }
 }
 
+template <typename Visit>
+bool Nfa::Walk(StateId from, Visit&& visit) {
+  const Program& p = *program_;
+  stack_.clear();
+  stack_.push_back(from);
+  size_t guard = 0;
+  while (!stack_.empty()) {
+    StateId s = stack_.back();
+    stack_.pop_back();
+    const State& st = p.states[s];
+    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+      const Edge& edge = p.edges[e];
+      switch (visit(s, edge)) {
+        case WalkStep::kStop: return false;
+        case WalkStep::kFollow: stack_.push_back(edge.target); break;
+        case WalkStep::kContinue: break;
+      }
+    }
+    // The compiler never builds PROCEED cycles; this only bounds a broken program.
+    if (++guard > p.states.size() * 4) return false;
+  }
+  return true;
+}
+
 bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) {
   const Program& p = *program_;
   EvalContext ctx;
@@ -79,29 +103,18 @@ bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) {
   auto fired = [&](StateId from, int* takes, int* ignores, bool* self_ignore) {
     *takes = *ignores = 0;
     *self_ignore = false;
-    stack_.clear();
-    stack_.push_back(from);
-    size_t guard = 0;
-    while (!stack_.empty()) {
-      StateId s = stack_.back();
-      stack_.pop_back();
-      const State& st = p.states[s];
-      for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
-        const Edge& edge = p.edges[e];
-        if (!cond_pure_[edge.cond]) return false;
-        if (!evaluator_->Condition(ctx, edge.cond)) continue;
-        if (edge.action == Action::kProceed) {
-          stack_.push_back(edge.target);
-        } else if (edge.action == Action::kTake) {
-          ++*takes;
-        } else {
-          ++*ignores;
-          if (s == from && edge.target == from) *self_ignore = true;
-        }
+    return Walk(from, [&](StateId s, const Edge& edge) {
+      if (!cond_pure_[edge.cond]) return WalkStep::kStop;
+      if (!evaluator_->Condition(ctx, edge.cond)) return WalkStep::kContinue;
+      if (edge.action == Action::kProceed) return WalkStep::kFollow;
+      if (edge.action == Action::kTake) {
+        ++*takes;
+      } else {
+        ++*ignores;
+        if (s == from && edge.target == from) *self_ignore = true;
       }
-      if (++guard > p.states.size() * 4) return false;
-    }
-    return true;
+      return WalkStep::kContinue;
+    });
   };
   int takes, ignores;
   bool self_ignore;
@@ -115,24 +128,14 @@ bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) {
 
 StateId Nfa::FindFinalAfterProceed(StateId from, const EvalContext& ctx) {
   const Program& p = *program_;
-  stack_.clear();
-  stack_.push_back(from);
-  size_t guard = 0;
-  while (!stack_.empty()) {
-    StateId s = stack_.back();
-    stack_.pop_back();
-    const State& st = p.states[s];
-    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
-      const Edge& edge = p.edges[e];
-      if (edge.action != Action::kProceed) continue;
-      if (!evaluator_->Condition(ctx, edge.cond)) continue;
-      if (p.states[edge.target].type == StateType::kFinal) return edge.target;
-      stack_.push_back(edge.target);
-    }
-    // The compiler never builds PROCEED cycles; this only bounds a broken program.
-    if (++guard > p.states.size() * 4) break;
-  }
-  return kNoId;
+  StateId found = kNoId;
+  Walk(from, [&](StateId, const Edge& edge) {
+    if (edge.action != Action::kProceed || !evaluator_->Condition(ctx, edge.cond)) return WalkStep::kContinue;
+    if (p.states[edge.target].type != StateType::kFinal) return WalkStep::kFollow;
+    found = edge.target;
+    return WalkStep::kStop;
+  });
+  return found;
 }
 
 void Nfa::ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t epoch) {
@@ -147,24 +150,12 @@ void Nfa::ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t
 
   // Decision graph: follow PROCEED edges, collect the TAKE / IGNORE edges that fire.
   edges_.clear();
-  stack_.clear();
-  stack_.push_back(run.state);
-  size_t guard = 0;
-  while (!stack_.empty()) {
-    StateId s = stack_.back();
-    stack_.pop_back();
-    const State& st = p.states[s];
-    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
-      const Edge& edge = p.edges[e];
-      if (!evaluator_->Condition(ctx, edge.cond)) continue;
-      if (edge.action == Action::kProceed) {
-        stack_.push_back(edge.target);
-      } else {
-        edges_.push_back({edge.target, s, edge.action});
-      }
-    }
-    if (++guard > p.states.size() * 4) break;
-  }
+  Walk(run.state, [&](StateId s, const Edge& edge) {
+    if (!evaluator_->Condition(ctx, edge.cond)) return WalkStep::kContinue;
+    if (edge.action == Action::kProceed) return WalkStep::kFollow;
+    edges_.push_back({edge.target, s, edge.action});
+    return WalkStep::kContinue;
+  });
 
   produced_.clear();
   // A run that ignores the event into its own state stays as it is: it keeps its

@@ -82,6 +82,13 @@ class Nfa {
     StateId source;  // the state whose edge fired (its stage is what TAKE binds)
     Action action;
   };
+  // Depth-first walk over the states reachable from `from`: `visit(state, edge)` is
+  // called for every edge of every state reached and says whether to follow the
+  // edge's target, go on, or stop. Returns false when stopped (or on a broken
+  // program's cycle). Shared by the decision graph, IsNoop and FindFinalAfterProceed.
+  enum class WalkStep : uint8_t { kContinue, kFollow, kStop };
+  template <typename Visit>
+  bool Walk(StateId from, Visit&& visit);
   void ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t epoch);
   StateId FindFinalAfterProceed(StateId from, const EvalContext& ctx);
   void EmitAccordingToSkip(KeyState& key, std::vector<Output>& out);
