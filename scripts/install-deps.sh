@@ -9,6 +9,9 @@ PACKAGES=(
   libboost-dev                      # Spirit X3 (header-only)
   libsimdjson-dev                   # JSON Lines input
   libspdlog-dev libfmt-dev          # logging, formatting
+  librdkafka-dev                    # Kafka client and its mock cluster (rdkafka_mock.h)
+  libtomlplusplus-dev               # tern.toml
+  kcat                              # poking at the embedded broker by hand and in tests
   doctest-dev                       # unit tests
   libbenchmark-dev                  # micro-benchmarks
   python3                           # case-folder tooling in scripts/
