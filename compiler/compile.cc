@@ -98,6 +98,13 @@ class Builder {
   Cond And(Cond a, Cond b) { return a < 0 ? b : b < 0 ? a : NewCond({nfa::CondOp::kAnd, 0, a, b}); }
   Cond Or(Cond a, Cond b) { return a < 0 ? b : b < 0 ? a : NewCond({nfa::CondOp::kOr, 0, a, b}); }
   Cond Condition(const PNode* p) const { return p->condition; }
+  // A `where`/`until` expression as a condition. Top-level `and`/`or` become condition
+  // operators over their operands, so that an event-only operand is evaluated (and
+  // memoised, and shared across patterns) on its own and decides the condition even
+  // when the other operand reads earlier stages: `type == "auth" and amount >=
+  // declined.amount` is known to be false for a refund without touching the partial
+  // match. Same truth as the whole expression: both are Truthy(a) op Truthy(b).
+  Cond LowerCondition(const ast::Expr& e, int depth = 0);
   void Flatten(Cond c, std::vector<nfa::CondInstr>& out) const;
 
   // ---- states
@@ -216,19 +223,29 @@ PNode* Builder::MakeChain(const std::vector<ast::Stage>& seq) {
         if (pattern_.stage_table[k] == &s) p->stage = static_cast<uint16_t>(k);
       }
       if (s.where) {
-        nfa::ExprId id = lowerer_.Lower(*s.where);
-        p->condition = NewCond({nfa::CondOp::kExpr, id, -1, -1});
+        p->condition = LowerCondition(*s.where);
       } else {
         p->condition = True();
       }
     }
-    if (s.until) {
-      nfa::ExprId id = lowerer_.Lower(*s.until);
-      p->until = NewCond({nfa::CondOp::kExpr, id, -1, -1});
-    }
+    if (s.until) p->until = LowerCondition(*s.until);
     prev = p;
   }
   return prev;
+}
+
+Cond Builder::LowerCondition(const ast::Expr& e, int depth) {
+  // Splitting stops at a small depth (the rest stays one expression), so user-shaped
+  // `a and b and c ...` chains never recurse deeply.
+  constexpr int kMaxSplitDepth = 16;
+  if (e.kind == ast::ExprKind::kBinary && depth < kMaxSplitDepth &&
+      (e.binary_op == ast::BinaryOp::kAnd || e.binary_op == ast::BinaryOp::kOr)) {
+    Cond a = LowerCondition(e.args[0], depth + 1);
+    Cond b = LowerCondition(e.args[1], depth + 1);
+    return e.binary_op == ast::BinaryOp::kAnd ? And(a, b) : Or(a, b);
+  }
+  nfa::ExprId id = lowerer_.Lower(e);
+  return NewCond({nfa::CondOp::kExpr, id, -1, -1});
 }
 
 int Builder::CreateState(const std::string& name, nfa::StateType type, uint16_t stage) {

@@ -51,6 +51,7 @@ void ExprLowerer::Emit(nfa::Op op, uint32_t arg) {
     case nfa::Op::kField:
     case nfa::Op::kThis:
     case nfa::Op::kStage:
+    case nfa::Op::kStageField:
       ++depth_;
       break;
     case nfa::Op::kAdd: case nfa::Op::kSub: case nfa::Op::kMul: case nfa::Op::kDiv:
@@ -148,6 +149,13 @@ void ExprLowerer::GenAccess(const ast::Expr& e) {
     Emit(nfa::Op::kField, schema_.Intern(segments));
     return;
   }
+  if (n->kind == ast::ExprKind::kName && n->stage >= 0 && !IsListTyped(*n)) {
+    // A field of the event a single stage bound: one instruction, no event value.
+    uses_stages_ = true;
+    program_.stage_fields.push_back({static_cast<uint32_t>(n->stage), schema_.Intern(segments)});
+    Emit(nfa::Op::kStageField, static_cast<uint32_t>(program_.stage_fields.size() - 1));
+    return;
+  }
   Gen(*n);
   Emit(nfa::Op::kMember, schema_.Intern(segments));
 }
@@ -215,6 +223,7 @@ void ExprLowerer::Gen(const ast::Expr& e) {
       error_ = "invalid regular expression: " + std::string(err.what());
       program_.regexes.emplace_back();
     }
+    program_.regex_sources.push_back(e.args[1].text);
     Emit(nfa::Op::kMatches, static_cast<uint32_t>(program_.regexes.size() - 1));
     return;
   }

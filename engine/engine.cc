@@ -41,6 +41,22 @@ struct ProgramRuntime {
   std::unique_ptr<nfa::Nfa> nfa;
   KeyTable keys;  // only keys that hold partial matches
   std::vector<uint8_t> stream_allowed;  // by stream id; empty = every stream
+  uint32_t key_spec = 0;  // index into Impl::key_specs: programs keyed alike share it
+};
+
+// One distinct list of key slots among the programs, and the current event's key
+// under it: encoded and hashed once per event however many programs use it.
+struct KeySpec {
+  std::vector<uint32_t> slots;
+  std::string bytes;
+  uint64_t hash = 0;
+  uint64_t epoch = 0;  // event epoch of bytes/hash
+};
+
+// A program the current event may change (Process's first pass).
+struct ActiveProgram {
+  uint32_t program;
+  uint32_t spec;
 };
 
 struct Timer {
@@ -105,6 +121,8 @@ struct Engine::Impl {
   nfa::EventStore events;
   nfa::SharedBuffer buffer;
   nfa::Evaluator evaluator;
+  nfa::MemoStore memo_store;  // shared by every program (see AddProgram)
+  std::unordered_map<std::string, uint32_t> memo_slots;  // ExprIdentity -> memo_store slot
   std::vector<std::shared_ptr<const nfa::Program>> programs;
   std::vector<ProgramRuntime> runtimes;
   std::vector<std::string> stream_names;
@@ -116,7 +134,8 @@ struct Engine::Impl {
   uint64_t epoch = 0;
   int64_t fired_until = INT64_MIN;  // timers have fired up to here
   std::vector<nfa::Output> outputs;  // scratch
-  std::string key_scratch;
+  std::vector<KeySpec> key_specs;
+  std::vector<ActiveProgram> active;  // per event scratch
   std::string key_json_scratch;
   nfa::KeyState fresh;  // the state of a key seen for the first time
   AlertWriter writer;
@@ -138,9 +157,16 @@ struct Engine::Impl {
     return rt.stream_allowed[stream] != 0;
   }
 
-  void EncodeKey(const ProgramRuntime& rt, const nfa::StoredEvent& e) {
-    key_scratch.clear();
-    for (uint32_t slot : rt.program->key_slots) EncodeKeyPart(e.slot(slot), key_scratch);
+  // The event's key under `spec`, encoded and hashed at most once per event.
+  KeySpec& EventKey(uint32_t spec, const nfa::StoredEvent& e) {
+    KeySpec& k = key_specs[spec];
+    if (k.epoch != epoch) {
+      k.epoch = epoch;
+      k.bytes.clear();
+      for (uint32_t slot : k.slots) EncodeKeyPart(e.slot(slot), k.bytes);
+      k.hash = KeyTable::Hash(k.bytes);
+    }
+    return k;
   }
 
   static void KeyJson(const ProgramRuntime& rt, const nfa::StoredEvent& e, std::string& out) {
@@ -212,46 +238,57 @@ struct Engine::Impl {
     }
   }
 
-  // Matches one released event against every program.
+  // Matches one released event against every program. A first pass asks each
+  // program whether the event can change anything (conditions on the event alone,
+  // shared across programs) and starts loading the index line of the event's key in
+  // the programs that say yes, so their lookups overlap instead of missing the
+  // cache one after another; the second pass steps those programs in order.
   void Process(nfa::StoredEvent* e) {
     ++epoch;
+    active.clear();
     for (uint32_t p = 0; p < runtimes.size(); ++p) {
       ProgramRuntime& rt = runtimes[p];
       if (!StreamAllowed(rt, e->stream)) continue;
       // Most events leave every run where it is: then no key needs to be found.
       if (rt.nfa->IsNoop(e, epoch)) continue;
-      EncodeKey(rt, *e);
-      uint64_t hash = KeyTable::Hash(key_scratch);
-      uint32_t k = rt.keys.Find(hash, key_scratch);
-      if (k == KeyTable::kNone) {
-        // A key without partial matches: only the start state can act. Keep the key
-        // only if the event leaves it something.
-        rt.nfa->Step(fresh, e, epoch, outputs);
-        if (!outputs.empty()) {
-          KeyJson(rt, *e, key_json_scratch);
-          Drain(p, key_scratch, key_json_scratch);
-        }
-        if (fresh.empty()) continue;
-        k = rt.keys.Insert(hash, key_scratch);
-        KeyEntry& entry = rt.keys.entry(k);
-        KeyJson(rt, *e, entry.key_json);
-        entry.state.runs.assign(fresh.runs.begin(), fresh.runs.end());
-        entry.state.completed.assign(fresh.completed.begin(), fresh.completed.end());
-        fresh.runs.clear();
-        fresh.completed.clear();
-        Schedule(p, k);
-        continue;
-      }
-      KeyEntry& entry = rt.keys.entry(k);
-      if (entry.deadline <= e->ts()) {
-        rt.nfa->AdvanceTime(entry.state, e->ts(), outputs);
-        Drain(p, entry);
-      }
-      rt.nfa->Step(entry.state, e, epoch, outputs);
-      Drain(p, entry);
-      Schedule(p, k);
+      KeySpec& key = EventKey(rt.key_spec, *e);
+      rt.keys.Prefetch(key.hash);
+      active.push_back({p, rt.key_spec});
     }
+    for (const ActiveProgram& a : active) Step(a.program, key_specs[a.spec], e);
     events.Unref(e);
+  }
+
+  void Step(uint32_t p, const KeySpec& key, nfa::StoredEvent* e) {
+    ProgramRuntime& rt = runtimes[p];
+    uint32_t k = rt.keys.Find(key.hash, key.bytes);
+    if (k == KeyTable::kNone) {
+      // A key without partial matches: only the start state can act. Keep the key
+      // only if the event leaves it something.
+      rt.nfa->Step(fresh, e, epoch, outputs);
+      if (!outputs.empty()) {
+        KeyJson(rt, *e, key_json_scratch);
+        Drain(p, key.bytes, key_json_scratch);
+      }
+      if (fresh.empty()) return;
+      k = rt.keys.Insert(key.hash, key.bytes);
+      KeyEntry& entry = rt.keys.entry(k);
+      KeyJson(rt, *e, entry.key_json);
+      entry.state.runs.assign(fresh.runs.begin(), fresh.runs.end());
+      entry.state.completed.assign(fresh.completed.begin(), fresh.completed.end());
+      fresh.runs.clear();
+      fresh.completed.clear();
+      Schedule(p, k);
+      return;
+    }
+    KeyEntry& entry = rt.keys.entry(k);
+    if (entry.deadline <= e->ts()) {
+      rt.nfa->AdvanceTime(entry.state, e->ts(), outputs);
+      Drain(p, entry);
+    }
+    rt.nfa->Step(entry.state, e, epoch, outputs);
+    Drain(p, entry);
+    Schedule(p, k);
   }
 
   void Release(nfa::StoredEvent* e) {
@@ -282,7 +319,25 @@ void Engine::AddProgram(std::shared_ptr<const nfa::Program> program) {
   m.runtimes.emplace_back();
   ProgramRuntime& rt = m.runtimes.back();
   rt.program = program;
-  rt.memo.Resize(program->exprs.size());
+  rt.key_spec = static_cast<uint32_t>(m.key_specs.size());
+  for (uint32_t k = 0; k < m.key_specs.size(); ++k) {
+    if (m.key_specs[k].slots == program->key_slots) rt.key_spec = k;
+  }
+  if (rt.key_spec == m.key_specs.size()) m.key_specs.push_back({program->key_slots, {}, 0, 0});
+  m.active.reserve(m.runtimes.size());
+  // Event-only expressions share memo slots with identical ones of earlier programs.
+  rt.memo.store = &m.memo_store;
+  rt.memo.slot.resize(program->exprs.size());
+  for (nfa::ExprId e = 0; e < program->exprs.size(); ++e) {
+    std::string identity = nfa::ExprIdentity(*program, e);
+    if (identity.empty()) {
+      rt.memo.slot[e] = m.memo_store.Add();
+      continue;
+    }
+    auto [it, added] = m.memo_slots.try_emplace(std::move(identity), 0);
+    if (added) it->second = m.memo_store.Add();
+    rt.memo.slot[e] = it->second;
+  }
   // Each Nfa points at its runtime's memo, which moves when the vector grows: rebuild them.
   for (auto& r : m.runtimes) r.nfa = std::make_unique<nfa::Nfa>(r.program.get(), &m.buffer, &m.evaluator, &r.memo);
   for (const std::string& s : program->from) {

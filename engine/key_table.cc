@@ -29,10 +29,11 @@ uint64_t KeyTable::Hash(std::string_view bytes) {
 uint32_t KeyTable::Find(uint64_t hash, std::string_view bytes) const {
   if (slots_.empty()) return kNone;
   for (size_t s = Slot(hash);; s = (s + 1) & (slots_.size() - 1)) {
-    uint32_t e = slots_[s];
-    if (e == kNone) return kNone;
-    const KeyEntry& entry = entries_[e];
-    if (entry.hash == hash && entry.key_bytes == bytes) return e;
+    const IndexSlot slot = slots_[s];
+    if (slot.entry == kNone) return kNone;
+    if (slot.tag != Tag(hash)) continue;
+    const KeyEntry& entry = entries_[slot.entry];
+    if (entry.hash == hash && entry.key_bytes == bytes) return slot.entry;
   }
 }
 
@@ -54,8 +55,8 @@ uint32_t KeyTable::Insert(uint64_t hash, std::string_view bytes) {
   entry.registered = INT64_MAX;
   entry.live = true;
   size_t s = Slot(hash);
-  while (slots_[s] != kNone) s = (s + 1) & (slots_.size() - 1);
-  slots_[s] = index;
+  while (slots_[s].entry != kNone) s = (s + 1) & (slots_.size() - 1);
+  slots_[s] = {index, Tag(hash)};
   ++size_;
   return index;
 }
@@ -64,11 +65,11 @@ void KeyTable::Erase(uint32_t index) {
   KeyEntry& entry = entries_[index];
   size_t mask = slots_.size() - 1;
   size_t s = Slot(entry.hash);
-  while (slots_[s] != index) s = (s + 1) & mask;
+  while (slots_[s].entry != index) s = (s + 1) & mask;
   // Backward shift: move later members of the probe run into the hole.
   size_t hole = s;
-  for (size_t next = (hole + 1) & mask; slots_[next] != kNone; next = (next + 1) & mask) {
-    size_t home = Slot(entries_[slots_[next]].hash);
+  for (size_t next = (hole + 1) & mask; slots_[next].entry != kNone; next = (next + 1) & mask) {
+    size_t home = Slot(entries_[slots_[next].entry].hash);
     // Move it if its home is not within (hole, next] cyclically.
     bool between = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
     if (!between) {
@@ -76,7 +77,7 @@ void KeyTable::Erase(uint32_t index) {
       hole = next;
     }
   }
-  slots_[hole] = kNone;
+  slots_[hole] = {kNone, 0};
   entry.live = false;
   entry.state.runs.clear();
   entry.state.completed.clear();
@@ -88,12 +89,12 @@ void KeyTable::Erase(uint32_t index) {
 
 void KeyTable::Grow() {
   size_t n = slots_.empty() ? 64 : slots_.size() * 2;
-  slots_.assign(n, kNone);
+  slots_.assign(n, {kNone, 0});
   for (uint32_t e = 0; e < entries_.size(); ++e) {
     if (!entries_[e].live) continue;
     size_t s = Slot(entries_[e].hash);
-    while (slots_[s] != kNone) s = (s + 1) & (n - 1);
-    slots_[s] = e;
+    while (slots_[s].entry != kNone) s = (s + 1) & (n - 1);
+    slots_[s] = {e, Tag(entries_[e].hash)};
   }
 }
 

@@ -232,18 +232,27 @@ bool Evaluator::Condition(const EvalContext& ctx, CondId cond) {
 
 bool Evaluator::ExprTruth(const EvalContext& ctx, ExprId expr) {
   const ExprInfo& info = ctx.program->exprs[expr];
-  if (info.simple_op != Op::kPop && ctx.event != nullptr) {
-    // `field <cmp> constant`: no stack machine, no memo needed.
-    return Compare(info.simple_op, ctx.event->slot(info.simple_slot), ctx.program->consts[info.simple_const]);
+  if (info.uses_stages || ctx.event == nullptr) return Truthy(Evaluate(ctx, expr));
+  // Event-only: memoised per event (the memo may be shared with other programs, so
+  // even `field <cmp> constant` is worth looking up: a string comparison is not free).
+  MemoStore* store = ctx.memo != nullptr ? ctx.memo->store : nullptr;
+  uint32_t slot = 0;
+  if (store != nullptr) {
+    slot = ctx.memo->slot[expr];
+    if (store->epoch[slot] == ctx.epoch) return store->value[slot] != 0;
   }
-  if (!info.uses_stages && ctx.memo != nullptr) {
-    if (ctx.memo->epoch[expr] == ctx.epoch) return ctx.memo->value[expr] != 0;
-    bool v = Truthy(Evaluate(ctx, expr));
-    ctx.memo->epoch[expr] = ctx.epoch;
-    ctx.memo->value[expr] = v ? 1 : 0;
-    return v;
+  bool v;
+  if (info.simple_op != Op::kPop) {
+    // `field <cmp> constant`: no stack machine.
+    v = Compare(info.simple_op, ctx.event->slot(info.simple_slot), ctx.program->consts[info.simple_const]);
+  } else {
+    v = Truthy(Evaluate(ctx, expr));
   }
-  return Truthy(Evaluate(ctx, expr));
+  if (store != nullptr) {
+    store->epoch[slot] = ctx.epoch;
+    store->value[slot] = v ? 1 : 0;
+  }
+  return v;
 }
 
 Value Evaluator::Evaluate(const EvalContext& ctx, ExprId expr) {
@@ -466,6 +475,20 @@ Value Evaluator::Run(const EvalContext& ctx, ExprId expr) {
       case Op::kThis: *sp++ = ctx.event != nullptr ? Value::Event(ctx.event) : Value::Null(); break;
       case Op::kStage: *sp++ = StageValue(ctx, in.arg); break;
       case Op::kMember: sp[-1] = Member(sp[-1], in.arg); break;
+      case Op::kStageField: {
+        const StageField& f = p.stage_fields[in.arg];
+        Value v = Value::Missing();
+        for (NodeId n = ctx.node; n != kNoNode;) {
+          const Node& node = ctx.buffer->node(n);
+          if (node.stage == f.stage) {
+            v = node.event->slot(f.slot);
+            break;
+          }
+          n = node.parent;
+        }
+        *sp++ = v;
+        break;
+      }
       case Op::kIndex: {
         Value idx = *--sp;
         sp[-1] = Index(sp[-1], idx);

@@ -37,14 +37,29 @@ class ScratchArena {
   size_t used_ = 0;   // bytes used in the current block
 };
 
-// Per-event memo of the expressions that depend only on the current event.
-// Owned by the engine, one per program.
-struct ExprMemo {
+// Per-event memo of the expressions that depend only on the current event: one
+// store per engine, shared by all its programs. The engine gives identical
+// expressions of different programs the same slot (nfa::ExprIdentity), so a
+// condition that a hundred patterns share is evaluated once per event.
+struct MemoStore {
   std::vector<uint64_t> epoch;  // event epoch at which value[i] was computed
   std::vector<uint8_t> value;   // 0 false, 1 true
-  void Resize(size_t n) {
-    epoch.assign(n, 0);
-    value.assign(n, 0);
+  uint32_t Add() {
+    epoch.push_back(0);
+    value.push_back(0);
+    return static_cast<uint32_t>(epoch.size() - 1);
+  }
+};
+
+// One program's view of a MemoStore: the slot of each of its expressions.
+struct ExprMemo {
+  MemoStore* store = nullptr;
+  std::vector<uint32_t> slot;  // per ExprId
+  // Every expression gets a slot of its own (no sharing): for standalone use.
+  void Bind(MemoStore* s, size_t expressions) {
+    store = s;
+    slot.resize(expressions);
+    for (uint32_t& k : slot) k = s->Add();
   }
 };
 
@@ -64,6 +79,8 @@ class Evaluator {
   Evaluator();
 
   bool Condition(const EvalContext& ctx, CondId cond);
+  // Condition truth of one expression (memoised when it reads only the event).
+  bool ExprTruth(const EvalContext& ctx, ExprId expr);
   // The value of an expression. Lists and strings it points to stay valid until
   // the next call.
   Value Evaluate(const EvalContext& ctx, ExprId expr);
@@ -77,7 +94,6 @@ class Evaluator {
 
  private:
   Value Run(const EvalContext& ctx, ExprId expr);
-  bool ExprTruth(const EvalContext& ctx, ExprId expr);
   Value StageValue(const EvalContext& ctx, uint32_t stage);
   Value Member(const Value& base, uint32_t slot);
   Value Index(const Value& base, const Value& index);

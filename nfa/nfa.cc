@@ -53,17 +53,112 @@ Nfa::Nfa(const Program* program, SharedBuffer* buffer, Evaluator* evaluator, Exp
   produced_.reserve(program->edges.size() * 2);
   next_runs_.reserve(16);
   potential_.reserve(16);
-  cond_pure_.resize(program->conds.size(), 1);
-  for (CondId c = 0; c < program->conds.size(); ++c) {
-    for (uint32_t pc = program->conds[c].begin; pc < program->conds[c].end; ++pc) {
-      const CondInstr& ci = program->cond_code[pc];
-      if (ci.op == CondOp::kExpr && program->exprs[ci.arg].uses_stages) cond_pure_[c] = 0;
-    }
-  }
   for (StateId s = 0; s < n; ++s) {
     StateType t = program->states[s].type;
     if ((t == StateType::kNormal || t == StateType::kPending) && s != program->start) wait_states_.push_back(s);
   }
+  BuildNoopPlan();
+}
+
+namespace {
+
+// Three-valued (Kleene) truth for IsNoop: an expression that reads the partial match
+// is unknown; `false and unknown` is still false.
+constexpr uint8_t kFalse3 = 0, kTrue3 = 1, kUnknown3 = 2;
+constexpr uint8_t kNoopUnknown = 0xFF;
+
+}  // namespace
+
+void Nfa::BuildNoopPlan() {
+  const Program& p = *program_;
+  leaf_bit_.assign(p.exprs.size(), kNoLeaf);
+  std::vector<StateId> roots = wait_states_;
+  roots.push_back(p.start);
+  size_t max_depth = 1;
+  for (StateId root : roots) {
+    Walk(root, [&](StateId, const Edge& edge) {
+      const CondRange r = p.conds[edge.cond];
+      max_depth = std::max<size_t>(max_depth, r.end - r.begin);
+      for (uint32_t pc = r.begin; pc < r.end; ++pc) {
+        const CondInstr& ci = p.cond_code[pc];
+        if (ci.op != CondOp::kExpr || p.exprs[ci.arg].uses_stages || leaf_bit_[ci.arg] != kNoLeaf) continue;
+        leaf_bit_[ci.arg] = static_cast<uint32_t>(noop_leaves_.size());
+        noop_leaves_.push_back(ci.arg);
+      }
+      return edge.action == Action::kProceed ? WalkStep::kFollow : WalkStep::kContinue;
+    });
+  }
+  tri_stack_.reserve(max_depth);
+  if (noop_leaves_.size() > kMaxNoopLeaves) {
+    noop_never_ = true;
+  } else if (noop_leaves_.size() <= kMaxNoopTableLeaves) {
+    noop_table_.assign(size_t{1} << noop_leaves_.size(), kNoopUnknown);
+  }
+}
+
+uint8_t Nfa::CondValue3(CondId cond, uint64_t leaf_mask) {
+  const Program& p = *program_;
+  const CondRange r = p.conds[cond];
+  tri_stack_.clear();
+  for (uint32_t pc = r.begin; pc < r.end; ++pc) {
+    const CondInstr& ci = p.cond_code[pc];
+    switch (ci.op) {
+      case CondOp::kTrue: tri_stack_.push_back(kTrue3); break;
+      case CondOp::kExpr: {
+        const uint32_t bit = leaf_bit_[ci.arg];
+        tri_stack_.push_back(bit == kNoLeaf ? kUnknown3 : ((leaf_mask >> bit) & 1) != 0 ? kTrue3 : kFalse3);
+        break;
+      }
+      case CondOp::kNot: {
+        uint8_t& v = tri_stack_.back();
+        if (v != kUnknown3) v ^= 1;
+        break;
+      }
+      case CondOp::kAnd:
+      case CondOp::kOr: {
+        const uint8_t b = tri_stack_.back();
+        tri_stack_.pop_back();
+        uint8_t& a = tri_stack_.back();
+        const uint8_t dominant = ci.op == CondOp::kAnd ? kFalse3 : kTrue3;
+        if (a == dominant || b == dominant) a = dominant;
+        else if (a == kUnknown3 || b == kUnknown3) a = kUnknown3;
+        // else both are the non-dominant value: a stays
+        break;
+      }
+    }
+  }
+  return tri_stack_.empty() ? kFalse3 : tri_stack_.back();
+}
+
+uint8_t Nfa::DecideNoop(uint64_t leaf_mask) {
+  const Program& p = *program_;
+  // Follows PROCEED edges from `from` like the decision graph; counts the TAKE and
+  // IGNORE edges that fire. Returns false when an edge might or might not fire.
+  auto fired = [&](StateId from, int* takes, int* ignores, bool* self_ignore) {
+    *takes = *ignores = 0;
+    *self_ignore = false;
+    return Walk(from, [&](StateId s, const Edge& edge) {
+      const uint8_t v = CondValue3(edge.cond, leaf_mask);
+      if (v == kUnknown3) return WalkStep::kStop;
+      if (v == kFalse3) return WalkStep::kContinue;
+      if (edge.action == Action::kProceed) return WalkStep::kFollow;
+      if (edge.action == Action::kTake) {
+        ++*takes;
+      } else {
+        ++*ignores;
+        if (s == from && edge.target == from) *self_ignore = true;
+      }
+      return WalkStep::kContinue;
+    });
+  };
+  int takes, ignores;
+  bool self_ignore;
+  if (!fired(p.start, &takes, &ignores, &self_ignore) || takes > 0) return 0;
+  for (StateId s : wait_states_) {
+    if (!fired(s, &takes, &ignores, &self_ignore)) return 0;
+    if (takes > 0 || ignores != 1 || !self_ignore) return 0;
+  }
+  return 1;
 }
 
 template <typename Visit>
@@ -91,39 +186,21 @@ bool Nfa::Walk(StateId from, Visit&& visit) {
 }
 
 bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) {
-  const Program& p = *program_;
+  if (noop_never_) return false;
   EvalContext ctx;
   ctx.program = program_;
   ctx.event = event;
   ctx.buffer = buffer_;
   ctx.memo = memo_;
   ctx.epoch = epoch;
-  // Follows PROCEED edges from `from` like the decision graph; counts the TAKE and
-  // IGNORE edges that fire. Returns false when an impure condition is met.
-  auto fired = [&](StateId from, int* takes, int* ignores, bool* self_ignore) {
-    *takes = *ignores = 0;
-    *self_ignore = false;
-    return Walk(from, [&](StateId s, const Edge& edge) {
-      if (!cond_pure_[edge.cond]) return WalkStep::kStop;
-      if (!evaluator_->Condition(ctx, edge.cond)) return WalkStep::kContinue;
-      if (edge.action == Action::kProceed) return WalkStep::kFollow;
-      if (edge.action == Action::kTake) {
-        ++*takes;
-      } else {
-        ++*ignores;
-        if (s == from && edge.target == from) *self_ignore = true;
-      }
-      return WalkStep::kContinue;
-    });
-  };
-  int takes, ignores;
-  bool self_ignore;
-  if (!fired(p.start, &takes, &ignores, &self_ignore) || takes > 0) return false;
-  for (StateId s : wait_states_) {
-    if (!fired(s, &takes, &ignores, &self_ignore)) return false;
-    if (takes > 0 || ignores != 1 || !self_ignore) return false;
+  uint64_t mask = 0;
+  for (size_t i = 0; i < noop_leaves_.size(); ++i) {
+    if (evaluator_->ExprTruth(ctx, noop_leaves_[i])) mask |= uint64_t{1} << i;
   }
-  return true;
+  if (noop_table_.empty()) return DecideNoop(mask) != 0;
+  uint8_t& decided = noop_table_[mask];
+  if (decided == kNoopUnknown) decided = DecideNoop(mask);
+  return decided != 0;
 }
 
 StateId Nfa::FindFinalAfterProceed(StateId from, const EvalContext& ctx) {

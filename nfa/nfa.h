@@ -68,9 +68,9 @@ class Nfa {
 
   // True when `event` can change no key's runs and start none: from every state a
   // run can wait in, the edges that fire are exactly its own IGNORE self-loop, and
-  // nothing fires from the start state. Decided from conditions that read only the
-  // event (memoised), so the engine can skip the key lookup; false whenever a
-  // condition that reads the partial match would be needed.
+  // nothing fires from the start state. Decided from the expressions that read only
+  // the event (memoised), so the engine can skip the key lookup; false whenever an
+  // expression that reads the partial match could change the answer.
   bool IsNoop(const StoredEvent* event, uint64_t epoch);
 
   // Releases everything the key holds (used when a program is unloaded).
@@ -90,6 +90,9 @@ class Nfa {
   template <typename Visit>
   bool Walk(StateId from, Visit&& visit);
   void ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t epoch);
+  void BuildNoopPlan();
+  uint8_t DecideNoop(uint64_t leaf_mask);
+  uint8_t CondValue3(CondId cond, uint64_t leaf_mask);
   StateId FindFinalAfterProceed(StateId from, const EvalContext& ctx);
   void EmitAccordingToSkip(KeyState& key, std::vector<Output>& out);
   bool PruningId(NodeId match, EventId* id);
@@ -107,8 +110,20 @@ class Nfa {
   std::vector<Run> produced_;
   std::vector<Pending> edges_;
   std::vector<StateId> stack_;
-  std::vector<uint8_t> cond_pure_;    // per condition: reads only the current event
   std::vector<StateId> wait_states_;  // states a run can wait in (normal, pending)
+
+  // IsNoop's plan. Its answer is a function of the truth of the event-only leaf
+  // expressions the walks from the start and wait states can reach (expressions that
+  // read the partial match count as unknown), so it is decided once per combination
+  // of leaf values and looked up afterwards.
+  static constexpr uint32_t kNoLeaf = 0xFFFFFFFFu;
+  static constexpr size_t kMaxNoopTableLeaves = 12;  // table of 2^12 bytes at most
+  static constexpr size_t kMaxNoopLeaves = 64;       // beyond: IsNoop is always false
+  std::vector<ExprId> noop_leaves_;   // bit i of the leaf mask = truth of noop_leaves_[i]
+  std::vector<uint32_t> leaf_bit_;    // per expression: its bit, or kNoLeaf
+  std::vector<uint8_t> noop_table_;   // per leaf mask: kNoopUnknown, 0 or 1; empty if too many leaves
+  bool noop_never_ = false;           // too many leaves to decide
+  std::vector<uint8_t> tri_stack_;    // CondValue3 scratch
 };
 
 }  // namespace tern::nfa

@@ -61,6 +61,59 @@ std::string CondText(const Program& p, CondId c) {
 
 }  // namespace
 
+namespace {
+
+void AppendBytes(std::string& out, const void* data, size_t n) {
+  out.append(static_cast<const char*>(data), n);
+}
+
+void AppendU32(std::string& out, uint32_t v) { AppendBytes(out, &v, sizeof v); }
+
+// A constant, kind first; lists element by element.
+void AppendConst(std::string& out, const Value& v) {
+  out.push_back(static_cast<char>(v.kind));
+  switch (v.kind) {
+    case ValueKind::kBool: out.push_back(v.b ? 1 : 0); break;
+    case ValueKind::kInt: AppendBytes(out, &v.i, sizeof v.i); break;
+    case ValueKind::kDouble: AppendBytes(out, &v.d, sizeof v.d); break;
+    case ValueKind::kString:
+    case ValueKind::kJson:
+      AppendU32(out, v.len);
+      AppendBytes(out, v.str, v.len);
+      break;
+    case ValueKind::kValueList:
+      AppendU32(out, v.len);
+      for (uint32_t k = 0; k < v.len; ++k) AppendConst(out, v.values[k]);
+      break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+std::string ExprIdentity(const Program& p, ExprId expr) {
+  const ExprInfo& info = p.exprs[expr];
+  if (info.uses_stages) return {};
+  std::string out;
+  for (uint32_t pc = info.begin; pc < info.end; ++pc) {
+    const Instr& in = p.code[pc];
+    out.push_back(static_cast<char>(in.op));
+    switch (in.op) {
+      case Op::kConst: AppendConst(out, p.consts[in.arg]); break;
+      case Op::kMatches: {
+        const std::string& source = p.regex_sources[in.arg];
+        AppendU32(out, static_cast<uint32_t>(source.size()));
+        out += source;
+        break;
+      }
+      case Op::kJumpIfFalse:
+      case Op::kJumpIfTrue: AppendU32(out, in.arg - info.begin); break;
+      default: AppendU32(out, in.arg); break;
+    }
+  }
+  return out;
+}
+
 std::string Dump(const Program& p) {
   std::string out = "pattern " + p.name + "\n";
   out += "  key:";

@@ -76,6 +76,8 @@ enum class Op : uint8_t {
   kThis,         // push the current event
   kStage,        // push what stage `arg` denotes in the partial match (event, null or event list)
   kMember,       // pop x; push slot `arg` of x (event), or the list of that slot (event list)
+  kStageField,   // push stage_fields[arg]: a slot of the one event a single stage bound
+                 // (missing if unbound) -- kStage + kMember without building a value
   kIndex,        // pop index, pop base; push base[index] (lists; negative from the end)
   kNeg,
   kNot,
@@ -118,6 +120,11 @@ struct ExprInfo {
 };
 
 // What the alert shows for one Tern stage.
+struct StageField {
+  uint32_t stage;
+  uint32_t slot;
+};
+
 struct StageInfo {
   std::string name;
   bool binds_list = false;
@@ -153,10 +160,12 @@ struct Program {
   std::vector<ExprInfo> exprs;
   std::vector<std::string> expr_text;  // per expression, its source form (for explain)
   std::vector<Instr> code;
+  std::vector<StageField> stage_fields;  // kStageField operands
   std::vector<Value> consts;
   std::deque<std::string> const_strings;   // storage for string constants (deque: stable addresses)
   std::vector<std::unique_ptr<Value[]>> const_lists;
   std::vector<std::regex> regexes;
+  std::vector<std::string> regex_sources;  // per regex, its text
 
   bool has_emit = false;
   std::vector<EmitField> emit;
@@ -167,6 +176,14 @@ struct Program {
 };
 
 // Human-readable listing of states and transitions (`tern explain`).
+// The identity of an expression that reads only the event: equal strings mean the
+// two expressions compute the same value for every event (their code with constants
+// and regexes written out, jumps made relative). Programs of one engine share a
+// schema, so field slots compare as they are. Empty for expressions that read the
+// partial match. Used to evaluate each distinct condition once per event across
+// every loaded pattern.
+std::string ExprIdentity(const Program& p, ExprId expr);
+
 std::string Dump(const Program& p);
 // Graphviz (`tern explain --dot`).
 std::string DumpDot(const Program& p);
