@@ -39,6 +39,7 @@ struct ProgramRuntime {
   std::shared_ptr<const nfa::Program> program;
   nfa::ExprMemo memo;
   std::unique_ptr<nfa::Nfa> nfa;
+  std::string fingerprint;  // nfa::Fingerprint(*program)
   KeyTable keys;  // only keys that hold partial matches
   std::vector<uint8_t> stream_allowed;  // by stream id; empty = every stream
   uint32_t key_spec = 0;  // index into Impl::key_specs: programs keyed alike share it
@@ -72,6 +73,7 @@ struct ByEventId {
 
 struct Partition {
   bool seen = false;
+  bool idle = false;  // excluded from the global watermark until its next event
   int64_t max_ts = INT64_MIN;
   std::priority_queue<nfa::StoredEvent*, std::vector<nfa::StoredEvent*>, ByEventId> reorder;
 };
@@ -140,11 +142,59 @@ struct Engine::Impl {
   nfa::KeyState fresh;  // the state of a key seen for the first time
   AlertWriter writer;
 
+  // Event-only expressions share memo slots with identical ones of other programs.
+  void BindMemo(ProgramRuntime& rt) {
+    const nfa::Program& program = *rt.program;
+    rt.memo.store = &memo_store;
+    rt.memo.slot.resize(program.exprs.size());
+    for (nfa::ExprId e = 0; e < program.exprs.size(); ++e) {
+      std::string identity = nfa::ExprIdentity(program, e);
+      if (identity.empty()) {
+        rt.memo.slot[e] = memo_store.Add();
+        continue;
+      }
+      auto [it, added] = memo_slots.try_emplace(std::move(identity), 0);
+      if (added) it->second = memo_store.Add();
+      rt.memo.slot[e] = it->second;
+    }
+  }
+
+  // After the set or order of runtimes changed: key specs, stream filters and the
+  // Nfa objects (each points at its runtime's memo, which moves with the vector).
+  void Wire() {
+    key_specs.clear();
+    for (ProgramRuntime& rt : runtimes) {
+      const nfa::Program& program = *rt.program;
+      rt.key_spec = static_cast<uint32_t>(key_specs.size());
+      for (uint32_t k = 0; k < key_specs.size(); ++k) {
+        if (key_specs[k].slots == program.key_slots) rt.key_spec = k;
+      }
+      if (rt.key_spec == key_specs.size()) key_specs.push_back({program.key_slots, {}, 0, 0});
+      rt.nfa = std::make_unique<nfa::Nfa>(&program, &buffer, &evaluator, &rt.memo);
+      rt.stream_allowed.clear();
+      for (const std::string& s : program.from) {
+        uint32_t id = StreamIdOf(s);
+        if (rt.stream_allowed.size() <= id) rt.stream_allowed.resize(stream_names.size(), 0);
+        rt.stream_allowed[id] = 1;
+      }
+      if (!rt.stream_allowed.empty()) rt.stream_allowed.resize(stream_names.size(), 0);
+    }
+    active.reserve(runtimes.size());
+  }
+
+  uint32_t StreamIdOf(std::string_view name) {
+    for (uint32_t i = 0; i < stream_names.size(); ++i) {
+      if (stream_names[i] == name) return i;
+    }
+    stream_names.emplace_back(name);
+    return static_cast<uint32_t>(stream_names.size() - 1);
+  }
+
   int64_t GlobalWatermark() const {
     int64_t wm = INT64_MAX;
     bool any = false;
     for (const Partition& p : partitions) {
-      if (!p.seen) continue;
+      if (!p.seen || p.idle) continue;
       any = true;
       wm = std::min(wm, SatSub(p.max_ts, options.lateness_ms));
     }
@@ -318,45 +368,83 @@ void Engine::AddProgram(std::shared_ptr<const nfa::Program> program) {
   m.programs.push_back(program);
   m.runtimes.emplace_back();
   ProgramRuntime& rt = m.runtimes.back();
-  rt.program = program;
-  rt.key_spec = static_cast<uint32_t>(m.key_specs.size());
-  for (uint32_t k = 0; k < m.key_specs.size(); ++k) {
-    if (m.key_specs[k].slots == program->key_slots) rt.key_spec = k;
-  }
-  if (rt.key_spec == m.key_specs.size()) m.key_specs.push_back({program->key_slots, {}, 0, 0});
-  m.active.reserve(m.runtimes.size());
-  // Event-only expressions share memo slots with identical ones of earlier programs.
-  rt.memo.store = &m.memo_store;
-  rt.memo.slot.resize(program->exprs.size());
-  for (nfa::ExprId e = 0; e < program->exprs.size(); ++e) {
-    std::string identity = nfa::ExprIdentity(*program, e);
-    if (identity.empty()) {
-      rt.memo.slot[e] = m.memo_store.Add();
+  rt.program = std::move(program);
+  rt.fingerprint = nfa::Fingerprint(*rt.program);
+  m.BindMemo(rt);
+  m.Wire();
+}
+
+size_t Engine::ReplacePrograms(std::vector<std::shared_ptr<const nfa::Program>> programs) {
+  Impl& m = *impl_;
+  std::vector<ProgramRuntime> old = std::move(m.runtimes);
+  std::vector<uint8_t> taken(old.size(), 0);
+  m.runtimes.clear();
+  m.programs.clear();
+  size_t kept = 0;
+  for (auto& program : programs) {
+    std::string fingerprint = nfa::Fingerprint(*program);
+    size_t o = 0;
+    while (o < old.size() && (taken[o] || old[o].fingerprint != fingerprint)) ++o;
+    m.programs.push_back(program);
+    if (o < old.size()) {
+      taken[o] = 1;
+      ++kept;
+      m.runtimes.push_back(std::move(old[o]));
       continue;
     }
-    auto [it, added] = m.memo_slots.try_emplace(std::move(identity), 0);
-    if (added) it->second = m.memo_store.Add();
-    rt.memo.slot[e] = it->second;
+    m.runtimes.emplace_back();
+    ProgramRuntime& rt = m.runtimes.back();
+    rt.program = std::move(program);
+    rt.fingerprint = std::move(fingerprint);
+    m.BindMemo(rt);
   }
-  // Each Nfa points at its runtime's memo, which moves when the vector grows: rebuild them.
-  for (auto& r : m.runtimes) r.nfa = std::make_unique<nfa::Nfa>(r.program.get(), &m.buffer, &m.evaluator, &r.memo);
-  for (const std::string& s : program->from) {
-    uint32_t id = StreamId(s);
-    ProgramRuntime& added = m.runtimes.back();
-    if (added.stream_allowed.size() < m.stream_names.size()) added.stream_allowed.resize(m.stream_names.size(), 0);
-    added.stream_allowed[id] = 1;
+  for (size_t o = 0; o < old.size(); ++o) {
+    if (taken[o]) continue;
+    for (KeyEntry& k : old[o].keys.entries()) old[o].nfa->Clear(k.state);
   }
+  old.clear();
+  m.Wire();
+  // Timers name programs by index: register every live key again.
+  m.timers = {};
+  for (uint32_t p = 0; p < m.runtimes.size(); ++p) {
+    for (uint32_t k = 0; k < m.runtimes[p].keys.entries().size(); ++k) {
+      KeyEntry& entry = m.runtimes[p].keys.entry(k);
+      if (!entry.live) continue;
+      entry.registered = INT64_MAX;
+      m.Schedule(p, k);
+    }
+  }
+  return kept;
+}
+
+void Engine::MarkIdle(uint32_t partition) {
+  Impl& m = *impl_;
+  if (partition >= m.partitions.size() || m.partitions[partition].idle) return;
+  m.partitions[partition].idle = true;
+  // Release what the other partitions' watermarks now allow, then fire the timers.
+  int64_t wm = m.GlobalWatermark();
+  if (wm != INT64_MIN) m.FireTimers(wm);
+}
+
+uint64_t Engine::OldestHeldPosition(uint32_t partition) const {
+  const Impl& m = *impl_;
+  if (partition >= m.partitions.size()) return UINT64_MAX;
+  auto copy = m.partitions[partition].reorder;  // a priority_queue cannot be iterated
+  uint64_t oldest = UINT64_MAX;
+  while (!copy.empty()) {
+    oldest = std::min(oldest, copy.top()->position);
+    copy.pop();
+  }
+  return oldest;
 }
 
 const std::vector<std::shared_ptr<const nfa::Program>>& Engine::programs() const { return impl_->programs; }
 
 uint32_t Engine::StreamId(std::string_view name) {
   Impl& m = *impl_;
-  for (uint32_t i = 0; i < m.stream_names.size(); ++i) {
-    if (m.stream_names[i] == name) return i;
-  }
-  m.stream_names.emplace_back(name);
-  uint32_t id = static_cast<uint32_t>(m.stream_names.size() - 1);
+  const size_t known = m.stream_names.size();
+  uint32_t id = m.StreamIdOf(name);
+  if (id < known) return id;
   for (auto& rt : m.runtimes) {
     rt.stream_allowed.resize(m.stream_names.size(), 0);
     for (const auto& s : rt.program->from) {
@@ -382,6 +470,7 @@ bool Engine::Push(nfa::StoredEvent* e) {
     return true;
   }
   part.seen = true;
+  part.idle = false;
   part.max_ts = std::max(part.max_ts, e->ts());
   if (m.options.lateness_ms <= 0) {
     m.Release(e);

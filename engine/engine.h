@@ -55,6 +55,12 @@ class Engine {
   nfa::Schema& schema();
   void AddProgram(std::shared_ptr<const nfa::Program> program);
   const std::vector<std::shared_ptr<const nfa::Program>>& programs() const;
+  // Replaces the loaded programs (hot reload). A new program whose nfa::Fingerprint
+  // equals a loaded one's keeps that one's partial matches; the others start with
+  // none; the partial matches of programs no longer loaded are released. Compile the
+  // new programs against schema() (slots only ever get added, so events already held
+  // stay valid). Returns how many programs kept their partial matches.
+  size_t ReplacePrograms(std::vector<std::shared_ptr<const nfa::Program>> programs);
 
   // Names an input stream (for `from`); the same name gives the same id.
   uint32_t StreamId(std::string_view name);
@@ -69,6 +75,15 @@ class Engine {
   // than its partition's watermark): it is counted and still processed at its
   // arrival position. Alerts produced are appended to alerts().
   bool Push(nfa::StoredEvent* event);
+
+  // An input partition with nothing to say for now (a Kafka partition with no new
+  // messages): it stops holding back the watermark every window timer fires
+  // against, until its next event. Alerts the advance produces go to alerts().
+  void MarkIdle(uint32_t partition);
+  // The smallest input position among the events a partition's reorder buffer still
+  // holds (not yet matched), or UINT64_MAX: the daemon never commits an input offset
+  // at or past it.
+  uint64_t OldestHeldPosition(uint32_t partition) const;
 
   // End of input: the watermark goes to +infinity; buffered events are processed,
   // every window closes (timeouts, absence matches).

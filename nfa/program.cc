@@ -141,6 +141,21 @@ std::string Dump(const Program& p) {
   return out;
 }
 
+std::string Fingerprint(const Program& p) {
+  std::string out = Dump(p);
+  auto fields = [&](const char* what, const std::vector<EmitField>& list) {
+    out += what;
+    for (const EmitField& f : list) out += " " + f.name + "=e" + std::to_string(f.expr);
+    out += "\n";
+  };
+  if (p.has_emit) fields("emit:", p.emit);
+  if (p.has_timeout) fields("on_timeout:", p.timeout_emit);
+  out += "from:";
+  for (const std::string& s : p.from) out += " " + s;
+  out += "\nto: " + p.to + "\n";
+  return out;
+}
+
 std::string DumpDot(const Program& p) {
   std::string out = "digraph \"" + p.name + "\" {\n  rankdir=LR;\n";
   for (StateId s = 0; s < p.states.size(); ++s) {

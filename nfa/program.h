@@ -184,6 +184,11 @@ struct Program {
 // every loaded pattern.
 std::string ExprIdentity(const Program& p, ExprId expr);
 
+// Everything that makes a program behave as it does (states, conditions, windows,
+// key, skip, emit, streams), as text: equal fingerprints, same alerts for the same
+// input. A reload keeps the partial matches of patterns whose fingerprint is unchanged.
+std::string Fingerprint(const Program& p);
+
 std::string Dump(const Program& p);
 // Graphviz (`tern explain --dot`).
 std::string DumpDot(const Program& p);
