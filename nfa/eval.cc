@@ -233,6 +233,12 @@ bool Evaluator::Condition(const EvalContext& ctx, CondId cond) {
 bool Evaluator::ExprTruth(const EvalContext& ctx, ExprId expr) {
   const ExprInfo& info = ctx.program->exprs[expr];
   if (info.uses_stages || ctx.event == nullptr) return Truthy(Evaluate(ctx, expr));
+  if (info.simple_op != Op::kPop) {
+    // `number-field <cmp> number`: a machine comparison, cheaper than the memo.
+    const Value& v = ctx.event->slot(info.simple_slot);
+    const Value& c = ctx.program->consts[info.simple_const];
+    if (v.is_number() && c.is_number()) return CompareNumbersOp(info.simple_op, v, c);
+  }
   // Event-only: memoised per event (the memo may be shared with other programs, so
   // even `field <cmp> constant` is worth looking up: a string comparison is not free).
   MemoStore* store = ctx.memo != nullptr ? ctx.memo->store : nullptr;

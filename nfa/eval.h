@@ -73,6 +73,31 @@ struct EvalContext {
   uint64_t epoch = 0;                    // current event epoch for the memo
 };
 
+// Compare(op, a, b) for two numbers, without the general dispatch. With a double
+// involved this is the IEEE comparison, which is what CompareNumbers/Order/Equal
+// amount to (NaN: every operator false except !=).
+inline bool CompareNumbersOp(Op op, const Value& a, const Value& b) {
+  if (a.kind == ValueKind::kInt && b.kind == ValueKind::kInt) {
+    switch (op) {
+      case Op::kEq: return a.i == b.i;
+      case Op::kNe: return a.i != b.i;
+      case Op::kLt: return a.i < b.i;
+      case Op::kLe: return a.i <= b.i;
+      case Op::kGt: return a.i > b.i;
+      default: return a.i >= b.i;
+    }
+  }
+  const double x = a.as_double(), y = b.as_double();
+  switch (op) {
+    case Op::kEq: return x == y;
+    case Op::kNe: return x != y;
+    case Op::kLt: return x < y;
+    case Op::kLe: return x <= y;
+    case Op::kGt: return x > y;
+    default: return x >= y;
+  }
+}
+
 // Thread: engine thread. Locks: none.
 class Evaluator {
  public:

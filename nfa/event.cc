@@ -3,6 +3,8 @@
 
 namespace tern::nfa {
 
+const Value StoredEvent::kMissingSlot = Value::Missing();
+
 StoredEvent* EventStore::Acquire() {
   StoredEvent* e;
   if (!free_.empty()) {

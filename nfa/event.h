@@ -41,10 +41,8 @@ struct StoredEvent {
   std::vector<Value> slots;  // one per schema slot
 
   int64_t ts() const { return id.ts; }
-  const Value& slot(uint32_t s) const {
-    static const Value kMissing = Value::Missing();
-    return s < slots.size() ? slots[s] : kMissing;
-  }
+  const Value& slot(uint32_t s) const { return s < slots.size() ? slots[s] : kMissingSlot; }
+  static const Value kMissingSlot;  // what a slot the event does not have reads as
 };
 
 // Pool of StoredEvent records. Records keep their buffers when recycled, so a

@@ -83,7 +83,9 @@ void Nfa::BuildNoopPlan() {
         const CondInstr& ci = p.cond_code[pc];
         if (ci.op != CondOp::kExpr || p.exprs[ci.arg].uses_stages || leaf_bit_[ci.arg] != kNoLeaf) continue;
         leaf_bit_[ci.arg] = static_cast<uint32_t>(noop_leaves_.size());
-        noop_leaves_.push_back(ci.arg);
+        const ExprInfo& info = p.exprs[ci.arg];
+        noop_leaves_.push_back({ci.arg, info.simple_op, info.simple_slot,
+                                info.simple_op != Op::kPop ? &p.consts[info.simple_const] : nullptr});
       }
       return edge.action == Action::kProceed ? WalkStep::kFollow : WalkStep::kContinue;
     });
@@ -195,7 +197,14 @@ bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) {
   ctx.epoch = epoch;
   uint64_t mask = 0;
   for (size_t i = 0; i < noop_leaves_.size(); ++i) {
-    if (evaluator_->ExprTruth(ctx, noop_leaves_[i])) mask |= uint64_t{1} << i;
+    const NoopLeaf& leaf = noop_leaves_[i];
+    bool truth;
+    if (leaf.simple_op != Op::kPop && leaf.constant->is_number() && event->slot(leaf.slot).is_number()) {
+      truth = CompareNumbersOp(leaf.simple_op, event->slot(leaf.slot), *leaf.constant);
+    } else {
+      truth = evaluator_->ExprTruth(ctx, leaf.expr);
+    }
+    if (truth) mask |= uint64_t{1} << i;
   }
   if (noop_table_.empty()) return DecideNoop(mask) != 0;
   uint8_t& decided = noop_table_[mask];

@@ -119,7 +119,13 @@ class Nfa {
   static constexpr uint32_t kNoLeaf = 0xFFFFFFFFu;
   static constexpr size_t kMaxNoopTableLeaves = 12;  // table of 2^12 bytes at most
   static constexpr size_t kMaxNoopLeaves = 64;       // beyond: IsNoop is always false
-  std::vector<ExprId> noop_leaves_;   // bit i of the leaf mask = truth of noop_leaves_[i]
+  struct NoopLeaf {
+    ExprId expr;
+    Op simple_op;          // kPop unless `field <cmp> constant`
+    uint32_t slot;         // for simple_op
+    const Value* constant;  // for simple_op
+  };
+  std::vector<NoopLeaf> noop_leaves_;  // bit i of the leaf mask = truth of noop_leaves_[i]
   std::vector<uint32_t> leaf_bit_;    // per expression: its bit, or kNoLeaf
   std::vector<uint8_t> noop_table_;   // per leaf mask: kNoopUnknown, 0 or 1; empty if too many leaves
   bool noop_never_ = false;           // too many leaves to decide
