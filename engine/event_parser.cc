@@ -28,12 +28,15 @@
 #include <vector>
 
 #include "base/json_writer.h"
+#include "engine/json_scan.h"
 
 namespace tern::engine {
 
 namespace dom = simdjson::dom;
 
 namespace {
+
+static_assert(simdjson::SIMDJSON_PADDING >= kJsonScanPadding);
 
 constexpr size_t kMaxShownTime = 40;  // bytes of a bad time value quoted in the error
 
@@ -279,15 +282,25 @@ struct EventParser::Impl {
   std::vector<RootName> roots;     // [0] is the time field
   std::vector<uint32_t> slot_roots;  // per schema slot: index into roots, kNoRoot or
                                      // kWholeEvent; rebuilt when the schema grows
+  std::vector<uint8_t> slot_walks;   // per schema slot: 1 when the path has more than
+                                     // one segment (walked below its root member)
+  JsonScanner scanner;               // looks for the root names
+  bool fast_ok = false;              // the fast path can serve this schema
+  bool force_dom = false;            // TestingOnlyForceDom
+  uint64_t dom_fallbacks = 0;        // lines handed to ParseDom
 
   void Plan(const nfa::Schema& schema, const std::string& time_field) {
     roots.clear();
     slot_roots.clear();
+    slot_walks.clear();
     roots.push_back({time_field, {}, false});
+    fast_ok = true;
     for (uint32_t s = 0; s < schema.size(); ++s) {
       const auto& segments = schema.path(s).segments;
+      slot_walks.push_back(segments.size() > 1);
       if (segments.empty()) {
         slot_roots.push_back(kWholeEvent);
+        fast_ok = false;  // the whole event is re-serialised, as only ParseDom does
       } else if (segments[0].name.empty()) {
         slot_roots.push_back(kNoRoot);
       } else {
@@ -297,6 +310,9 @@ struct EventParser::Impl {
         slot_roots.push_back(r);
       }
     }
+    std::vector<std::string> names;
+    for (const RootName& root : roots) names.push_back(root.name);
+    scanner.SetNames(std::move(names));
   }
 
   // Finds every root name in one pass over the members (first occurrence wins).
@@ -328,19 +344,111 @@ struct EventParser::Impl {
     if (r == kNoRoot || !roots[r].found) return false;
     return Walk(roots[r].value, schema.path(s).segments, 1, value);
   }
+
+  bool ParseFast(std::string_view line, const nfa::Schema& schema, nfa::StoredEvent& out);
+  bool ParseDom(std::string_view line, const nfa::Schema& schema, const std::string& time_field,
+                nfa::StoredEvent& out, std::string* error);
 };
+
+// Fills `out` from the line in `buffer` when JsonScanner accepts it and every slot is
+// a scalar or absent; false (with `out` untouched) leaves the line to ParseDom.
+bool EventParser::Impl::ParseFast(std::string_view line, const nfa::Schema& schema,
+                                  nfa::StoredEvent& out) {
+  if (!fast_ok || !scanner.Scan(buffer.get(), line.size())) return false;
+  // Every root but the time field is there for some slot, which reads the member or
+  // walks into it: an array or object is left to ParseDom, which re-serialises or
+  // walks it. So are all time-field problems, for their messages.
+  for (size_t r = 0; r < roots.size(); ++r) {
+    if (!scanner.found(r)) continue;
+    const JsonKind kind = scanner.member(r).kind;
+    if (kind == JsonKind::kArray || kind == JsonKind::kObject) return false;
+  }
+  if (!scanner.found(0)) return false;
+  int64_t ts;
+  const JsonMember& time = scanner.member(0);
+  switch (time.kind) {
+    case JsonKind::kInt:
+      ts = time.i;
+      break;
+    case JsonKind::kDouble:
+      if (std::trunc(time.d) != time.d || std::fabs(time.d) >= 9.2e18) return false;
+      ts = static_cast<int64_t>(time.d);
+      break;
+    case JsonKind::kString:
+      if (time.escaped || !ParseRfc3339(std::string_view(time.begin, time.size), &ts)) {
+        return false;
+      }
+      break;
+    default:
+      return false;
+  }
+
+  out.id.ts = ts;
+  out.payload.assign(line);
+  out.strings.clear();
+  const uint32_t slot_count = schema.size();
+  out.slots.resize(slot_count);
+  bool has_text = false;
+  for (uint32_t s = 0; s < slot_count; ++s) {
+    nfa::Value& slot = out.slots[s];
+    const uint32_t r = slot_roots[s];
+    // A path below a scalar is absent, as Walk finds; below a container was refused.
+    if (r == kNoRoot || slot_walks[s] || !scanner.found(r)) {
+      slot = nfa::Value::Missing();
+      continue;
+    }
+    const JsonMember& member = scanner.member(r);
+    switch (member.kind) {
+      case JsonKind::kNull:
+        slot = nfa::Value::Null();
+        break;
+      case JsonKind::kTrue:
+      case JsonKind::kFalse:
+        slot = nfa::Value::Bool(member.kind == JsonKind::kTrue);
+        break;
+      case JsonKind::kInt:
+        slot = nfa::Value::Int(member.i);
+        break;
+      case JsonKind::kDouble:
+        slot = nfa::Value::Double(member.d);
+        break;
+      case JsonKind::kString: {
+        const size_t begin = out.strings.size();
+        if (member.escaped) {
+          AppendUnescaped(out.strings, std::string_view(member.begin, member.size));
+        } else {
+          out.strings.append(member.begin, member.size);
+        }
+        slot = nfa::Value::Int(static_cast<int64_t>(begin));
+        slot.kind = nfa::ValueKind::kString;
+        slot.len = static_cast<uint32_t>(out.strings.size() - begin);
+        has_text = true;
+        break;
+      }
+      case JsonKind::kArray:
+      case JsonKind::kObject:
+        break;  // refused above
+    }
+  }
+  if (has_text) {
+    const char* base = out.strings.data();
+    for (nfa::Value& slot : out.slots) {
+      if (slot.kind == nfa::ValueKind::kString) slot.str = base + slot.i;
+    }
+  }
+  return true;
+}
 
 EventParser::EventParser(const nfa::Schema& schema, std::string time_field)
     : schema_(schema), time_field_(std::move(time_field)), impl_(std::make_unique<Impl>()) {}
 
 EventParser::~EventParser() = default;
 
-bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::string* error) {
-  auto fail = [error](std::string_view reason) {
-    if (error != nullptr) error->assign(reason);
-    return false;
-  };
+void EventParser::TestingOnlyForceDom(bool on) { impl_->force_dom = on; }
 
+uint64_t EventParser::dom_fallbacks() const { return impl_->dom_fallbacks; }
+
+bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::string* error) {
   Impl& impl = *impl_;
   const size_t needed = line.size() + simdjson::SIMDJSON_PADDING;
   if (needed > impl.buffer_capacity) {
@@ -351,29 +459,42 @@ bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::strin
   }
   std::memcpy(impl.buffer.get(), line.data(), line.size());
   std::memset(impl.buffer.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
+  if (impl.roots.empty() || impl.slot_roots.size() != schema_.size()) {
+    impl.Plan(schema_, time_field_);
+  }
+  if (!impl.force_dom && impl.ParseFast(line, schema_, out)) return true;
+  ++impl.dom_fallbacks;
+  return impl.ParseDom(line, schema_, time_field_, out, error);
+}
+
+// The line is in `buffer`, padded.
+bool EventParser::Impl::ParseDom(std::string_view line, const nfa::Schema& schema,
+                                 const std::string& time_field, nfa::StoredEvent& out,
+                                 std::string* error) {
+  auto fail = [error](std::string_view reason) {
+    if (error != nullptr) error->assign(reason);
+    return false;
+  };
 
   dom::element root;
-  if (impl.parser.parse(impl.buffer.get(), line.size(), false).get(root) != simdjson::SUCCESS) {
+  if (parser.parse(buffer.get(), line.size(), false).get(root) != simdjson::SUCCESS) {
     return fail("not JSON");
   }
   dom::object object;
   if (root.get_object().get(object) != simdjson::SUCCESS) return fail("not an object");
-  if (impl.roots.empty() || impl.slot_roots.size() != schema_.size()) {
-    impl.Plan(schema_, time_field_);
-  }
-  impl.ScanRoot(object);
-  if (!impl.roots[0].found) {
-    if (error != nullptr) *error = "missing time field '" + time_field_ + "'";
+  ScanRoot(object);
+  if (!roots[0].found) {
+    if (error != nullptr) *error = "missing time field '" + time_field + "'";
     return false;
   }
-  dom::element time_value = impl.roots[0].value;
+  dom::element time_value = roots[0].value;
   if (!ReadTime(time_value, &out.id.ts)) {
     if (error != nullptr) {
       std::string shown;
       if (time_value.is_string()) {
         shown = time_value.get_string().value_unsafe();
       } else {
-        AppendJson(shown, time_value, impl.json_stack);
+        AppendJson(shown, time_value, json_stack);
       }
       if (shown.size() > kMaxShownTime) shown = shown.substr(0, kMaxShownTime) + "...";
       *error = "invalid time '" + shown + "'";
@@ -383,13 +504,13 @@ bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::strin
 
   out.payload.assign(line);
   out.strings.clear();
-  const uint32_t slot_count = schema_.size();
+  const uint32_t slot_count = schema.size();
   out.slots.resize(slot_count);
   bool has_text = false;
   for (uint32_t s = 0; s < slot_count; ++s) {
     nfa::Value& slot = out.slots[s];
     dom::element value;
-    if (!impl.Find(s, root, schema_, &value)) {
+    if (!Find(s, root, schema, &value)) {
       slot = nfa::Value::Missing();
       continue;
     }
@@ -422,7 +543,7 @@ bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::strin
       case dom::element_type::ARRAY:
       case dom::element_type::OBJECT: {
         size_t begin = out.strings.size();
-        AppendJson(out.strings, value, impl.json_stack);
+        AppendJson(out.strings, value, json_stack);
         slot = nfa::Value::Int(static_cast<int64_t>(begin));
         slot.kind = nfa::ValueKind::kJson;
         slot.len = static_cast<uint32_t>(out.strings.size() - begin);
