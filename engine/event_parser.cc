@@ -1,23 +1,35 @@
-// Event parsing with simdjson's DOM API, plus the RFC 3339 time reader.
+// Event parsing: a hand-written validating scanner first, simdjson's DOM API for
+// every line it does not vouch for, plus the RFC 3339 time reader.
 //
 // IMPLEMENTATION
-// Each line is copied into a reused buffer with SIMDJSON_PADDING zero bytes after
-// it and parsed by one reused dom::parser, which validates the whole line (UTF-8,
-// structure, every literal and number). Full validation matters because payloads
-// are copied verbatim into alerts, so a line with a broken member that no pattern
-// reads must still be rejected, not emitted as invalid JSON later. simdjson's
-// On-Demand API only checks what it visits, and in a portable build (no -march)
-// its kernel is the scalar fallback, while the DOM parser dispatches at run time
-// to AVX2. bench/parse_bench.cc measures both on 1M card transactions (~295
-// bytes, six fields read): On-Demand took 10-25% less time (about 30% less when
-// only the time field is read). That is the price of rejecting every malformed
-// line, as spec §10 asks, and parsing is under half of a replay's time per event.
-// The distinct top-level names of the schema paths are looked up in one pass over
-// the root object (first occurrence wins); the rest of each path is walked from
-// there: members by name, array elements by index (negative from the end).
-// Strings, and arrays/objects re-serialised in minified form, are appended to
-// out.strings; their Values record the offset first and get their pointers once
-// every string is in place, so growing out.strings is safe.
+// Each line is copied into a reused buffer followed by SIMDJSON_PADDING zero bytes.
+// Every line must be fully validated (UTF-8, structure, every literal and number):
+// payloads are copied verbatim into alerts, so a line with a broken member that no
+// pattern reads must still be rejected (spec §10), not emitted as invalid JSON later.
+//
+// Fast path (ParseFast): JsonScanner (engine/json_scan.h) checks the whole line in
+// one pass and records the values of the distinct top-level names the schema paths
+// start with (first occurrence wins), which become the slots directly. It only ever
+// accepts, and only lines that simdjson's DOM parser accepts with the same values;
+// ParseFast also declines when a slot reads or walks into an array or object (the
+// DOM path re-serialises them), when the schema has the whole-event slot, and when
+// the time field is missing or not a valid time. Declining leaves `out` untouched.
+//
+// Fallback (ParseDom): the line is parsed by one reused dom::parser, which decides
+// it and words every error ("not JSON", ...), so the error texts are those of the
+// DOM path alone and the two paths cannot disagree on a line the scanner refuses.
+// The root object is scanned once for the same root names; the rest of each path
+// is walked from there: members by name, array elements by index (negative from
+// the end). Strings, and arrays/objects re-serialised in minified form, are
+// appended to out.strings; their Values record the offset first and get their
+// pointers once every string is in place, so growing out.strings is safe.
+//
+// Why: with DOM alone, simdjson's two stages were about a third of a replay's time
+// (bench/parse_bench.cc had On-Demand at 10-25% less, but it only validates what it
+// visits). On the W1 card lines (89 bytes, two fields read) tern_parse_only went
+// from about 2.5M to about 4.3M lines/s; the DOM fallback never triggers there.
+// tests/unit/engine/json_scan_test.cc compares both paths on random and mutated
+// lines (TERN_JSON_DIFF_ITERATIONS).
 #include "engine/event_parser.h"
 
 #include <simdjson.h>
