@@ -119,9 +119,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   double mb = static_cast<double>(reader.bytes_read()) / 1e6;
-  std::printf("events %llu, malformed %llu, fields %u, %.1f MB, %.3f s, %.0f events/s, %.1f MB/s (checksum %lld)\n",
+  std::printf("events %llu, malformed %llu, fields %u, %.1f MB, %.3f s, %.0f events/s, %.1f MB/s (checksum %lld, DOM fallbacks %llu)\n",
               static_cast<unsigned long long>(events), static_cast<unsigned long long>(malformed),
               schema.size(), mb, seconds, static_cast<double>(events + malformed) / seconds, mb / seconds,
-              static_cast<long long>(checksum));
+              static_cast<long long>(checksum),
+              static_cast<unsigned long long>(parser.dom_fallbacks()));
   return 0;
 }

@@ -1,23 +1,37 @@
-// Event parsing with simdjson's DOM API, plus the RFC 3339 time reader.
+// Event parsing: a hand-written validating scanner first, simdjson's DOM API for
+// every line it does not vouch for, plus the RFC 3339 time reader.
 //
 // IMPLEMENTATION
-// Each line is copied into a reused buffer with SIMDJSON_PADDING zero bytes after
-// it and parsed by one reused dom::parser, which validates the whole line (UTF-8,
-// structure, every literal and number). Full validation matters because payloads
-// are copied verbatim into alerts, so a line with a broken member that no pattern
-// reads must still be rejected, not emitted as invalid JSON later. simdjson's
-// On-Demand API only checks what it visits, and in a portable build (no -march)
-// its kernel is the scalar fallback, while the DOM parser dispatches at run time
-// to AVX2. bench/parse_bench.cc measures both on 1M card transactions (~295
-// bytes, six fields read): On-Demand took 10-25% less time (about 30% less when
-// only the time field is read). That is the price of rejecting every malformed
-// line, as spec §10 asks, and parsing is under half of a replay's time per event.
-// The distinct top-level names of the schema paths are looked up in one pass over
-// the root object (first occurrence wins); the rest of each path is walked from
-// there: members by name, array elements by index (negative from the end).
-// Strings, and arrays/objects re-serialised in minified form, are appended to
-// out.strings; their Values record the offset first and get their pointers once
-// every string is in place, so growing out.strings is safe.
+// Each line is copied into a reused buffer followed by SIMDJSON_PADDING zero bytes.
+// Every line must be fully validated (UTF-8, structure, every literal and number):
+// payloads are copied verbatim into alerts, so a line with a broken member that no
+// pattern reads must still be rejected (spec §10), not emitted as invalid JSON later.
+//
+// Fast path (ParseFast): JsonScanner (engine/json_scan.h) checks the whole line in
+// one pass and records the values of the distinct top-level names the schema paths
+// start with (first occurrence wins), which become the slots directly. It only ever
+// accepts, and only lines that simdjson's DOM parser accepts with the same values;
+// ParseFast also declines when a slot reads or walks into an array or object (the
+// DOM path re-serialises them), when the schema has the whole-event slot, and when
+// the time field is missing or not a valid time. Declining leaves `out` untouched.
+//
+// Fallback (ParseDom): the line is parsed by one reused dom::parser, which decides
+// it and words every error ("not JSON", ...), so the error texts are those of the
+// DOM path alone and the two paths cannot disagree on a line the scanner refuses.
+// The root object is scanned once for the same root names; the rest of each path
+// is walked from there: members by name, array elements by index (negative from
+// the end). Strings, and arrays/objects re-serialised in minified form, are
+// appended to out.strings; their Values record the offset first and get their
+// pointers once every string is in place, so growing out.strings is safe.
+//
+// Why: with DOM alone, simdjson's two stages were about a third of a replay's time
+// (bench/parse_bench.cc had On-Demand at 10-25% less, but it only validates what it
+// visits). On the W1 card lines (89 bytes, two fields read) tern_parse_only went
+// from about 2.5M to about 4.3M lines/s on a quiet 2-core VM (callgrind: 2,318 to
+// 1,510 instructions per line, of which the scan is ~900); the DOM fallback never
+// triggers on the W1 and W4 bench files.
+// tests/unit/engine/json_scan_test.cc compares both paths on random and mutated
+// lines (TERN_JSON_DIFF_ITERATIONS).
 #include "engine/event_parser.h"
 
 #include <simdjson.h>
@@ -28,12 +42,15 @@
 #include <vector>
 
 #include "base/json_writer.h"
+#include "engine/json_scan.h"
 
 namespace tern::engine {
 
 namespace dom = simdjson::dom;
 
 namespace {
+
+static_assert(simdjson::SIMDJSON_PADDING >= kJsonScanPadding);
 
 constexpr size_t kMaxShownTime = 40;  // bytes of a bad time value quoted in the error
 
@@ -279,15 +296,25 @@ struct EventParser::Impl {
   std::vector<RootName> roots;     // [0] is the time field
   std::vector<uint32_t> slot_roots;  // per schema slot: index into roots, kNoRoot or
                                      // kWholeEvent; rebuilt when the schema grows
+  std::vector<uint8_t> slot_walks;   // per schema slot: 1 when the path has more than
+                                     // one segment (walked below its root member)
+  JsonScanner scanner;               // looks for the root names
+  bool fast_ok = false;              // the fast path can serve this schema
+  bool force_dom = false;            // TestingOnlyForceDom
+  uint64_t dom_fallbacks = 0;        // lines handed to ParseDom
 
   void Plan(const nfa::Schema& schema, const std::string& time_field) {
     roots.clear();
     slot_roots.clear();
+    slot_walks.clear();
     roots.push_back({time_field, {}, false});
+    fast_ok = true;
     for (uint32_t s = 0; s < schema.size(); ++s) {
       const auto& segments = schema.path(s).segments;
+      slot_walks.push_back(segments.size() > 1);
       if (segments.empty()) {
         slot_roots.push_back(kWholeEvent);
+        fast_ok = false;  // the whole event is re-serialised, as only ParseDom does
       } else if (segments[0].name.empty()) {
         slot_roots.push_back(kNoRoot);
       } else {
@@ -297,6 +324,9 @@ struct EventParser::Impl {
         slot_roots.push_back(r);
       }
     }
+    std::vector<std::string> names;
+    for (const RootName& root : roots) names.push_back(root.name);
+    scanner.SetNames(std::move(names));
   }
 
   // Finds every root name in one pass over the members (first occurrence wins).
@@ -328,19 +358,111 @@ struct EventParser::Impl {
     if (r == kNoRoot || !roots[r].found) return false;
     return Walk(roots[r].value, schema.path(s).segments, 1, value);
   }
+
+  bool ParseFast(std::string_view line, const nfa::Schema& schema, nfa::StoredEvent& out);
+  bool ParseDom(std::string_view line, const nfa::Schema& schema, const std::string& time_field,
+                nfa::StoredEvent& out, std::string* error);
 };
+
+// Fills `out` from the line in `buffer` when JsonScanner accepts it and every slot is
+// a scalar or absent; false (with `out` untouched) leaves the line to ParseDom.
+bool EventParser::Impl::ParseFast(std::string_view line, const nfa::Schema& schema,
+                                  nfa::StoredEvent& out) {
+  if (!fast_ok || !scanner.Scan(buffer.get(), line.size())) return false;
+  // Every root but the time field is there for some slot, which reads the member or
+  // walks into it: an array or object is left to ParseDom, which re-serialises or
+  // walks it. So are all time-field problems, for their messages.
+  for (size_t r = 0; r < roots.size(); ++r) {
+    if (!scanner.found(r)) continue;
+    const JsonKind kind = scanner.member(r).kind;
+    if (kind == JsonKind::kArray || kind == JsonKind::kObject) return false;
+  }
+  if (!scanner.found(0)) return false;
+  int64_t ts;
+  const JsonMember& time = scanner.member(0);
+  switch (time.kind) {
+    case JsonKind::kInt:
+      ts = time.i;
+      break;
+    case JsonKind::kDouble:
+      if (std::trunc(time.d) != time.d || std::fabs(time.d) >= 9.2e18) return false;
+      ts = static_cast<int64_t>(time.d);
+      break;
+    case JsonKind::kString:
+      if (time.escaped || !ParseRfc3339(std::string_view(time.begin, time.size), &ts)) {
+        return false;
+      }
+      break;
+    default:
+      return false;
+  }
+
+  out.id.ts = ts;
+  out.payload.assign(line);
+  out.strings.clear();
+  const uint32_t slot_count = schema.size();
+  out.slots.resize(slot_count);
+  bool has_text = false;
+  for (uint32_t s = 0; s < slot_count; ++s) {
+    nfa::Value& slot = out.slots[s];
+    const uint32_t r = slot_roots[s];
+    // A path below a scalar is absent, as Walk finds; below a container was refused.
+    if (r == kNoRoot || slot_walks[s] || !scanner.found(r)) {
+      slot = nfa::Value::Missing();
+      continue;
+    }
+    const JsonMember& member = scanner.member(r);
+    switch (member.kind) {
+      case JsonKind::kNull:
+        slot = nfa::Value::Null();
+        break;
+      case JsonKind::kTrue:
+      case JsonKind::kFalse:
+        slot = nfa::Value::Bool(member.kind == JsonKind::kTrue);
+        break;
+      case JsonKind::kInt:
+        slot = nfa::Value::Int(member.i);
+        break;
+      case JsonKind::kDouble:
+        slot = nfa::Value::Double(member.d);
+        break;
+      case JsonKind::kString: {
+        const size_t begin = out.strings.size();
+        if (member.escaped) {
+          AppendUnescaped(out.strings, std::string_view(member.begin, member.size));
+        } else {
+          out.strings.append(member.begin, member.size);
+        }
+        slot = nfa::Value::Int(static_cast<int64_t>(begin));
+        slot.kind = nfa::ValueKind::kString;
+        slot.len = static_cast<uint32_t>(out.strings.size() - begin);
+        has_text = true;
+        break;
+      }
+      case JsonKind::kArray:
+      case JsonKind::kObject:
+        break;  // refused above
+    }
+  }
+  if (has_text) {
+    const char* base = out.strings.data();
+    for (nfa::Value& slot : out.slots) {
+      if (slot.kind == nfa::ValueKind::kString) slot.str = base + slot.i;
+    }
+  }
+  return true;
+}
 
 EventParser::EventParser(const nfa::Schema& schema, std::string time_field)
     : schema_(schema), time_field_(std::move(time_field)), impl_(std::make_unique<Impl>()) {}
 
 EventParser::~EventParser() = default;
 
-bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::string* error) {
-  auto fail = [error](std::string_view reason) {
-    if (error != nullptr) error->assign(reason);
-    return false;
-  };
+void EventParser::TestingOnlyForceDom(bool on) { impl_->force_dom = on; }
 
+uint64_t EventParser::dom_fallbacks() const { return impl_->dom_fallbacks; }
+
+bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::string* error) {
   Impl& impl = *impl_;
   const size_t needed = line.size() + simdjson::SIMDJSON_PADDING;
   if (needed > impl.buffer_capacity) {
@@ -351,29 +473,42 @@ bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::strin
   }
   std::memcpy(impl.buffer.get(), line.data(), line.size());
   std::memset(impl.buffer.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
+  if (impl.roots.empty() || impl.slot_roots.size() != schema_.size()) {
+    impl.Plan(schema_, time_field_);
+  }
+  if (!impl.force_dom && impl.ParseFast(line, schema_, out)) return true;
+  ++impl.dom_fallbacks;
+  return impl.ParseDom(line, schema_, time_field_, out, error);
+}
+
+// The line is in `buffer`, padded.
+bool EventParser::Impl::ParseDom(std::string_view line, const nfa::Schema& schema,
+                                 const std::string& time_field, nfa::StoredEvent& out,
+                                 std::string* error) {
+  auto fail = [error](std::string_view reason) {
+    if (error != nullptr) error->assign(reason);
+    return false;
+  };
 
   dom::element root;
-  if (impl.parser.parse(impl.buffer.get(), line.size(), false).get(root) != simdjson::SUCCESS) {
+  if (parser.parse(buffer.get(), line.size(), false).get(root) != simdjson::SUCCESS) {
     return fail("not JSON");
   }
   dom::object object;
   if (root.get_object().get(object) != simdjson::SUCCESS) return fail("not an object");
-  if (impl.roots.empty() || impl.slot_roots.size() != schema_.size()) {
-    impl.Plan(schema_, time_field_);
-  }
-  impl.ScanRoot(object);
-  if (!impl.roots[0].found) {
-    if (error != nullptr) *error = "missing time field '" + time_field_ + "'";
+  ScanRoot(object);
+  if (!roots[0].found) {
+    if (error != nullptr) *error = "missing time field '" + time_field + "'";
     return false;
   }
-  dom::element time_value = impl.roots[0].value;
+  dom::element time_value = roots[0].value;
   if (!ReadTime(time_value, &out.id.ts)) {
     if (error != nullptr) {
       std::string shown;
       if (time_value.is_string()) {
         shown = time_value.get_string().value_unsafe();
       } else {
-        AppendJson(shown, time_value, impl.json_stack);
+        AppendJson(shown, time_value, json_stack);
       }
       if (shown.size() > kMaxShownTime) shown = shown.substr(0, kMaxShownTime) + "...";
       *error = "invalid time '" + shown + "'";
@@ -383,13 +518,13 @@ bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::strin
 
   out.payload.assign(line);
   out.strings.clear();
-  const uint32_t slot_count = schema_.size();
+  const uint32_t slot_count = schema.size();
   out.slots.resize(slot_count);
   bool has_text = false;
   for (uint32_t s = 0; s < slot_count; ++s) {
     nfa::Value& slot = out.slots[s];
     dom::element value;
-    if (!impl.Find(s, root, schema_, &value)) {
+    if (!Find(s, root, schema, &value)) {
       slot = nfa::Value::Missing();
       continue;
     }
@@ -422,7 +557,7 @@ bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::strin
       case dom::element_type::ARRAY:
       case dom::element_type::OBJECT: {
         size_t begin = out.strings.size();
-        AppendJson(out.strings, value, impl.json_stack);
+        AppendJson(out.strings, value, json_stack);
         slot = nfa::Value::Int(static_cast<int64_t>(begin));
         slot.kind = nfa::ValueKind::kJson;
         slot.len = static_cast<uint32_t>(out.strings.size() - begin);

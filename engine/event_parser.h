@@ -13,8 +13,10 @@
 
 namespace tern::engine {
 
-// One per input (replay file, Kafka partition reader). Holds a simdjson parser and a
-// padded copy buffer that are reused, so a warm parser does not allocate per event;
+// One per input (replay file, Kafka partition reader). Lines are validated and read
+// by a hand-written scanner (engine/json_scan.h); the lines it does not vouch for go
+// to simdjson's DOM parser, which decides them and words every error. Holds both and
+// a padded copy buffer, all reused, so a warm parser does not allocate per event;
 // the record's own payload/strings/slots capacities are reused too.
 // The schema must outlive the parser; slots added to it later are picked up.
 // Thread: the thread reading the input. Locks: none.
@@ -34,6 +36,13 @@ class EventParser {
   bool Parse(std::string_view line, nfa::StoredEvent& out, std::string* error);
 
   const std::string& time_field() const { return time_field_; }
+
+  // Lines the fast scanner did not take and simdjson's DOM parser parsed (or
+  // rejected): every malformed line, and valid ones outside the scanner's subset.
+  uint64_t dom_fallbacks() const;
+
+  // Parse every line with the DOM path alone (the reference in differential tests).
+  void TestingOnlyForceDom(bool on);
 
  private:
   struct Impl;
