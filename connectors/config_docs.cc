@@ -118,7 +118,11 @@ std::string ConfigHelp() {
     head.resize(std::max<size_t>(head.size() + 1, 28), ' ');
     head += std::string(TypeName(o.type));
     head.resize(std::max<size_t>(head.size() + 1, 46), ' ');
-    out += head + "default " + std::string(o.default_toml) + "\n";
+    out += head + "default " + std::string(o.default_toml);
+    if (o.type == OptionType::kEnum || o.type == OptionType::kDuration) {
+      out += ", allowed " + WithoutBackticks(Allowed(o));
+    }
+    out += "\n";
     out += Wrap(WithoutBackticks(FirstSentence(o.doc)), "      ", 88);
   }
   out += "environment: TERN_KAFKA_BROKERS overrides kafka.brokers.\n";

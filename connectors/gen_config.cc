@@ -1,6 +1,6 @@
-// tern_gen_config: prints docs/CONFIGURATION.md (`markdown`) or the sample tern.toml
-// (`sample`) from connectors/config_table.def; with `--check FILE` compares instead of
-// printing and fails if FILE is stale.
+// tern_gen_config: prints docs/CONFIGURATION.md (`markdown`), the sample tern.toml
+// (`sample`) or the `tern run --help` option list (`help`) from connectors/config_table.def;
+// with `--check FILE` compares instead of printing and fails if FILE is stale.
 // Tested by the CTests `config_docs_*`, which run the --check form on the checked-in files.
 #include <cstdio>
 #include <cstring>
@@ -12,7 +12,7 @@
 
 int main(int argc, char** argv) {
   if (argc != 2 && !(argc == 4 && std::strcmp(argv[2], "--check") == 0)) {
-    std::fputs("usage: tern_gen_config markdown|sample [--check FILE]\n", stderr);
+    std::fputs("usage: tern_gen_config markdown|sample|help [--check FILE]\n", stderr);
     return 2;
   }
   std::string what = argv[1];
@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
     text = tern::connectors::ConfigMarkdown();
   } else if (what == "sample") {
     text = tern::connectors::SampleConfig();
+  } else if (what == "help") {
+    text = tern::connectors::ConfigHelp();
   } else {
     std::fprintf(stderr, "tern_gen_config: unknown output '%s'\n", what.c_str());
     return 2;
