@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <limits>
 
 namespace tern::cli {
 
@@ -63,44 +62,6 @@ bool Args::Parse(std::span<const std::string> words, std::span<const OptionSpec>
     }
     values_[name] = value;
   }
-  return true;
-}
-
-bool ParseDuration(std::string_view text, int64_t* ms) {
-  size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0) return false;
-  std::string_view unit = text.substr(digits);
-  int64_t scale;
-  if (unit == "ms") {
-    scale = 1;
-  } else if (unit == "s") {
-    scale = 1000;
-  } else if (unit == "m") {
-    scale = 60 * 1000;
-  } else if (unit == "h") {
-    scale = 60 * 60 * 1000;
-  } else if (unit == "d") {
-    scale = 24 * 60 * 60 * 1000;
-  } else if (unit.empty()) {
-    scale = 0;  // only a bare 0 is allowed
-  } else {
-    return false;
-  }
-  int64_t value = 0;
-  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  for (size_t i = 0; i < digits; ++i) {
-    int d = text[i] - '0';
-    if (value > (kMax - d) / 10) return false;
-    value = value * 10 + d;
-  }
-  if (scale == 0) {
-    if (value != 0) return false;
-    *ms = 0;
-    return true;
-  }
-  if (value > kMax / scale) return false;
-  *ms = value * scale;
   return true;
 }
 

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/duration.h"
+
 namespace tern::cli {
 
 // Exit statuses of every subcommand.
@@ -42,9 +44,8 @@ class Args {
   std::vector<std::string> positional_;
 };
 
-// `0` or an integer with a unit ms, s, m, h, d (as in the DSL) to milliseconds.
-// Rejects negative values, missing units and overflow.
-bool ParseDuration(std::string_view text, int64_t* ms);
+// `0` or an integer with a unit ms, s, m, h, d (as in the DSL) to milliseconds (base/).
+using tern::ParseDuration;
 
 // Splits one line into words at blanks; "double quotes" keep blanks inside a word.
 std::vector<std::string> SplitWords(std::string_view line);

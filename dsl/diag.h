@@ -10,6 +10,7 @@
 
 #include "base/diagnostic.h"
 #include "base/source.h"
+#include "base/spelling.h"
 
 namespace tern::dsl {
 
@@ -37,10 +38,8 @@ std::string FormatDiag(Diag id, std::initializer_list<std::string_view> args);
 void Report(DiagnosticSink& sink, const SourceFile* file, SourceSpan span, Diag id,
             std::initializer_list<std::string_view> args, std::string help = {});
 
-// Levenshtein distance, for "did you mean" suggestions.
-size_t EditDistance(std::string_view a, std::string_view b);
-
-// The candidate closest to `word` if it is close enough to be a plausible typo, else "".
-std::string_view ClosestMatch(std::string_view word, std::span<const std::string_view> candidates);
+// "Did you mean" suggestions live in base/ (the config loader uses them too).
+using tern::ClosestMatch;
+using tern::EditDistance;
 
 }  // namespace tern::dsl

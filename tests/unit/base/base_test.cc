@@ -2,8 +2,10 @@
 #include <doctest/doctest.h>
 
 #include "base/diagnostic.h"
+#include "base/duration.h"
 #include "base/json_writer.h"
 #include "base/source.h"
+#include "base/spelling.h"
 
 namespace tern {
 namespace {
@@ -54,6 +56,32 @@ TEST_CASE("JSON writer escapes strings and keeps doubles doubles") {
   out.clear();
   json::AppendInt(out, -42);
   CHECK(out == "-42");
+}
+
+TEST_CASE("ParseDuration takes an integer and a unit, or a bare 0") {
+  int64_t ms = -1;
+  CHECK(ParseDuration("0", &ms));
+  CHECK(ms == 0);
+  CHECK(ParseDuration("250ms", &ms));
+  CHECK(ms == 250);
+  CHECK(ParseDuration("2s", &ms));
+  CHECK(ms == 2000);
+  CHECK(ParseDuration("1d", &ms));
+  CHECK(ms == 86400000);
+  CHECK_FALSE(ParseDuration("5", &ms));
+  CHECK_FALSE(ParseDuration("1.5s", &ms));
+  CHECK_FALSE(ParseDuration("-1s", &ms));
+  CHECK_FALSE(ParseDuration("9223372036854775808ms", &ms));
+}
+
+TEST_CASE("ClosestMatch suggests plausible typos only") {
+  constexpr std::string_view kNames[] = {"amount", "count", "kafka.brokers", "log.level"};
+  CHECK(EditDistance("amout", "amount") == 1);
+  CHECK(ClosestMatch("amout", kNames) == "amount");
+  CHECK(ClosestMatch("kafka.broker", kNames) == "kafka.brokers");
+  CHECK(ClosestMatch("log.levle", kNames) == "log.level");
+  CHECK(ClosestMatch("x", kNames) == "");
+  CHECK(ClosestMatch("metrics", kNames) == "");
 }
 
 }  // namespace

@@ -1,0 +1,45 @@
+// tern_gen_config: prints docs/CONFIGURATION.md (`markdown`), the sample tern.toml
+// (`sample`) or the `tern run --help` option list (`help`) from connectors/config_table.def;
+// with `--check FILE` compares instead of printing and fails if FILE is stale.
+// Tested by the CTests `config_docs_*`, which run the --check form on the checked-in files.
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "connectors/config.h"
+
+int main(int argc, char** argv) {
+  if (argc != 2 && !(argc == 4 && std::strcmp(argv[2], "--check") == 0)) {
+    std::fputs("usage: tern_gen_config markdown|sample|help [--check FILE]\n", stderr);
+    return 2;
+  }
+  std::string what = argv[1];
+  std::string text;
+  if (what == "markdown") {
+    text = tern::connectors::ConfigMarkdown();
+  } else if (what == "sample") {
+    text = tern::connectors::SampleConfig();
+  } else if (what == "help") {
+    text = tern::connectors::ConfigHelp();
+  } else {
+    std::fprintf(stderr, "tern_gen_config: unknown output '%s'\n", what.c_str());
+    return 2;
+  }
+  if (argc == 2) {
+    std::fputs(text.c_str(), stdout);
+    return 0;
+  }
+  std::ifstream in(argv[3], std::ios::binary);
+  std::ostringstream current;
+  current << in.rdbuf();
+  if (!in || current.str() != text) {
+    std::fprintf(stderr,
+                 "%s is stale: it no longer matches connectors/config_table.def.\n"
+                 "Regenerate it with `ninja gen_config_docs` and commit the result.\n",
+                 argv[3]);
+    return 1;
+  }
+  return 0;
+}
