@@ -10,6 +10,7 @@ namespace tern::connectors {
 
 struct Producer::Callbacks {
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
+  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
 };
 
 Result<std::unique_ptr<Producer>> Producer::Create(ProducerOptions options) {
@@ -26,7 +27,9 @@ Result<std::unique_ptr<Producer>> Producer::Create(ProducerOptions options) {
 
   std::unique_ptr<Producer> producer(new Producer());
   producer->on_delivery_ = std::move(options.on_delivery);
+  producer->on_error_ = std::move(options.on_error);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &Callbacks::OnDelivery);
+  if (producer->on_error_) rd_kafka_conf_set_error_cb(conf.get(), &Callbacks::OnError);
   rd_kafka_conf_set_opaque(conf.get(), producer.get());
   char error[512] = "";
   producer->handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), error, sizeof error);
@@ -40,6 +43,7 @@ Result<std::unique_ptr<Producer>> Producer::Create(ProducerOptions options) {
 Producer::~Producer() {
   if (handle_ == nullptr) return;
   on_delivery_ = nullptr;  // the owner may be half destroyed: report nothing
+  on_error_ = nullptr;
   rd_kafka_flush(handle_, 5000);
   rd_kafka_destroy(handle_);
 }
@@ -59,6 +63,17 @@ void Producer::Callbacks::OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m
     report.status = Status::FromKafka(message->err, "delivery to '" + std::string(report.topic) + "'");
   }
   self->on_delivery_(report);
+}
+
+void Producer::Callbacks::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<Producer*>(opaque);
+  Status status;
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    status = self->fatal_error();
+  } else {
+    status = Status::FromKafka(err, std::string("producer: ") + reason);
+  }
+  if (self->on_error_) self->on_error_(status);
 }
 
 Status Producer::Produce(std::string_view topic, std::string_view key, std::string_view value,

@@ -40,6 +40,10 @@ struct ProducerOptions {
   Properties properties;
   // Called on the thread that calls Poll/Flush, once per produced message.
   std::function<void(const DeliveryReport&)> on_delivery;
+  // Client-level errors (all brokers down, a fatal idempotence error), during
+  // Poll/Flush; librdkafka keeps retrying the non-fatal ones. Without a
+  // callback librdkafka logs them to stderr.
+  std::function<void(const Status&)> on_error;
 };
 
 // Created by Create, owned by the caller (the daemon's output stage).
@@ -78,6 +82,7 @@ class Producer {
 
   rd_kafka_t* handle_ = nullptr;
   std::function<void(const DeliveryReport&)> on_delivery_;
+  std::function<void(const Status&)> on_error_;
   std::string topic_scratch_;  // NUL-terminated topic for rd_kafka_producev
 };
 

@@ -24,7 +24,7 @@ struct Reports {
 };
 
 std::unique_ptr<Producer> MakeProducer(const MockCluster& mock, Reports* reports,
-                                       Properties extra = {}) {
+                                       Properties extra = {}, std::vector<Status>* errors = nullptr) {
   ProducerOptions options;
   options.bootstrap_servers = mock.bootstrap_servers();
   options.properties = testing::FastProducerProperties();
@@ -39,6 +39,7 @@ std::unique_ptr<Producer> MakeProducer(const MockCluster& mock, Reports* reports
     }
     reports->opaques.insert(r.opaque);
   };
+  if (errors != nullptr) options.on_error = [errors](const Status& s) { errors->push_back(s); };
   auto producer = Producer::Create(std::move(options));
   REQUIRE_MESSAGE(producer.ok(), producer.status().ToString());
   return std::move(*producer);
@@ -69,7 +70,8 @@ TEST_CASE("every produced message gets one delivery report with its opaque") {
   for (int i = 0; i < kCount; ++i) {
     std::string key = "k" + std::to_string(i % 7);
     std::string value = "v" + std::to_string(i);
-    Header headers[] = {{"source", "test"}, {"seq", std::to_string(i)}};
+    std::string seq = std::to_string(i);  // outlives the views in headers
+    Header headers[] = {{"source", "test"}, {"seq", seq}};
     REQUIRE(producer->Produce("alerts", key, value, headers, 1000 + i).ok());
   }
   CHECK(producer->in_flight() > 0);
@@ -95,7 +97,9 @@ TEST_CASE("injected produce errors are retried") {
   REQUIRE(mock.ok());
   REQUIRE((*mock)->CreateTopic("alerts", 1).ok());
   Reports reports;
-  auto producer = MakeProducer(**mock, &reports, {{"retry.backoff.ms", "10"}});
+  std::vector<Status> client_errors;  // the injected disconnect: "1/1 brokers are down"
+  auto producer = MakeProducer(**mock, &reports, {{"retry.backoff.ms", "10"}, {"log_level", "0"}},
+                               &client_errors);
   const int32_t errors[] = {RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
                             RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                             RD_KAFKA_RESP_ERR__TRANSPORT};
@@ -117,9 +121,11 @@ TEST_CASE("a broker outage delays delivery but loses nothing") {
   REQUIRE(mock.ok());
   REQUIRE((*mock)->CreateTopic("alerts", 2).ok());
   Reports reports;
+  std::vector<Status> errors;
   auto producer = MakeProducer(**mock, &reports,
                                {{"reconnect.backoff.ms", "20"}, {"reconnect.backoff.max.ms", "100"},
-                                {"retry.backoff.ms", "20"}, {"log_level", "0"}});
+                                {"retry.backoff.ms", "20"}, {"log_level", "0"}},
+                               &errors);
   for (int i = 0; i < 50; ++i) REQUIRE(producer->Produce("alerts", "k", "before", {}, i).ok());
   REQUIRE(producer->Flush(5000).ok());
   REQUIRE(reports.ok.size() == 50);
@@ -132,6 +138,9 @@ TEST_CASE("a broker outage delays delivery but loses nothing") {
   producer->Poll(0);
   CHECK(reports.ok.size() == 50);  // nothing acknowledged while the broker is down
   CHECK(producer->in_flight() == 50);
+  REQUIRE(!errors.empty());  // "all brokers down", reported, not fatal
+  CHECK(errors[0].retriable());
+  CHECK_FALSE(errors[0].fatal());
   REQUIRE((*mock)->SetBrokerUp(-1).ok());
   REQUIRE(producer->Flush(10000).ok());
   CHECK(reports.failed.empty());
