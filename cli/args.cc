@@ -12,6 +12,14 @@ const std::string& Args::Get(std::string_view name, const std::string& fallback)
   return it == values_.end() ? fallback : it->second;
 }
 
+std::vector<std::string> Args::GetAll(std::string_view name) const {
+  std::vector<std::string> out;
+  for (const auto& [n, v] : all_values_) {
+    if (n == name) out.push_back(v);
+  }
+  return out;
+}
+
 bool Args::Parse(std::span<const std::string> words, std::span<const OptionSpec> specs,
                  std::string* error) {
   bool options_done = false;
@@ -61,6 +69,7 @@ bool Args::Parse(std::span<const std::string> words, std::span<const OptionSpec>
       value = words[++i];
     }
     values_[name] = value;
+    all_values_.emplace_back(name, value);
   }
   return true;
 }

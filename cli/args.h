@@ -31,6 +31,8 @@ class Args {
   bool Has(std::string_view name) const { return values_.count(std::string(name)) != 0; }
   // The last value given for the option, or `fallback`.
   const std::string& Get(std::string_view name, const std::string& fallback) const;
+  // Every value given for a repeatable option, in command-line order.
+  std::vector<std::string> GetAll(std::string_view name) const;
   const std::vector<std::string>& positional() const { return positional_; }
   bool help() const { return Has("--help"); }
 
@@ -41,6 +43,7 @@ class Args {
 
  private:
   std::map<std::string, std::string> values_;  // option name -> last value ("" for flags)
+  std::vector<std::pair<std::string, std::string>> all_values_;  // (name, value) in order
   std::vector<std::string> positional_;
 };
 

@@ -1,5 +1,5 @@
 // The subcommands of `tern`, one per file (check.cc, explain.cc, replay.cc,
-// test_command.cc, run.cc); main.cc dispatches. Each takes the words after the
+// test_command.cc, run.cc, kafka_mock.cc); main.cc dispatches. Each takes the words after the
 // command name, writes to stdout/stderr and returns the exit status.
 // Tested by the cases under tests/cases/ and by hand (`tern <command> --help`).
 #pragma once
@@ -14,6 +14,7 @@ int ExplainCommand(std::span<const std::string> args);
 int ReplayCommand(std::span<const std::string> args);
 int TestCommand(std::span<const std::string> args);
 int RunCommand(std::span<const std::string> args);
+int KafkaMockCommand(std::span<const std::string> args);
 
 // Prints "tern <command>: <message>" and a hint to stderr; returns kExitUsage.
 int UsageError(const char* command, const std::string& message);

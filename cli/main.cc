@@ -23,6 +23,8 @@ constexpr char kUsage[] =
     "                                alerts as JSON Lines on stdout\n"
     "  test DIR... [--rewrite]       run recorded-stream cases\n"
     "  run --config tern.toml        the daemon (not implemented yet)\n"
+    "  kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...\n"
+    "                                an embedded Kafka cluster for demos and tests\n"
     "\n"
     "`tern <command> --help` describes one command.\n";
 
@@ -33,7 +35,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"check", CheckCommand}, {"explain", ExplainCommand}, {"replay", ReplayCommand},
-    {"test", TestCommand},   {"run", RunCommand},
+    {"test", TestCommand},   {"run", RunCommand},         {"kafka-mock", KafkaMockCommand},
 };
 
 }  // namespace

@@ -70,6 +70,15 @@ TEST_CASE("the last value wins; help is always known") {
   CHECK(args.help());
 }
 
+TEST_CASE("a repeatable option keeps every value in order") {
+  std::vector<std::string> words = {"--input", "a", "--dot", "--input=b", "--input", "c"};
+  Args args;
+  std::string error;
+  REQUIRE(args.Parse(words, kSpecs, &error));
+  CHECK(args.GetAll("--input") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(args.GetAll("--lateness").empty());
+}
+
 TEST_CASE("command-line errors") {
   struct Case {
     std::vector<std::string> words;

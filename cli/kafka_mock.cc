@@ -1,0 +1,116 @@
+// `tern kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...`: librdkafka's
+// mock Kafka cluster in the foreground, for demos and tests, until SIGINT/SIGTERM.
+// Tested by tests/kafka_mock_test.py (CTest kafka_mock_cli) and by hand with kcat.
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "connectors/mock_cluster.h"
+
+namespace tern::cli {
+
+namespace {
+
+constexpr char kKafkaMockUsage[] =
+    "usage: tern kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...\n"
+    "\n"
+    "Starts an in-process mock Kafka cluster (librdkafka's) and keeps it up until\n"
+    "SIGINT or SIGTERM. The first line on stdout is `bootstrap HOST:PORT[,...]`,\n"
+    "the value for bootstrap.servers (kcat -b). Each broker listens on a port the\n"
+    "OS picks: librdkafka 2.0.2 cannot bind a chosen one. Nothing is persisted.\n"
+    "\n"
+    "  --brokers N                 number of brokers (default 1)\n"
+    "  --topic NAME[:PARTITIONS]   create a topic (default 1 partition); repeatable.\n"
+    "                              Other topics are auto-created with 4 partitions.\n"
+    "Exit status: 0 after a signal, 1 if the cluster cannot start, 2 for a bad\n"
+    "command line.\n";
+
+constexpr OptionSpec kKafkaMockOptions[] = {{"--brokers", true}, {"--topic", true}};
+
+// A whole decimal number in [1, 10000].
+bool ParseCount(const std::string& text, int* value) {
+  if (text.empty() || text.size() > 5) return false;
+  int n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + (c - '0');
+  }
+  if (n < 1 || n > 10000) return false;
+  *value = n;
+  return true;
+}
+
+struct TopicSpec {
+  std::string name;
+  int partitions = 1;
+};
+
+}  // namespace
+
+int KafkaMockCommand(std::span<const std::string> words) {
+  Args args;
+  std::string error;
+  if (!args.Parse(words, kKafkaMockOptions, &error)) return UsageError("kafka-mock", error);
+  if (args.help()) {
+    std::fputs(kKafkaMockUsage, stdout);
+    return kExitOk;
+  }
+  if (!args.positional().empty()) {
+    return UsageError("kafka-mock", "unexpected argument '" + args.positional()[0] + "'");
+  }
+  int brokers = 1;
+  if (args.Has("--brokers") && !ParseCount(args.Get("--brokers", ""), &brokers)) {
+    return UsageError("kafka-mock", "--brokers needs a number from 1 to 10000");
+  }
+  std::vector<TopicSpec> topics;
+  for (const std::string& spec : args.GetAll("--topic")) {
+    TopicSpec topic;
+    size_t colon = spec.rfind(':');
+    topic.name = spec.substr(0, colon);
+    if (colon != std::string::npos && !ParseCount(spec.substr(colon + 1), &topic.partitions)) {
+      return UsageError("kafka-mock", "bad partition count in --topic '" + spec + "'");
+    }
+    if (topic.name.empty()) return UsageError("kafka-mock", "--topic needs a name");
+    topics.push_back(std::move(topic));
+  }
+
+  // Block the stop signals before librdkafka starts its threads (they inherit
+  // the mask), so only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto mock = connectors::MockCluster::Start(brokers);
+  if (!mock.ok()) {
+    std::fprintf(stderr, "tern kafka-mock: %s\n", mock.status().message().c_str());
+    return kExitFailed;
+  }
+  std::string created;
+  for (const TopicSpec& topic : topics) {
+    connectors::Status status = (*mock)->CreateTopic(topic.name, topic.partitions);
+    if (!status.ok()) {
+      std::fprintf(stderr, "tern kafka-mock: %s\n", status.message().c_str());
+      return kExitFailed;
+    }
+    created += (created.empty() ? "" : ", ") + topic.name + " (" +
+               std::to_string(topic.partitions) + " partition" +
+               (topic.partitions == 1 ? ")" : "s)");
+  }
+  std::printf("bootstrap %s\n", (*mock)->bootstrap_servers().c_str());
+  std::fflush(stdout);
+  std::fprintf(stderr, "tern kafka-mock: %d broker%s at %s; topics: %s; Ctrl-C stops\n", brokers,
+               brokers == 1 ? "" : "s", (*mock)->bootstrap_servers().c_str(),
+               created.empty() ? "none (auto-created on use)" : created.c_str());
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  std::fprintf(stderr, "tern kafka-mock: %s, stopping\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  return kExitOk;
+}
+
+}  // namespace tern::cli
