@@ -34,13 +34,16 @@ constexpr char kReplayUsage[] =
     "  --dead-letter FILE  write malformed lines there as\n"
     "                      {\"line\":N,\"error\":\"...\",\"raw\":\"...\"}\n"
     "  --late-output FILE  write late events there, as received\n"
+    "  --open-end          the stream goes on after the file: windows still open at\n"
+    "                      its end stay open (no end-of-input timeouts or absence\n"
+    "                      matches), as `tern run` would leave them\n"
     "\n"
     "Exit status: 0, 1 when the patterns do not compile or a file cannot be read,\n"
     "2 for a bad command line. Malformed and late events do not change it.\n";
 
 constexpr OptionSpec kReplayOptions[] = {
     {"--input", true},       {"--time-field", true},  {"--lateness", true},
-    {"--dead-letter", true}, {"--late-output", true},
+    {"--dead-letter", true}, {"--late-output", true}, {"--open-end", false},
 };
 
 constexpr size_t kFlushBytes = size_t{1} << 20;
@@ -118,6 +121,7 @@ bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* er
   }
   options->dead_letter = args.Get("--dead-letter", options->dead_letter);
   options->late_output = args.Get("--late-output", options->late_output);
+  if (args.Has("--open-end")) options->open_end = true;
   return true;
 }
 
@@ -188,7 +192,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
     Log(output, "tern replay: " + options.input + ": " + reader.error());
     status = kExitFailed;
   }
-  engine.Finish();
+  if (!options.open_end) engine.Finish();
   DrainAlerts(engine, output, &alerts);
   Flush(output.alerts, output.alerts_file);
 

@@ -20,6 +20,7 @@ struct ReplayOptions {
   int64_t lateness_ms = 0;
   std::string dead_letter;         // empty: malformed lines are only reported
   std::string late_output;         // empty: late events are only counted
+  bool open_end = false;           // no Finish(): windows open at the end stay open
 };
 
 // Where a replay writes. With a FILE the text is flushed there in big blocks;
@@ -38,7 +39,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output);
 
 // Fills the options other than the pattern files from a parsed command line (or a
 // test case's `args` line): --input, --time-field, --lateness, --dead-letter,
-// --late-output. Returns false with *error on a bad value.
+// --late-output, --open-end. Returns false with *error on a bad value.
 bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* error);
 
 }  // namespace tern::cli

@@ -426,6 +426,17 @@ void Engine::MarkIdle(uint32_t partition) {
   if (wm != INT64_MIN) m.FireTimers(wm);
 }
 
+void Engine::OldestLivePositions(std::vector<uint64_t>* per_partition) const {
+  const Impl& m = *impl_;
+  per_partition->assign(m.partitions.size(), UINT64_MAX);
+  m.events.ForEachLive([&](const nfa::StoredEvent& e) {
+    if (e.partition < per_partition->size()) {
+      uint64_t& oldest = (*per_partition)[e.partition];
+      oldest = std::min(oldest, e.position);
+    }
+  });
+}
+
 uint64_t Engine::OldestHeldPosition(uint32_t partition) const {
   const Impl& m = *impl_;
   if (partition >= m.partitions.size()) return UINT64_MAX;

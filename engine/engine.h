@@ -84,6 +84,13 @@ class Engine {
   // holds (not yet matched), or UINT64_MAX: the daemon never commits an input offset
   // at or past it.
   uint64_t OldestHeldPosition(uint32_t partition) const;
+  // Per input partition, the smallest position of an event the engine still holds:
+  // waiting in a reorder buffer, or bound in a live partial match (UINT64_MAX when
+  // none). Reading a partition again from there rebuilds every partial match that
+  // involves it, so the daemon commits no offset past it (at-least-once across a
+  // restart, before partial matches are persisted). O(events held): call it at commit
+  // time, not per event.
+  void OldestLivePositions(std::vector<uint64_t>* per_partition) const;
 
   // End of input: the watermark goes to +infinity; buffered events are processed,
   // every window closes (timeouts, absence matches).

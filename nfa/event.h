@@ -61,6 +61,13 @@ class EventStore {
     if (--e->refs == 0) free_.push_back(e->index);
   }
   size_t live() const { return records_.size() - free_.size(); }
+  // Calls f(const StoredEvent&) for every record in use (refs > 0).
+  template <typename F>
+  void ForEachLive(F&& f) const {
+    for (const auto& r : records_) {
+      if (r->refs > 0) f(*r);
+    }
+  }
   static constexpr size_t kPayloadReserve = 512;  // bytes reserved in each new record
   static constexpr size_t kStringsReserve = 256;
   size_t capacity() const { return records_.size(); }

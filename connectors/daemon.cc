@@ -1,0 +1,555 @@
+// The daemon loop.
+//
+// IMPLEMENTATION
+// One thread does everything the engine touches: poll a batch from the consumer,
+// parse each message in place (the engine's parser reads the librdkafka buffer),
+// push it, hand the alerts to the producer, serve delivery reports, commit. The
+// librdkafka threads do the network I/O; the metrics server has its own thread and
+// reads only atomics.
+//
+// Input partitions. Each (topic, Kafka partition) is an engine input partition with
+// its own watermark (spec §8). The event's position is the record's identity in the
+// log: 8 bits of a hash of the topic name, 16 bits of partition, 40 bits of offset,
+// so alert ids (which hash positions) are the same when a restart reads the record
+// again, and positions order like offsets within a partition. A partition that has
+// sent nothing for kIdleAfterMs stops holding back window timers (Engine::MarkIdle)
+// until its next record.
+//
+// At-least-once. Every produced message (alert, dead letter, late copy) gets a
+// sequence number; `acked_prefix_` is the first one not yet acknowledged. Per
+// partition, `marks` remember the offsets whose processing produced messages (and
+// the sequence reached). The offset committed for a partition is the smallest of:
+// the next offset to read; the first offset whose messages are not all acknowledged;
+// and the position of the oldest event the engine still holds from the partition
+// (reorder buffer or a live partial match), so that reading again from the committed
+// offset rebuilds every partial match (Engine::OldestLivePositions). A crash or a
+// restart therefore re-reads what an unfinished alert depends on; the alerts that
+// come out again carry the same ids. A message whose delivery fails for good is
+// produced again. Commits go out every kCommitIntervalMs and at shutdown.
+//
+// Latency. The consumer is polled with a short wait and drained without waiting;
+// alerts are produced the moment the engine emits them (linger.ms from the producer
+// properties); delivery reports are served every iteration. Each alert carries the
+// wall-clock microseconds at which its event was consumed and at which the alert was
+// handed to the producer (headers tern-consumed-us / tern-produced-us) for the
+// latency bench.
+#include "connectors/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <unordered_map>
+
+#include "base/json_writer.h"
+#include "connectors/consumer.h"
+#include "connectors/metrics.h"
+#include "connectors/metrics_server.h"
+#include "connectors/producer.h"
+#include "engine/engine.h"
+#include "engine/event_parser.h"
+
+namespace tern::connectors {
+
+namespace {
+
+constexpr int kPollWaitMs = 5;             // consumer wait when nothing is in flight
+constexpr size_t kMaxBatch = 2048;         // messages per poll
+constexpr int64_t kCommitIntervalMs = 200;
+constexpr int64_t kIdleAfterMs = 1000;
+constexpr int64_t kStatsIntervalMs = 1000;
+constexpr int kShutdownFlushMs = 30000;
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t TopicHash8(std::string_view topic) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : topic) h = (h ^ c) * 0x100000001b3ull;
+  return (h ^ (h >> 32)) & 0xFF;
+}
+
+uint64_t Position(uint64_t topic_hash, int32_t partition, int64_t offset) {
+  return (topic_hash << 56) | (static_cast<uint64_t>(partition & 0xFFFF) << 40) |
+         (static_cast<uint64_t>(offset) & ((uint64_t{1} << 40) - 1));
+}
+
+int64_t OffsetOf(uint64_t position) { return static_cast<int64_t>(position & ((uint64_t{1} << 40) - 1)); }
+
+// The Kafka message key of an alert: a string key as its text, anything else
+// (numbers, lists of a multi-field key, null) as its JSON.
+std::string_view AlertKey(const engine::Alert& a, std::string& scratch) {
+  const std::string& k = a.key_json;
+  if (k.size() >= 2 && k.front() == '"' && k.find('\\') == std::string::npos) {
+    return std::string_view(k).substr(1, k.size() - 2);
+  }
+  scratch = k;
+  return scratch;
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  DaemonOptions options;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<engine::EventParser> parser;
+  std::unique_ptr<Consumer> consumer;
+  std::unique_ptr<Producer> producer;
+  MetricsRegistry metrics;
+  std::unique_ptr<MetricsServer> server;
+  Status fatal;
+
+  // ---- metrics
+  Counter* events_in = nullptr;
+  Counter* alerts_out = nullptr;
+  Counter* late = nullptr;
+  Counter* malformed = nullptr;
+  Counter* reloads = nullptr;
+  Counter* reload_failures = nullptr;
+  Gauge* live_keys = nullptr;
+  Gauge* live_partials = nullptr;
+  Gauge* in_flight = nullptr;
+  GaugeFamily* lag = nullptr;
+  Histogram* end_to_end = nullptr;
+  Histogram* inside = nullptr;
+
+  // ---- input partitions
+  struct Mark {
+    int64_t offset;
+    uint64_t seq_end;  // messages produced up to and including this offset's
+  };
+  struct Partition {
+    std::string topic;
+    int32_t kafka_partition = 0;
+    uint64_t topic_hash = 0;
+    uint32_t stream = 0;
+    int64_t next_offset = -1;  // after the last processed record; -1 = none yet
+    int64_t committed = -1;
+    std::deque<Mark> marks;
+    int64_t last_seen_ms = 0;
+    bool idle = false;
+  };
+  std::vector<Partition> partitions;
+  std::unordered_map<std::string, uint32_t> partition_ids;  // "topic\0partition"
+  std::string id_scratch;
+  std::vector<uint64_t> live_positions;  // scratch for commits
+
+  // ---- produced messages
+  struct Pending {
+    std::string topic, key, value;
+    std::vector<std::pair<std::string, std::string>> headers;
+    int64_t event_time_us = 0;  // the input record's timestamp (0: unknown)
+    bool is_alert = false;
+  };
+  uint64_t next_seq = 0;
+  uint64_t acked_prefix = 0;         // every seq below it is acknowledged
+  std::deque<uint8_t> acked;         // acked[i]: seq acked_prefix + i
+  std::unordered_map<uint64_t, Pending> pending;
+  std::vector<uint64_t> retry;       // failed deliveries to produce again
+  std::vector<Header> header_scratch;
+  std::string key_scratch;
+
+  int64_t last_commit_ms = 0;
+  int64_t last_stats_ms = 0;
+
+  // ------------------------------------------------------------ setup
+  bool Setup(std::string* error);
+  bool LoadPatterns(std::string* errors);
+  void Reload();
+
+  // ------------------------------------------------------------ the loop
+  uint32_t PartitionId(std::string_view topic, int32_t partition);
+  void Handle(const Message& m);
+  void Send(Pending p);
+  void Produce(uint64_t seq);
+  void OnDelivery(const DeliveryReport& r);
+  void Commit(bool sync);
+  void CheckIdle(int64_t now_ms);
+  void UpdateStats();
+};
+
+// ---------------------------------------------------------------- setup
+
+bool Daemon::Impl::LoadPatterns(std::string* errors) {
+  std::vector<std::shared_ptr<const nfa::Program>> programs;
+  if (!options.load_patterns(options.config.pattern_files, engine->schema(), &programs, errors)) return false;
+  if (engine->programs().empty()) {
+    for (auto& p : programs) engine->AddProgram(p);
+  } else {
+    size_t kept = engine->ReplacePrograms(programs);
+    spdlog::info("reload: {} patterns, {} kept their partial matches", programs.size(), kept);
+  }
+  return true;
+}
+
+bool Daemon::Impl::Setup(std::string* error) {
+  const DaemonConfig& c = options.config;
+  engine::Options engine_options;
+  engine_options.lateness_ms = c.lateness_ms;
+  engine = std::make_unique<engine::Engine>(engine_options);
+  std::string errors;
+  if (!LoadPatterns(&errors)) {
+    *error = errors;
+    return false;
+  }
+  parser = std::make_unique<engine::EventParser>(engine->schema(), c.time_field);
+
+  events_in = &metrics.AddCounter("tern_events_total", "Input records consumed (malformed ones included).");
+  alerts_out = &metrics.AddCounter("tern_alerts_total", "Alerts acknowledged by the broker.");
+  late = &metrics.AddCounter("tern_late_events_total", "Events older than their partition's watermark.");
+  malformed = &metrics.AddCounter("tern_malformed_events_total", "Records that were not valid events (dead-lettered).");
+  reloads = &metrics.AddCounter("tern_reloads_total", "Pattern reloads applied.");
+  reload_failures = &metrics.AddCounter("tern_reload_failures_total", "Pattern reloads rejected (errors in the files).");
+  live_keys = &metrics.AddGauge("tern_live_keys", "(pattern, key) pairs holding partial matches.");
+  live_partials = &metrics.AddGauge("tern_live_partial_matches", "Partial matches alive.");
+  in_flight = &metrics.AddGauge("tern_producer_in_flight", "Messages handed to the producer, not yet acknowledged.");
+  lag = &metrics.AddGaugeFamily("tern_consumer_lag", "Records behind the partition's high watermark.", {"topic", "partition"});
+  end_to_end = &metrics.AddHistogram("tern_end_to_end_latency_seconds",
+                                     "Input record timestamp to alert acknowledged by the broker.");
+  inside = &metrics.AddHistogram("tern_processing_latency_seconds",
+                                 "Record consumed to alert handed to the producer.");
+
+  ProducerOptions po;
+  po.bootstrap_servers = c.brokers;
+  for (const auto& [k, v] : c.producer_properties) po.properties.emplace_back(k, v);
+  po.on_delivery = [this](const DeliveryReport& r) { OnDelivery(r); };
+  po.on_error = [](const Status& s) { spdlog::warn("producer: {}", s.message()); };
+  auto p = Producer::Create(std::move(po));
+  if (!p.ok()) {
+    *error = "kafka.producer: " + p.status().message();
+    return false;
+  }
+  producer = std::move(p.value());
+
+  ConsumerOptions co;
+  co.bootstrap_servers = c.brokers;
+  co.group_id = c.group;
+  co.properties.emplace_back("fetch.wait.max.ms", "5");
+  for (const auto& [k, v] : c.consumer_properties) co.properties.emplace_back(k, v);
+  co.on_rebalance = [this](RebalanceKind kind, std::span<const TopicPartition> parts) {
+    const char* what = kind == RebalanceKind::kAssigned ? "assigned" : kind == RebalanceKind::kRevoked ? "revoked" : "lost";
+    for (const TopicPartition& tp : parts) spdlog::info("partition {}[{}] {}", tp.topic, tp.partition, what);
+    if (kind == RebalanceKind::kRevoked) Commit(/*sync=*/true);
+  };
+  co.on_commit = [](const Status& s, std::span<const TopicPartitionOffset>) {
+    if (!s.ok()) spdlog::warn("commit: {}", s.message());
+  };
+  co.on_error = [](const Status& s) { spdlog::warn("consumer: {}", s.message()); };
+  auto cons = Consumer::Create(std::move(co));
+  if (!cons.ok()) {
+    *error = "kafka.consumer: " + cons.status().message();
+    return false;
+  }
+  consumer = std::move(cons.value());
+  Status sub = consumer->Subscribe(c.input_topics);
+  if (!sub.ok()) {
+    *error = "input.topics: " + sub.message();
+    return false;
+  }
+
+  if (!c.metrics_address.empty()) {
+    std::string host, why;
+    uint16_t port = 0;
+    if (!ParseHostPort(c.metrics_address, &host, &port, &why)) {
+      *error = "metrics.address: " + why;
+      return false;
+    }
+    server = std::make_unique<MetricsServer>(&metrics);
+    if (!server->Start(host, port, &why)) {
+      *error = "metrics.address: " + why;
+      return false;
+    }
+    server->SetHealth(false, "starting");
+  }
+  return true;
+}
+
+void Daemon::Impl::Reload() {
+  std::string errors;
+  if (options.expand_patterns && !options.expand_patterns(&options.config, &errors)) {
+    reload_failures->Add();
+    spdlog::error("reload rejected, the running patterns keep running:\n{}", errors);
+    return;
+  }
+  if (!LoadPatterns(&errors)) {
+    reload_failures->Add();
+    spdlog::error("reload rejected, the running patterns keep running:\n{}", errors);
+    return;
+  }
+  reloads->Add();
+}
+
+// ---------------------------------------------------------------- the loop
+
+uint32_t Daemon::Impl::PartitionId(std::string_view topic, int32_t partition) {
+  id_scratch.assign(topic);
+  id_scratch.push_back('\0');
+  id_scratch.append(std::to_string(partition));
+  auto it = partition_ids.find(id_scratch);
+  if (it != partition_ids.end()) return it->second;
+  const uint32_t id = static_cast<uint32_t>(partitions.size());
+  partition_ids.emplace(id_scratch, id);
+  Partition p;
+  p.topic.assign(topic);
+  p.kafka_partition = partition;
+  p.topic_hash = TopicHash8(topic);
+  p.stream = engine->StreamId(topic);
+  partitions.push_back(std::move(p));
+  return id;
+}
+
+void Daemon::Impl::Send(Pending p) {
+  const uint64_t seq = next_seq++;
+  acked.push_back(0);
+  pending.emplace(seq, std::move(p));
+  Produce(seq);
+}
+
+void Daemon::Impl::Produce(uint64_t seq) {
+  const Pending& p = pending.at(seq);
+  header_scratch.clear();
+  for (const auto& [k, v] : p.headers) header_scratch.push_back({k, v});
+  while (true) {
+    Status s = producer->Produce(p.topic, p.key, p.value, header_scratch, seq);
+    if (s.ok()) return;
+    if (s.code() == Errc::kQueueFull) {
+      producer->Poll(1);  // serve reports so the queue drains
+      continue;
+    }
+    if (s.fatal()) {
+      fatal = s;
+      return;
+    }
+    spdlog::warn("produce to {}: {}; will retry", p.topic, s.message());
+    retry.push_back(seq);
+    return;
+  }
+}
+
+void Daemon::Impl::OnDelivery(const DeliveryReport& r) {
+  auto it = pending.find(r.opaque);
+  if (it == pending.end()) return;
+  if (!r.status.ok()) {
+    spdlog::warn("delivery to {} failed: {}; producing it again", it->second.topic, r.status.message());
+    retry.push_back(r.opaque);
+    return;
+  }
+  if (it->second.is_alert) {
+    alerts_out->Add();
+    if (it->second.event_time_us > 0) end_to_end->Observe(static_cast<double>(NowUs() - it->second.event_time_us) / 1e6);
+  }
+  pending.erase(it);
+  acked[r.opaque - acked_prefix] = 1;
+  while (!acked.empty() && acked.front() != 0) {
+    acked.pop_front();
+    ++acked_prefix;
+  }
+}
+
+void Daemon::Impl::Handle(const Message& m) {
+  const int64_t consumed_us = NowUs();
+  events_in->Add();
+  const uint32_t id = PartitionId(m.topic(), m.partition());
+  Partition& part = partitions[id];
+  part.last_seen_ms = SteadyMs();
+  part.idle = false;
+  const uint64_t seq_before = next_seq;
+  const DaemonConfig& c = options.config;
+  auto source_headers = [&](Pending& p) {
+    p.headers.emplace_back("tern-topic", std::string(m.topic()));
+    p.headers.emplace_back("tern-partition", std::to_string(m.partition()));
+    p.headers.emplace_back("tern-offset", std::to_string(m.offset()));
+  };
+
+  nfa::StoredEvent* e = engine->NewEvent();
+  std::string error;
+  if (!parser->Parse(m.value(), *e, &error)) {
+    engine->Discard(e);
+    malformed->Add();
+    spdlog::debug("{}[{}]@{}: malformed event: {}", m.topic(), m.partition(), m.offset(), error);
+    if (!c.dead_letter_topic.empty()) {
+      Pending p;
+      p.topic = c.dead_letter_topic;
+      p.key.assign(m.has_key() ? m.key() : std::string_view());
+      p.value.assign(m.value());
+      p.headers.emplace_back("tern-error", error);
+      source_headers(p);
+      Send(std::move(p));
+    }
+  } else {
+    e->position = Position(part.topic_hash, m.partition(), m.offset());
+    e->partition = id;
+    e->stream = part.stream;
+    if (engine->Push(e)) {
+      late->Add();
+      if (!c.late_topic.empty()) {
+        Pending p;
+        p.topic = c.late_topic;
+        p.key.assign(m.has_key() ? m.key() : std::string_view());
+        p.value.assign(m.value());
+        source_headers(p);
+        Send(std::move(p));
+      }
+    }
+    std::vector<engine::Alert>& alerts = engine->alerts();
+    if (!alerts.empty()) {
+      const int64_t produced_us = NowUs();
+      const int64_t event_us = m.timestamp_ms() > 0 ? m.timestamp_ms() * 1000 : 0;
+      for (engine::Alert& a : alerts) {
+        Pending p;
+        p.topic = a.to.empty() ? c.alerts_topic : std::string(a.to);
+        p.key.assign(AlertKey(a, key_scratch));
+        p.value = std::move(a.json);
+        p.headers.emplace_back("tern-alert-id", a.id);
+        p.headers.emplace_back("tern-pattern", engine->programs()[a.pattern]->name);
+        p.headers.emplace_back("tern-consumed-us", std::to_string(consumed_us));
+        p.headers.emplace_back("tern-produced-us", std::to_string(produced_us));
+        p.event_time_us = event_us;
+        p.is_alert = true;
+        inside->Observe(static_cast<double>(produced_us - consumed_us) / 1e6);
+        Send(std::move(p));
+      }
+      alerts.clear();
+    }
+  }
+  part.next_offset = m.offset() + 1;
+  if (next_seq != seq_before) part.marks.push_back({m.offset(), next_seq});
+}
+
+void Daemon::Impl::CheckIdle(int64_t now_ms) {
+  for (uint32_t id = 0; id < partitions.size(); ++id) {
+    Partition& p = partitions[id];
+    if (p.idle || p.next_offset < 0 || now_ms - p.last_seen_ms < kIdleAfterMs) continue;
+    p.idle = true;
+    const uint64_t seq_before = next_seq;
+    engine->MarkIdle(id);
+    for (engine::Alert& a : engine->alerts()) {
+      Pending pa;
+      pa.topic = a.to.empty() ? options.config.alerts_topic : std::string(a.to);
+      pa.key.assign(AlertKey(a, key_scratch));
+      pa.value = std::move(a.json);
+      pa.headers.emplace_back("tern-alert-id", a.id);
+      pa.headers.emplace_back("tern-pattern", engine->programs()[a.pattern]->name);
+      pa.is_alert = true;
+      Send(std::move(pa));
+    }
+    engine->alerts().clear();
+    // Window timers belong to no input record: hold the partition's commit until they
+    // are acknowledged, as if its last record had produced them.
+    if (next_seq != seq_before) p.marks.push_back({p.next_offset - 1, next_seq});
+  }
+}
+
+void Daemon::Impl::Commit(bool sync) {
+  if (partitions.empty()) return;
+  engine->OldestLivePositions(&live_positions);
+  std::vector<TopicPartitionOffset> offsets;
+  for (uint32_t id = 0; id < partitions.size(); ++id) {
+    Partition& p = partitions[id];
+    if (p.next_offset < 0) continue;
+    while (!p.marks.empty() && p.marks.front().seq_end <= acked_prefix) p.marks.pop_front();
+    int64_t safe = p.next_offset;
+    if (!p.marks.empty()) safe = std::min(safe, p.marks.front().offset);
+    if (id < live_positions.size() && live_positions[id] != UINT64_MAX) {
+      safe = std::min(safe, OffsetOf(live_positions[id]));
+    }
+    if (safe <= p.committed) continue;
+    p.committed = safe;
+    offsets.push_back({p.topic, p.kafka_partition, safe});
+  }
+  if (offsets.empty()) return;
+  Status s = sync ? consumer->Commit(offsets) : consumer->CommitAsync(offsets);
+  if (!s.ok()) spdlog::warn("commit: {}", s.message());
+}
+
+void Daemon::Impl::UpdateStats() {
+  const engine::Stats& s = engine->stats();
+  live_keys->Set(static_cast<double>(s.live_keys));
+  live_partials->Set(static_cast<double>(s.live_runs));
+  in_flight->Set(static_cast<double>(pending.size()));
+  for (const PartitionLag& l : consumer->Lag()) {
+    if (l.lag >= 0) lag->WithLabels({l.topic, std::to_string(l.partition)}).Set(static_cast<double>(l.lag));
+  }
+}
+
+// ---------------------------------------------------------------- Daemon
+
+Daemon::Daemon() : impl_(std::make_unique<Impl>()) {}
+Daemon::~Daemon() = default;
+
+std::unique_ptr<Daemon> Daemon::Create(DaemonOptions options, std::string* error) {
+  std::unique_ptr<Daemon> d(new Daemon());
+  d->impl_->options = std::move(options);
+  if (!d->impl_->Setup(error)) return nullptr;
+  return d;
+}
+
+uint16_t Daemon::metrics_port() const { return impl_->server ? impl_->server->port() : 0; }
+
+int Daemon::Run() {
+  Impl& m = *impl_;
+  MessageBatch batch;
+  spdlog::info("consuming {} as group '{}' from {}; {} patterns", fmt::join(m.options.config.input_topics, ","),
+               m.options.config.group, m.options.config.brokers, m.engine->programs().size());
+  if (m.server) m.server->SetHealth(true);
+  while (!stop_.load(std::memory_order_relaxed) && m.fatal.ok()) {
+    if (reload_.exchange(false)) m.Reload();
+    const int wait = m.pending.empty() ? kPollWaitMs : 0;
+    Status s = m.consumer->Poll(wait, kMaxBatch, &batch);
+    if (!s.ok()) {
+      m.fatal = s;
+      break;
+    }
+    for (const Message& msg : batch) m.Handle(msg);
+    batch.Clear();
+    m.producer->Poll(0);
+    if (!m.retry.empty()) {
+      std::vector<uint64_t> again;
+      again.swap(m.retry);
+      for (uint64_t seq : again) m.Produce(seq);
+    }
+    const int64_t now = SteadyMs();
+    m.CheckIdle(now);
+    if (now - m.last_commit_ms >= kCommitIntervalMs) {
+      m.last_commit_ms = now;
+      m.Commit(/*sync=*/false);
+    }
+    if (now - m.last_stats_ms >= kStatsIntervalMs) {
+      m.last_stats_ms = now;
+      m.UpdateStats();
+    }
+  }
+  if (m.server) m.server->SetHealth(false, "stopping");
+  // Stop consuming; deliver what is in flight (failed deliveries are produced again).
+  const int64_t deadline = SteadyMs() + kShutdownFlushMs;
+  while (!m.pending.empty() && SteadyMs() < deadline && m.fatal.ok()) {
+    m.producer->Poll(10);
+    if (!m.retry.empty()) {
+      std::vector<uint64_t> again;
+      again.swap(m.retry);
+      for (uint64_t seq : again) m.Produce(seq);
+    }
+  }
+  if (!m.pending.empty()) spdlog::error("{} messages not delivered at shutdown; their offsets stay uncommitted", m.pending.size());
+  m.Commit(/*sync=*/true);
+  Status closed = m.consumer->Close();
+  if (!closed.ok()) spdlog::warn("leaving the group: {}", closed.message());
+  if (!m.fatal.ok()) {
+    spdlog::critical("fatal Kafka error: {}", m.fatal.message());
+    return 1;
+  }
+  spdlog::info("stopped: {} events, {} alerts", m.events_in->value(), m.alerts_out->value());
+  return 0;
+}
+
+}  // namespace tern::connectors

@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""CTest daemon_*: `tern run` against the embedded broker (`tern kafka-mock`).
+
+Usage: daemon_test.py PATH/TO/tern REPO_DIR SCENARIO
+Scenarios:
+  replay_equal  the alerts the daemon writes for a stream equal those of
+                `tern replay --open-end` for the same records (ids aside: the
+                daemon's event positions are Kafka offsets, replay's line numbers);
+                malformed records reach the dead-letter topic with their reason and
+                source in headers, and nothing else is lost; SIGTERM exits 0.
+  restart       the stream in two halves with a graceful stop and a restart in
+                between: every alert of the whole stream comes out (at-least-once),
+                and an alert written twice is written identically (same id).
+  reload        SIGHUP with a changed pattern file: the unchanged pattern keeps its
+                partial match and completes it; a file with errors is rejected and
+                the running patterns keep running.
+kcat (Debian package kcat) produces the input and reads the output topics.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+
+TIMEOUT = 60.0
+
+
+def fail(message):
+    print("daemon_test: FAIL: " + message, flush=True)
+    sys.exit(1)
+
+
+class Mock:
+    def __init__(self, tern, topics):
+        args = [tern, "kafka-mock"]
+        for t in topics:
+            args += ["--topic", t]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline().strip()
+        m = re.fullmatch(r"bootstrap (\S+)", line)
+        if not m:
+            fail("kafka-mock printed %r" % line)
+        self.bootstrap = m.group(1)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=15)
+
+
+def kcat():
+    path = shutil.which("kcat") or shutil.which("kafkacat")
+    if path is None:
+        fail("kcat is not installed (scripts/install-deps.sh installs it)")
+    return path
+
+
+def produce(bootstrap, topic, lines):
+    """One message per line, in order, to partition 0."""
+    data = "".join(line + "\n" for line in lines)
+    r = subprocess.run([kcat(), "-b", bootstrap, "-t", topic, "-P", "-p", "0", "-z", "none"],
+                       input=data, text=True, capture_output=True, timeout=30)
+    if r.returncode != 0:
+        fail("kcat produce to %s: %s" % (topic, r.stderr))
+
+
+def consume(bootstrap, topic, with_headers=False):
+    """Every message of the topic so far: values, or (headers, value) pairs."""
+    fmt = "%h\t%s\n" if with_headers else "%s\n"
+    r = subprocess.run([kcat(), "-b", bootstrap, "-t", topic, "-C", "-e", "-q", "-o", "beginning",
+                        "-f", fmt], text=True, capture_output=True, timeout=30)
+    if r.returncode != 0 and "Unknown topic" not in r.stderr:
+        fail("kcat consume %s: %s" % (topic, r.stderr))
+    out = [line for line in r.stdout.split("\n") if line]
+    if not with_headers:
+        return out
+    pairs = []
+    for line in out:
+        headers, _, value = line.partition("\t")
+        h = dict(kv.split("=", 1) for kv in headers.split(",") if "=" in kv)
+        pairs.append((h, value))
+    return pairs
+
+
+def wait_for(what, predicate):
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    fail("timed out waiting for " + what)
+
+
+def scrape(log_path, metric):
+    """The value of an unlabelled metric from the daemon's /metrics (address from its log)."""
+    m = re.search(r"metrics on (http://\S+/metrics)", open(log_path).read())
+    if not m:
+        return None
+    import urllib.request
+    try:
+        text = urllib.request.urlopen(m.group(1), timeout=5).read().decode()
+    except OSError:
+        return None
+    for line in text.split("\n"):
+        if line.startswith(metric + " "):
+            return float(line.split()[1])
+    return None
+
+
+def write_config(path, bootstrap, name, pattern_globs):
+    with open(path, "w") as f:
+        f.write('[kafka]\nbrokers = "%s"\ngroup = "%s"\n' % (bootstrap, name))
+        # The mock makes a re-joining member wait session.timeout.ms - 1 s (docs/kafka.md).
+        f.write('[kafka.consumer]\n"fetch.wait.max.ms" = 5\n"session.timeout.ms" = 3000\n'
+                '"heartbeat.interval.ms" = 500\n')
+        f.write('[input]\ntopics = ["%s.events"]\n' % name)
+        f.write('[output]\nalerts.topic = "%s.alerts"\nlate.topic = "%s.late"\n'
+                'dead.letter.topic = "%s.dead"\n' % (name, name, name))
+        f.write('[patterns]\nfiles = [%s]\n' % ", ".join('"%s"' % g for g in pattern_globs))
+        f.write('[metrics]\naddress = "127.0.0.1:0"\n[log]\nlevel = "info"\n')
+
+
+class Daemon:
+    def __init__(self, tern, config, log_path):
+        self.log = open(log_path, "a")
+        self.proc = subprocess.Popen([tern, "run", "--config", config], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            status = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            fail("tern run did not stop within 30 s of SIGTERM")
+        if status != 0:
+            fail("tern run exited %d after SIGTERM" % status)
+
+
+def without_id(alert_json):
+    a = json.loads(alert_json)
+    a.pop("id", None)
+    return json.dumps(a, sort_keys=True)
+
+
+def replay(tern, patterns, lines, workdir):
+    path = os.path.join(workdir, "input.jsonl")
+    with open(path, "w") as f:
+        f.write("".join(line + "\n" for line in lines))
+    r = subprocess.run([tern, "replay"] + patterns + ["--input", path, "--open-end"],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        fail("tern replay: " + r.stderr)
+    return [line for line in r.stdout.split("\n") if line]
+
+
+def scenario_replay_equal(tern, repo, work, mock):
+    patterns = [os.path.join(repo, "patterns", f) for f in sorted(os.listdir(os.path.join(repo, "patterns")))
+                if f.endswith(".tern")]
+    with open(os.path.join(repo, "patterns", "sample", "events.jsonl")) as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    bad = ['{"ts": 1709630000000, "type": tru}', 'not json at all', '{"type":"auth"}', '[1,2,3]']
+    mixed = lines[:50] + bad[:2] + lines[50:200] + bad[2:] + lines[200:]
+    expected = replay(tern, patterns, lines, work)
+    if not expected:
+        fail("the sample stream gives no alerts with --open-end: nothing to compare")
+    config = os.path.join(work, "eq.toml")
+    write_config(config, mock.bootstrap, "eq", [os.path.join(repo, "patterns", "*.tern")])
+    daemon = Daemon(tern, config, os.path.join(work, "eq.log"))
+    produce(mock.bootstrap, "eq.events", mixed)
+    wait_for("%d alerts" % len(expected), lambda: len(consume(mock.bootstrap, "eq.alerts")) >= len(expected))
+    time.sleep(1.0)  # nothing more may come
+    daemon.stop()
+    got = consume(mock.bootstrap, "eq.alerts")
+    if Counter(map(without_id, got)) != Counter(map(without_id, expected)):
+        fail("daemon alerts differ from replay's: %d vs %d\nfirst daemon: %s\nfirst replay: %s"
+             % (len(got), len(expected), got[:1], expected[:1]))
+    dead = consume(mock.bootstrap, "eq.dead", with_headers=True)
+    if sorted(v for _, v in dead) != sorted(bad):
+        fail("dead letters %r, expected %r" % ([v for _, v in dead], bad))
+    for headers, value in dead:
+        for h in ("tern-error", "tern-topic", "tern-partition", "tern-offset"):
+            if h not in headers:
+                fail("dead letter %r lacks header %s (%r)" % (value, h, headers))
+    print("daemon_test: replay_equal ok: %d alerts equal replay's, %d dead letters" % (len(got), len(dead)))
+
+
+def scenario_restart(tern, repo, work, mock):
+    patterns = [os.path.join(repo, "patterns", f) for f in sorted(os.listdir(os.path.join(repo, "patterns")))
+                if f.endswith(".tern")]
+    with open(os.path.join(repo, "patterns", "sample", "events.jsonl")) as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    expected = replay(tern, patterns, lines, work)
+    first = replay(tern, patterns, lines[:150], work)
+    config = os.path.join(work, "rs.toml")
+    write_config(config, mock.bootstrap, "rs", [os.path.join(repo, "patterns", "*.tern")])
+    daemon = Daemon(tern, config, os.path.join(work, "rs.log"))
+    produce(mock.bootstrap, "rs.events", lines[:150])
+    wait_for("%d alerts of the first half" % len(first),
+             lambda: len(consume(mock.bootstrap, "rs.alerts")) >= len(first))
+    daemon.stop()
+    daemon = Daemon(tern, config, os.path.join(work, "rs.log"))
+    produce(mock.bootstrap, "rs.events", lines[150:])
+    want = Counter(map(without_id, expected))
+    wait_for("every alert of the stream",
+             lambda: set(map(without_id, consume(mock.bootstrap, "rs.alerts"))) >= set(want))
+    time.sleep(1.0)
+    daemon.stop()
+    got = consume(mock.bootstrap, "rs.alerts")
+    by_id = {}
+    for a in got:
+        aid = json.loads(a)["id"]
+        if aid in by_id and by_id[aid] != a:
+            fail("alert id %s written twice with different content" % aid)
+        by_id[aid] = a
+    unique = Counter(map(without_id, by_id.values()))
+    if unique != want:
+        fail("after a restart: %d distinct alerts, expected %d" % (sum(unique.values()), sum(want.values())))
+    print("daemon_test: restart ok: %d alerts written (%d distinct, as replay), duplicates identical"
+          % (len(got), len(by_id)))
+
+
+def scenario_reload(tern, repo, work, mock):
+    pdir = os.path.join(work, "reload-patterns")
+    os.makedirs(pdir, exist_ok=True)
+    keep = 'pattern keep { key u begin a where t == "a" followed_by b where t == "b" }\n'
+    with open(os.path.join(pdir, "keep.tern"), "w") as f:
+        f.write(keep)
+    with open(os.path.join(pdir, "other.tern"), "w") as f:
+        f.write('pattern other { key u begin a where t == "a" followed_by b where t == "b" }\n')
+    config = os.path.join(work, "rl.toml")
+    write_config(config, mock.bootstrap, "rl", [os.path.join(pdir, "*.tern")])
+    log = os.path.join(work, "rl.log")
+    daemon = Daemon(tern, config, log)
+    produce(mock.bootstrap, "rl.events", ['{"ts":1,"u":"x","t":"a"}'])
+    wait_for("the first event to be consumed", lambda: (scrape(log, "tern_events_total") or 0) >= 1)
+    # A broken file: rejected, the running set goes on.
+    with open(os.path.join(pdir, "other.tern"), "w") as f:
+        f.write('pattern other { key u begin a where t == }\n')
+    daemon.signal(signal.SIGHUP)
+    wait_for("the reload rejection in the log", lambda: "reload rejected" in open(log).read())
+    # A changed file: `other` starts fresh, `keep` keeps x's partial match.
+    with open(os.path.join(pdir, "other.tern"), "w") as f:
+        f.write('pattern other { key u begin a where t == "a" followed_by b where t == "b" and n > 0 }\n')
+    daemon.signal(signal.SIGHUP)
+    wait_for("the reload in the log", lambda: "kept their partial matches" in open(log).read())
+    produce(mock.bootstrap, "rl.events", ['{"ts":2,"u":"x","t":"b","n":1}'])
+    wait_for("keep's alert", lambda: any('"pattern":"keep"' in a for a in consume(mock.bootstrap, "rl.alerts")))
+    time.sleep(1.0)
+    daemon.stop()
+    got = consume(mock.bootstrap, "rl.alerts")
+    patterns = sorted(json.loads(a)["pattern"] for a in got)
+    if patterns != ["keep"]:
+        fail("after the reload: alerts of %r, expected only keep's" % patterns)
+    print("daemon_test: reload ok: a broken file was rejected, keep completed its partial match")
+
+
+def main():
+    if len(sys.argv) != 4:
+        fail("usage: daemon_test.py TERN REPO SCENARIO")
+    tern, repo, scenario = sys.argv[1], sys.argv[2], sys.argv[3]
+    scenarios = {"replay_equal": scenario_replay_equal, "restart": scenario_restart,
+                 "reload": scenario_reload}
+    if scenario not in scenarios:
+        fail("unknown scenario " + scenario)
+    work = tempfile.mkdtemp(prefix="tern-daemon-test-")
+    prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl"}[scenario]
+    mock = Mock(tern, ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")])
+    try:
+        scenarios[scenario](tern, repo, work, mock)
+    except SystemExit:
+        for name in os.listdir(work):
+            if name.endswith(".log"):
+                print("---- " + name)
+                print(open(os.path.join(work, name)).read()[-4000:])
+        raise
+    finally:
+        mock.stop()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
