@@ -15,6 +15,7 @@ int ReplayCommand(std::span<const std::string> args);
 int TestCommand(std::span<const std::string> args);
 int RunCommand(std::span<const std::string> args);
 int KafkaMockCommand(std::span<const std::string> args);
+int DemoCommand(std::span<const std::string> args);
 
 // Prints "tern <command>: <message>" and a hint to stderr; returns kExitUsage.
 int UsageError(const char* command, const std::string& message);

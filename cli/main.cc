@@ -19,12 +19,13 @@ constexpr char kUsage[] =
     "  check FILE...                 compile only; exit 0, or 1 with errors\n"
     "  explain FILE [--dot]          the compiled NFA, as text or Graphviz\n"
     "  replay FILE... --input EVENTS.jsonl [--time-field ts] [--lateness 0ms]\n"
-    "                [--dead-letter FILE] [--late-output FILE]\n"
+    "                [--dead-letter FILE] [--late-output FILE] [--open-end]\n"
     "                                alerts as JSON Lines on stdout\n"
     "  test DIR... [--rewrite]       run recorded-stream cases\n"
-    "  run --config tern.toml        the daemon (not implemented yet)\n"
+    "  run [--config tern.toml]      the daemon: Kafka in, alerts out\n"
     "  kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...\n"
     "                                an embedded Kafka cluster for demos and tests\n"
+    "  demo                          embedded broker + daemon + the sample stream\n"
     "\n"
     "`tern <command> --help` describes one command.\n";
 
@@ -36,6 +37,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"check", CheckCommand}, {"explain", ExplainCommand}, {"replay", ReplayCommand},
     {"test", TestCommand},   {"run", RunCommand},         {"kafka-mock", KafkaMockCommand},
+    {"demo", DemoCommand},
 };
 
 }  // namespace

@@ -414,6 +414,7 @@ void Daemon::Impl::Handle(const Message& m) {
         p.headers.emplace_back("tern-pattern", engine->programs()[a.pattern]->name);
         p.headers.emplace_back("tern-consumed-us", std::to_string(consumed_us));
         p.headers.emplace_back("tern-produced-us", std::to_string(produced_us));
+        if (m.timestamp_ms() > 0) p.headers.emplace_back("tern-event-ms", std::to_string(m.timestamp_ms()));
         p.event_time_us = event_us;
         p.is_alert = true;
         inside->Observe(static_cast<double>(produced_us - consumed_us) / 1e6);
