@@ -3,7 +3,10 @@
 // Tested by tests/kafka_mock_test.py (CTest kafka_mock_cli) and by hand with kcat.
 #include <csignal>
 #include <cstdio>
+#include <iostream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/args.h"
@@ -25,6 +28,13 @@ constexpr char kKafkaMockUsage[] =
     "  --brokers N                 number of brokers (default 1)\n"
     "  --topic NAME[:PARTITIONS]   create a topic (default 1 partition); repeatable.\n"
     "                              Other topics are auto-created with 4 partitions.\n"
+    "Commands on standard input, one per line, for tests (each answered on stdout\n"
+    "with `ok COMMAND` or `error COMMAND: why`):\n"
+    "  down [BROKER]                 disconnect a broker (default: all) until `up`\n"
+    "  up [BROKER]                   let it accept connections again\n"
+    "  errors API CODE [COUNT]       the next COUNT (default 1) requests of API\n"
+    "                                (produce, fetch, commit, metadata, heartbeat,\n"
+    "                                joingroup, syncgroup) fail with Kafka error CODE\n"
     "Exit status: 0 after a signal, 1 if the cluster cannot start, 2 for a bad\n"
     "command line.\n";
 
@@ -41,6 +51,40 @@ bool ParseCount(const std::string& text, int* value) {
   if (n < 1 || n > 10000) return false;
   *value = n;
   return true;
+}
+
+// Runs one control command against the cluster; returns "" or the reason it failed.
+std::string Control(connectors::MockCluster& mock, const std::string& line) {
+  std::istringstream in(line);
+  std::string verb;
+  in >> verb;
+  if (verb == "down" || verb == "up") {
+    int32_t broker = -1;
+    if (!(in >> broker)) broker = -1;
+    connectors::Status s = verb == "down" ? mock.SetBrokerDown(broker) : mock.SetBrokerUp(broker);
+    return s.ok() ? "" : s.message();
+  }
+  if (verb == "errors") {
+    std::string api_name;
+    int32_t code = 0;
+    int count = 1;
+    if (!(in >> api_name >> code)) return "usage: errors API CODE [COUNT]";
+    if (!(in >> count)) count = 1;
+    static const std::pair<const char*, connectors::KafkaApi> kApis[] = {
+        {"produce", connectors::KafkaApi::kProduce},     {"fetch", connectors::KafkaApi::kFetch},
+        {"commit", connectors::KafkaApi::kOffsetCommit}, {"metadata", connectors::KafkaApi::kMetadata},
+        {"heartbeat", connectors::KafkaApi::kHeartbeat}, {"joingroup", connectors::KafkaApi::kJoinGroup},
+        {"syncgroup", connectors::KafkaApi::kSyncGroup},
+    };
+    for (const auto& [name, api] : kApis) {
+      if (api_name != name) continue;
+      std::vector<int32_t> codes(static_cast<size_t>(std::max(count, 0)), code);
+      mock.PushRequestErrors(api, codes);
+      return "";
+    }
+    return "unknown API '" + api_name + "'";
+  }
+  return "unknown command '" + verb + "'";
 }
 
 struct TopicSpec {
@@ -106,6 +150,18 @@ int KafkaMockCommand(std::span<const std::string> words) {
   std::fprintf(stderr, "tern kafka-mock: %d broker%s at %s; topics: %s; Ctrl-C stops\n", brokers,
                brokers == 1 ? "" : "s", (*mock)->bootstrap_servers().c_str(),
                created.empty() ? "none (auto-created on use)" : created.c_str());
+
+  // Test control on stdin; the thread ends with the process.
+  connectors::MockCluster* cluster = mock.value().get();
+  std::thread([cluster] {
+    for (std::string line; std::getline(std::cin, line);) {
+      if (line.empty()) continue;
+      std::string why = Control(*cluster, line);
+      if (why.empty()) std::printf("ok %s\n", line.c_str());
+      else std::printf("error %s: %s\n", line.c_str(), why.c_str());
+      std::fflush(stdout);
+    }
+  }).detach();
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

@@ -54,7 +54,7 @@ namespace tern::connectors {
 
 namespace {
 
-constexpr int kPollWaitMs = 5;             // consumer wait when nothing is in flight
+constexpr int kPollWaitMs = 5;             // longest consumer wait (a record ends it at once)
 constexpr size_t kMaxBatch = 2048;         // messages per poll
 constexpr int64_t kCommitIntervalMs = 200;
 constexpr int64_t kIdleAfterMs = 1000;
@@ -505,8 +505,9 @@ int Daemon::Run() {
   if (m.server) m.server->SetHealth(true);
   while (!stop_.load(std::memory_order_relaxed) && m.fatal.ok()) {
     if (reload_.exchange(false)) m.Reload();
-    const int wait = m.pending.empty() ? kPollWaitMs : 0;
-    Status s = m.consumer->Poll(wait, kMaxBatch, &batch);
+    // Delivery reports wait for the next iteration (at most kPollWaitMs): they only
+    // move commits, never an alert.
+    Status s = m.consumer->Poll(kPollWaitMs, kMaxBatch, &batch);
     if (!s.ok()) {
       m.fatal = s;
       break;

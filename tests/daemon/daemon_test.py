@@ -11,6 +11,9 @@ Scenarios:
   restart       the stream in two halves with a graceful stop and a restart in
                 between: every alert of the whole stream comes out (at-least-once),
                 and an alert written twice is written identically (same id).
+  outage        the broker goes down while the daemon works and comes back, and
+                injected produce/fetch/commit request errors: no alert is lost
+                (duplicates only with the same id).
   reload        SIGHUP with a changed pattern file: the unchanged pattern keeps its
                 partial match and completes it; a file with errors is rejected and
                 the running patterns keep running.
@@ -40,12 +43,21 @@ class Mock:
         args = [tern, "kafka-mock"]
         for t in topics:
             args += ["--topic", t]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline().strip()
         m = re.fullmatch(r"bootstrap (\S+)", line)
         if not m:
             fail("kafka-mock printed %r" % line)
         self.bootstrap = m.group(1)
+
+    def control(self, command):
+        """A `tern kafka-mock` stdin command (down, up, errors ...); waits for its answer."""
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if answer != "ok " + command:
+            fail("kafka-mock %r answered %r" % (command, answer))
 
     def stop(self):
         self.proc.terminate()
@@ -227,6 +239,47 @@ def scenario_restart(tern, repo, work, mock):
           % (len(got), len(by_id)))
 
 
+def scenario_outage(tern, repo, work, mock):
+    patterns = [os.path.join(repo, "patterns", f) for f in sorted(os.listdir(os.path.join(repo, "patterns")))
+                if f.endswith(".tern")]
+    with open(os.path.join(repo, "patterns", "sample", "events.jsonl")) as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    expected = replay(tern, patterns, lines, work)
+    want = Counter(map(without_id, expected))
+    config = os.path.join(work, "ou.toml")
+    write_config(config, mock.bootstrap, "ou", [os.path.join(repo, "patterns", "*.tern")])
+    log = os.path.join(work, "ou.log")
+    produce(mock.bootstrap, "ou.events", lines[:100])
+    daemon = Daemon(tern, config, log)
+    wait_for("the first events to be consumed", lambda: (scrape(log, "tern_events_total") or 0) >= 1)
+    # Request errors the clients must retry through (NOT_LEADER_FOR_PARTITION = 6,
+    # REQUEST_TIMED_OUT = 7, COORDINATOR_NOT_AVAILABLE = 15).
+    mock.control("errors produce 6 3")
+    mock.control("errors fetch 7 2")
+    mock.control("errors commit 15 2")
+    produce(mock.bootstrap, "ou.events", lines[100:200])
+    # The broker goes away for 3 s, then comes back.
+    mock.control("down")
+    time.sleep(3.0)
+    mock.control("up")
+    produce(mock.bootstrap, "ou.events", lines[200:])
+    wait_for("every alert of the stream",
+             lambda: set(map(without_id, consume(mock.bootstrap, "ou.alerts"))) >= set(want))
+    time.sleep(1.0)
+    daemon.stop()
+    got = consume(mock.bootstrap, "ou.alerts")
+    by_id = {}
+    for a in got:
+        aid = json.loads(a)["id"]
+        if aid in by_id and by_id[aid] != a:
+            fail("alert id %s written twice with different content" % aid)
+        by_id[aid] = a
+    if Counter(map(without_id, by_id.values())) != want:
+        fail("after the outage: %d distinct alerts, expected %d" % (len(by_id), sum(want.values())))
+    print("daemon_test: outage ok: %d alerts written (%d distinct, as replay) through a 3 s broker outage "
+          "and injected request errors" % (len(got), len(by_id)))
+
+
 def scenario_reload(tern, repo, work, mock):
     pdir = os.path.join(work, "reload-patterns")
     os.makedirs(pdir, exist_ok=True)
@@ -267,11 +320,11 @@ def main():
         fail("usage: daemon_test.py TERN REPO SCENARIO")
     tern, repo, scenario = sys.argv[1], sys.argv[2], sys.argv[3]
     scenarios = {"replay_equal": scenario_replay_equal, "restart": scenario_restart,
-                 "reload": scenario_reload}
+                 "reload": scenario_reload, "outage": scenario_outage}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
-    prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl"}[scenario]
+    prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou"}[scenario]
     mock = Mock(tern, ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")])
     try:
         scenarios[scenario](tern, repo, work, mock)
