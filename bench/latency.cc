@@ -39,7 +39,8 @@ using tern::connectors::ProducerOptions;
 
 constexpr const char* kUsage =
     "usage: tern_latency --tern PATH [--rate EVENTS_PER_S] [--seconds S] [--probe-every N]\n"
-    "                    [--linger-ms MS] [--keys K]\n"
+    "                    [--linger-ms MS] [--keys K] [--dump FILE] [--fetch-wait-ms MS]\n"
+    "  --dump FILE: one line per alert: send time (us), end-to-end ms, inside-Tern ms\n"
     "  defaults: --rate 2000 --seconds 10 --probe-every 10 --linger-ms 0 --keys 1000\n";
 
 int64_t NowUs() {
@@ -93,6 +94,8 @@ int main(int argc, char** argv) {
   double rate = 2000, seconds = 10;
   int probe_every = 10, keys = 1000;
   std::string linger_ms = "0";
+  std::string dump;
+  std::string fetch_wait_ms = "1";
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--help") {
@@ -107,6 +110,8 @@ int main(int argc, char** argv) {
     else if (a == "--probe-every") probe_every = std::max(1, std::atoi(v));
     else if (a == "--linger-ms") linger_ms = v;
     else if (a == "--keys") keys = std::max(1, std::atoi(v));
+    else if (a == "--dump") dump = v;
+    else if (a == "--fetch-wait-ms") fetch_wait_ms = v;
     else return Fail("unknown option " + std::string(a) + "\n" + kUsage);
   }
   if (tern.empty() || rate <= 0 || seconds <= 0) return Fail(kUsage);
@@ -124,7 +129,7 @@ int main(int argc, char** argv) {
     p << "pattern probe {\n  key k\n  begin hit where probe == true\n  emit { sent = sent_us }\n}\n";
     std::ofstream c(dir + "/tern.toml");
     c << "[kafka]\nbrokers = \"" << bootstrap << "\"\ngroup = \"lat\"\n"
-      << "[kafka.consumer]\n\"fetch.wait.max.ms\" = 1\n\"session.timeout.ms\" = 6000\n\"heartbeat.interval.ms\" = 500\n"
+      << "[kafka.consumer]\n\"fetch.wait.max.ms\" = " << fetch_wait_ms << "\n\"session.timeout.ms\" = 6000\n\"heartbeat.interval.ms\" = 500\n"
       << "[kafka.producer]\n\"linger.ms\" = \"" << linger_ms << "\"\n"
       << "[input]\ntopics = [\"lat.events\"]\n[output]\nalerts.topic = \"lat.alerts\"\n"
       << "late.topic = \"\"\ndead.letter.topic = \"\"\n[patterns]\nfiles = [\"probe.tern\"]\n"
@@ -140,13 +145,14 @@ int main(int argc, char** argv) {
   // The alert reader.
   std::mutex mu;
   std::vector<double> end_to_end_ms, inside_ms;
+  std::vector<std::string> dump_lines;
   std::atomic<bool> stop{false}, ready{false};
   std::atomic<uint64_t> alerts{0};
   std::thread reader([&] {
     ConsumerOptions co;
     co.bootstrap_servers = bootstrap;
     co.group_id = "lat-reader";
-    co.properties = {{"fetch.wait.max.ms", "1"}, {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+    co.properties = {{"fetch.wait.max.ms", fetch_wait_ms}, {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
     auto consumer = Consumer::Create(std::move(co));
     if (!consumer.ok()) {
       std::fprintf(stderr, "tern_latency: reader: %s\n", consumer.status().message().c_str());
@@ -169,10 +175,17 @@ int main(int argc, char** argv) {
         }
         std::lock_guard<std::mutex> lock(mu);
         end_to_end_ms.push_back(static_cast<double>(now - sent) / 1000.0);
+        double inside = -1;
         if (consumed && produced) {
-          inside_ms.push_back(static_cast<double>(std::atoll(std::string(*produced).c_str()) -
-                                                  std::atoll(std::string(*consumed).c_str())) /
-                              1000.0);
+          inside = static_cast<double>(std::atoll(std::string(*produced).c_str()) -
+                                       std::atoll(std::string(*consumed).c_str())) /
+                   1000.0;
+          inside_ms.push_back(inside);
+        }
+        if (!dump.empty()) {
+          const int64_t in_at = consumed ? std::atoll(std::string(*consumed).c_str()) : 0;
+          dump_lines.push_back(std::to_string(sent) + " " + std::to_string(end_to_end_ms.back()) + " " +
+                               std::to_string(inside) + " " + std::to_string(in_at > 0 ? (in_at - sent) / 1000.0 : -1.0));
         }
       }
       batch.Clear();
@@ -247,6 +260,10 @@ int main(int argc, char** argv) {
   reader.join();
 
   std::lock_guard<std::mutex> lock(mu);
+  if (!dump.empty()) {
+    std::ofstream d(dump);
+    for (const std::string& l : dump_lines) d << l << "\n";
+  }
   std::sort(end_to_end_ms.begin(), end_to_end_ms.end());
   std::sort(inside_ms.begin(), inside_ms.end());
   const size_t got = end_to_end_ms.size();
