@@ -152,7 +152,8 @@ int main(int argc, char** argv) {
     ConsumerOptions co;
     co.bootstrap_servers = bootstrap;
     co.group_id = "lat-reader";
-    co.properties = {{"fetch.wait.max.ms", fetch_wait_ms}, {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+    co.properties = {{"fetch.wait.max.ms", fetch_wait_ms}, {"session.timeout.ms", "6000"},
+                     {"heartbeat.interval.ms", "500"}, {"socket.nagle.disable", "true"}};
     auto consumer = Consumer::Create(std::move(co));
     if (!consumer.ok()) {
       std::fprintf(stderr, "tern_latency: reader: %s\n", consumer.status().message().c_str());
@@ -195,7 +196,7 @@ int main(int argc, char** argv) {
 
   ProducerOptions po;
   po.bootstrap_servers = bootstrap;
-  po.properties = {{"linger.ms", linger_ms}};
+  po.properties = {{"linger.ms", linger_ms}, {"socket.nagle.disable", "true"}};
   auto producer = Producer::Create(std::move(po));
   if (!producer.ok()) return Fail(producer.status().message());
   Producer& out = *producer.value();

@@ -27,7 +27,8 @@
 // come out again carry the same ids. A message whose delivery fails for good is
 // produced again. Commits go out every kCommitIntervalMs and at shutdown.
 //
-// Latency. The consumer is polled with a short wait and drained without waiting;
+// Latency. Both clients disable Nagle's algorithm (small requests are not held back
+// waiting for an ACK). The consumer is polled with a short wait and drained without waiting;
 // alerts are produced the moment the engine emits them (linger.ms from the producer
 // properties); delivery reports are served every iteration. Each alert carries the
 // wall-clock microseconds at which its event was consumed and at which the alert was
@@ -221,6 +222,8 @@ bool Daemon::Impl::Setup(std::string* error) {
 
   ProducerOptions po;
   po.bootstrap_servers = c.brokers;
+  // Nagle's algorithm off on both clients (the configuration may turn it back on).
+  po.properties.emplace_back("socket.nagle.disable", "true");
   for (const auto& [k, v] : c.producer_properties) po.properties.emplace_back(k, v);
   po.on_delivery = [this](const DeliveryReport& r) { OnDelivery(r); };
   po.on_error = [](const Status& s) { spdlog::warn("producer: {}", s.message()); };
@@ -235,6 +238,7 @@ bool Daemon::Impl::Setup(std::string* error) {
   co.bootstrap_servers = c.brokers;
   co.group_id = c.group;
   co.properties.emplace_back("fetch.wait.max.ms", "5");
+  co.properties.emplace_back("socket.nagle.disable", "true");
   for (const auto& [k, v] : c.consumer_properties) co.properties.emplace_back(k, v);
   co.on_rebalance = [this](RebalanceKind kind, std::span<const TopicPartition> parts) {
     const char* what = kind == RebalanceKind::kAssigned ? "assigned" : kind == RebalanceKind::kRevoked ? "revoked" : "lost";
