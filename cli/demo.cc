@@ -49,20 +49,6 @@ constexpr OptionSpec kDemoOptions[] = {
 
 std::atomic<bool> g_stop{false};
 
-bool LoadProgramFiles(const std::vector<std::string>& files, nfa::Schema& schema,
-                      std::vector<std::shared_ptr<const nfa::Program>>* programs, std::string* errors) {
-  std::vector<PatternFile> list;
-  for (const std::string& f : files) list.push_back({f, f});
-  LoadedPatterns loaded;
-  LoadPatterns(list, schema, &loaded);
-  if (loaded.sink.has_errors()) {
-    *errors = CheckReport(loaded);
-    return false;
-  }
-  *programs = std::move(loaded.programs);
-  return true;
-}
-
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())

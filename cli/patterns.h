@@ -32,6 +32,11 @@ struct LoadedPatterns {
 // all files share `schema`. Errors leave the broken patterns out.
 void LoadPatterns(const std::vector<PatternFile>& files, nfa::Schema& schema, LoadedPatterns* out);
 
+// The daemon's pattern loader (connectors::PatternLoader): the files, compiled into
+// `schema`; false with the diagnostics rendered in *errors, or when no pattern is left.
+bool LoadProgramFiles(const std::vector<std::string>& files, nfa::Schema& schema,
+                      std::vector<std::shared_ptr<const nfa::Program>>* programs, std::string* errors);
+
 // The text `tern check` prints on stdout: every diagnostic rendered, then
 // "N error"/"N errors" when there are errors.
 std::string CheckReport(const LoadedPatterns& loaded);

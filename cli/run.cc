@@ -43,24 +43,6 @@ constexpr char kRunUsage[] =
 
 constexpr OptionSpec kRunOptions[] = {{"--config", true}};
 
-bool LoadProgramFiles(const std::vector<std::string>& files, nfa::Schema& schema,
-                      std::vector<std::shared_ptr<const nfa::Program>>* programs, std::string* errors) {
-  std::vector<PatternFile> list;
-  for (const std::string& f : files) list.push_back({f, f});
-  LoadedPatterns loaded;
-  LoadPatterns(list, schema, &loaded);
-  if (loaded.sink.has_errors()) {
-    *errors = CheckReport(loaded);
-    return false;
-  }
-  if (loaded.programs.empty()) {
-    *errors = "no patterns in the pattern files";
-    return false;
-  }
-  *programs = std::move(loaded.programs);
-  return true;
-}
-
 }  // namespace
 
 int RunCommand(std::span<const std::string> words) {

@@ -162,6 +162,19 @@ def without_id(alert_json):
     return json.dumps(a, sort_keys=True)
 
 
+def check_at_least_once(got, want, what):
+    """Every wanted alert is there; one written twice is written identically (same id)."""
+    by_id = {}
+    for a in got:
+        aid = json.loads(a)["id"]
+        if aid in by_id and by_id[aid] != a:
+            fail("alert id %s written twice with different content" % aid)
+        by_id[aid] = a
+    if Counter(map(without_id, by_id.values())) != want:
+        fail("%s: %d distinct alerts, expected %d" % (what, len(by_id), sum(want.values())))
+    return by_id
+
+
 def replay(tern, patterns, lines, workdir):
     path = os.path.join(workdir, "input.jsonl")
     with open(path, "w") as f:
@@ -173,11 +186,17 @@ def replay(tern, patterns, lines, workdir):
     return [line for line in r.stdout.split("\n") if line]
 
 
-def scenario_replay_equal(tern, repo, work, mock):
+def shipped(repo):
+    """The shipped pattern files and the lines of the sample stream."""
     patterns = [os.path.join(repo, "patterns", f) for f in sorted(os.listdir(os.path.join(repo, "patterns")))
                 if f.endswith(".tern")]
     with open(os.path.join(repo, "patterns", "sample", "events.jsonl")) as f:
         lines = [line.rstrip("\n") for line in f if line.strip()]
+    return patterns, lines
+
+
+def scenario_replay_equal(tern, repo, work, mock):
+    patterns, lines = shipped(repo)
     bad = ['{"ts": 1709630000000, "type": tru}', 'not json at all', '{"type":"auth"}', '[1,2,3]']
     mixed = lines[:50] + bad[:2] + lines[50:200] + bad[2:] + lines[200:]
     expected = replay(tern, patterns, lines, work)
@@ -205,10 +224,7 @@ def scenario_replay_equal(tern, repo, work, mock):
 
 
 def scenario_restart(tern, repo, work, mock):
-    patterns = [os.path.join(repo, "patterns", f) for f in sorted(os.listdir(os.path.join(repo, "patterns")))
-                if f.endswith(".tern")]
-    with open(os.path.join(repo, "patterns", "sample", "events.jsonl")) as f:
-        lines = [line.rstrip("\n") for line in f if line.strip()]
+    patterns, lines = shipped(repo)
     expected = replay(tern, patterns, lines, work)
     first = replay(tern, patterns, lines[:150], work)
     config = os.path.join(work, "rs.toml")
@@ -226,24 +242,13 @@ def scenario_restart(tern, repo, work, mock):
     time.sleep(1.0)
     daemon.stop()
     got = consume(mock.bootstrap, "rs.alerts")
-    by_id = {}
-    for a in got:
-        aid = json.loads(a)["id"]
-        if aid in by_id and by_id[aid] != a:
-            fail("alert id %s written twice with different content" % aid)
-        by_id[aid] = a
-    unique = Counter(map(without_id, by_id.values()))
-    if unique != want:
-        fail("after a restart: %d distinct alerts, expected %d" % (sum(unique.values()), sum(want.values())))
+    by_id = check_at_least_once(got, want, "after a restart")
     print("daemon_test: restart ok: %d alerts written (%d distinct, as replay), duplicates identical"
           % (len(got), len(by_id)))
 
 
 def scenario_outage(tern, repo, work, mock):
-    patterns = [os.path.join(repo, "patterns", f) for f in sorted(os.listdir(os.path.join(repo, "patterns")))
-                if f.endswith(".tern")]
-    with open(os.path.join(repo, "patterns", "sample", "events.jsonl")) as f:
-        lines = [line.rstrip("\n") for line in f if line.strip()]
+    patterns, lines = shipped(repo)
     expected = replay(tern, patterns, lines, work)
     want = Counter(map(without_id, expected))
     config = os.path.join(work, "ou.toml")
@@ -268,14 +273,7 @@ def scenario_outage(tern, repo, work, mock):
     time.sleep(1.0)
     daemon.stop()
     got = consume(mock.bootstrap, "ou.alerts")
-    by_id = {}
-    for a in got:
-        aid = json.loads(a)["id"]
-        if aid in by_id and by_id[aid] != a:
-            fail("alert id %s written twice with different content" % aid)
-        by_id[aid] = a
-    if Counter(map(without_id, by_id.values())) != want:
-        fail("after the outage: %d distinct alerts, expected %d" % (len(by_id), sum(want.values())))
+    by_id = check_at_least_once(got, want, "after the outage")
     print("daemon_test: outage ok: %d alerts written (%d distinct, as replay) through a 3 s broker outage "
           "and injected request errors" % (len(got), len(by_id)))
 
