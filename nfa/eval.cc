@@ -234,10 +234,12 @@ bool Evaluator::ExprTruth(const EvalContext& ctx, ExprId expr) {
   const ExprInfo& info = ctx.program->exprs[expr];
   if (info.uses_stages || ctx.event == nullptr) return Truthy(Evaluate(ctx, expr));
   if (info.simple_op != Op::kPop) {
-    // `number-field <cmp> number`: a machine comparison, cheaper than the memo.
-    const Value& v = ctx.event->slot(info.simple_slot);
-    const Value& c = ctx.program->consts[info.simple_const];
-    if (v.is_number() && c.is_number()) return CompareNumbersOp(info.simple_op, v, c);
+    // `field <cmp> constant` on numbers or string equality: a machine comparison,
+    // cheaper than the memo.
+    bool truth;
+    if (FastCompare(info.simple_op, ctx.event->slot(info.simple_slot), ctx.program->consts[info.simple_const], &truth)) {
+      return truth;
+    }
   }
   // Event-only: memoised per event (the memo may be shared with other programs, so
   // even `field <cmp> constant` is worth looking up: a string comparison is not free).

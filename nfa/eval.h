@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -96,6 +97,22 @@ inline bool CompareNumbersOp(Op op, const Value& a, const Value& b) {
     case Op::kGt: return x > y;
     default: return x >= y;
   }
+}
+
+// Compare(op, a, b) for the cheap shapes -- two numbers, or two strings under == and
+// != -- without the general dispatch; false when the shape is another (then *out is
+// untouched and Compare decides).
+inline bool FastCompare(Op op, const Value& a, const Value& b, bool* out) {
+  if (a.is_number() && b.is_number()) {
+    *out = CompareNumbersOp(op, a, b);
+    return true;
+  }
+  if (a.kind == ValueKind::kString && b.kind == ValueKind::kString && (op == Op::kEq || op == Op::kNe)) {
+    const bool eq = a.len == b.len && (a.len == 0 || std::memcmp(a.str, b.str, a.len) == 0);
+    *out = op == Op::kEq ? eq : !eq;
+    return true;
+  }
+  return false;
 }
 
 // Thread: engine thread. Locks: none.

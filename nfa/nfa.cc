@@ -199,9 +199,7 @@ bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) {
   for (size_t i = 0; i < noop_leaves_.size(); ++i) {
     const NoopLeaf& leaf = noop_leaves_[i];
     bool truth;
-    if (leaf.simple_op != Op::kPop && leaf.constant->is_number() && event->slot(leaf.slot).is_number()) {
-      truth = CompareNumbersOp(leaf.simple_op, event->slot(leaf.slot), *leaf.constant);
-    } else {
+    if (leaf.simple_op == Op::kPop || !FastCompare(leaf.simple_op, event->slot(leaf.slot), *leaf.constant, &truth)) {
       truth = evaluator_->ExprTruth(ctx, leaf.expr);
     }
     if (truth) mask |= uint64_t{1} << i;
