@@ -40,6 +40,8 @@ using tern::connectors::ProducerOptions;
 constexpr const char* kUsage =
     "usage: tern_latency --tern PATH [--rate EVENTS_PER_S] [--seconds S] [--probe-every N]\n"
     "                    [--linger-ms MS] [--keys K] [--dump FILE] [--fetch-wait-ms MS]\n"
+    "                    [--daemon-debug CONTEXTS] [--producer-debug CONTEXTS]\n"
+    "                    (librdkafka debug contexts: the daemon's consumer, this tool's producer)\n"
     "  --dump FILE: one line per alert: send time (us), end-to-end ms, inside-Tern ms\n"
     "  defaults: --rate 2000 --seconds 10 --probe-every 10 --linger-ms 0 --keys 1000\n";
 
@@ -96,6 +98,8 @@ int main(int argc, char** argv) {
   std::string linger_ms = "0";
   std::string dump;
   std::string fetch_wait_ms = "1";
+  std::string consumer_debug;  // librdkafka `debug` contexts for the daemon's consumer
+  std::string producer_debug;  // and for this tool's event producer
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--help") {
@@ -112,6 +116,8 @@ int main(int argc, char** argv) {
     else if (a == "--keys") keys = std::max(1, std::atoi(v));
     else if (a == "--dump") dump = v;
     else if (a == "--fetch-wait-ms") fetch_wait_ms = v;
+    else if (a == "--daemon-debug") consumer_debug = v;
+    else if (a == "--producer-debug") producer_debug = v;
     else return Fail("unknown option " + std::string(a) + "\n" + kUsage);
   }
   if (tern.empty() || rate <= 0 || seconds <= 0) return Fail(kUsage);
@@ -130,6 +136,7 @@ int main(int argc, char** argv) {
     std::ofstream c(dir + "/tern.toml");
     c << "[kafka]\nbrokers = \"" << bootstrap << "\"\ngroup = \"lat\"\n"
       << "[kafka.consumer]\n\"fetch.wait.max.ms\" = " << fetch_wait_ms << "\n\"session.timeout.ms\" = 6000\n\"heartbeat.interval.ms\" = 500\n"
+      << (consumer_debug.empty() ? "" : "\"debug\" = \"" + consumer_debug + "\"\n")
       << "[kafka.producer]\n\"linger.ms\" = \"" << linger_ms << "\"\n"
       << "[input]\ntopics = [\"lat.events\"]\n[output]\nalerts.topic = \"lat.alerts\"\n"
       << "late.topic = \"\"\ndead.letter.topic = \"\"\n[patterns]\nfiles = [\"probe.tern\"]\n"
@@ -197,6 +204,7 @@ int main(int argc, char** argv) {
   ProducerOptions po;
   po.bootstrap_servers = bootstrap;
   po.properties = {{"linger.ms", linger_ms}, {"socket.nagle.disable", "true"}};
+  if (!producer_debug.empty()) po.properties.emplace_back("debug", producer_debug);
   auto producer = Producer::Create(std::move(po));
   if (!producer.ok()) return Fail(producer.status().message());
   Producer& out = *producer.value();
