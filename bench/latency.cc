@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -42,6 +43,7 @@ constexpr const char* kUsage =
     "                    [--linger-ms MS] [--keys K] [--dump FILE] [--fetch-wait-ms MS]\n"
     "                    [--daemon-debug CONTEXTS] [--producer-debug CONTEXTS]\n"
     "                    (librdkafka debug contexts: the daemon's consumer, this tool's producer)\n"
+    "                    [--brokers ADDR]   (a broker elsewhere instead of an in-process mock)\n"
     "  --dump FILE: one line per alert: send time (us), end-to-end ms, inside-Tern ms\n"
     "  defaults: --rate 2000 --seconds 10 --probe-every 10 --linger-ms 0 --keys 1000\n";
 
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
   std::string fetch_wait_ms = "1";
   std::string consumer_debug;  // librdkafka `debug` contexts for the daemon's consumer
   std::string producer_debug;  // and for this tool's event producer
+  std::string brokers;         // empty: an in-process mock cluster
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--help") {
@@ -118,14 +121,22 @@ int main(int argc, char** argv) {
     else if (a == "--fetch-wait-ms") fetch_wait_ms = v;
     else if (a == "--daemon-debug") consumer_debug = v;
     else if (a == "--producer-debug") producer_debug = v;
+    else if (a == "--brokers") brokers = v;
     else return Fail("unknown option " + std::string(a) + "\n" + kUsage);
   }
   if (tern.empty() || rate <= 0 || seconds <= 0) return Fail(kUsage);
 
-  auto mock = MockCluster::Start(1);
-  if (!mock.ok()) return Fail(mock.status().message());
-  const std::string bootstrap = mock.value()->bootstrap_servers();
-  for (const char* topic : {"lat.events", "lat.alerts"}) (void)mock.value()->CreateTopic(topic, 1);
+  // The broker: in this process, or (--brokers) one running elsewhere, e.g.
+  // `tern kafka-mock --topic lat.events:1 --topic lat.alerts:1`.
+  std::unique_ptr<MockCluster> mock;
+  std::string bootstrap = brokers;
+  if (bootstrap.empty()) {
+    auto started = MockCluster::Start(1);
+    if (!started.ok()) return Fail(started.status().message());
+    mock = std::move(started.value());
+    bootstrap = mock->bootstrap_servers();
+    for (const char* topic : {"lat.events", "lat.alerts"}) (void)mock->CreateTopic(topic, 1);
+  }
 
   // The daemon: one pattern, one alert per probe event.
   char dir_template[] = "/tmp/tern-latency-XXXXXX";
