@@ -171,7 +171,11 @@ struct Daemon::Impl {
   // ------------------------------------------------------------ the loop
   uint32_t PartitionId(std::string_view topic, int32_t partition);
   void Handle(const Message& m);
+  // The engine's pending alerts to the producer; `completing` is the record whose
+  // processing produced them (null for window timers fired by an idle partition).
+  void SendAlerts(const Message* completing, int64_t consumed_us);
   void Send(Pending p);
+  void RetryFailed();  // produces again the messages whose delivery failed
   void Produce(uint64_t seq);
   void OnDelivery(const DeliveryReport& r);
   void Commit(bool sync);
@@ -405,30 +409,42 @@ void Daemon::Impl::Handle(const Message& m) {
         Send(std::move(p));
       }
     }
-    std::vector<engine::Alert>& alerts = engine->alerts();
-    if (!alerts.empty()) {
-      const int64_t produced_us = NowUs();
-      const int64_t event_us = m.timestamp_ms() > 0 ? m.timestamp_ms() * 1000 : 0;
-      for (engine::Alert& a : alerts) {
-        Pending p;
-        p.topic = a.to.empty() ? c.alerts_topic : std::string(a.to);
-        p.key.assign(AlertKey(a, key_scratch));
-        p.value = std::move(a.json);
-        p.headers.emplace_back("tern-alert-id", a.id);
-        p.headers.emplace_back("tern-pattern", engine->programs()[a.pattern]->name);
-        p.headers.emplace_back("tern-consumed-us", std::to_string(consumed_us));
-        p.headers.emplace_back("tern-produced-us", std::to_string(produced_us));
-        if (m.timestamp_ms() > 0) p.headers.emplace_back("tern-event-ms", std::to_string(m.timestamp_ms()));
-        p.event_time_us = event_us;
-        p.is_alert = true;
-        inside->Observe(static_cast<double>(produced_us - consumed_us) / 1e6);
-        Send(std::move(p));
-      }
-      alerts.clear();
-    }
+    SendAlerts(&m, consumed_us);
   }
   part.next_offset = m.offset() + 1;
   if (next_seq != seq_before) part.marks.push_back({m.offset(), next_seq});
+}
+
+void Daemon::Impl::SendAlerts(const Message* completing, int64_t consumed_us) {
+  std::vector<engine::Alert>& alerts = engine->alerts();
+  if (alerts.empty()) return;
+  const int64_t produced_us = NowUs();
+  const int64_t event_ms = completing != nullptr ? completing->timestamp_ms() : 0;
+  for (engine::Alert& a : alerts) {
+    Pending p;
+    p.topic = a.to.empty() ? options.config.alerts_topic : std::string(a.to);
+    p.key.assign(AlertKey(a, key_scratch));
+    p.value = std::move(a.json);
+    p.headers.emplace_back("tern-alert-id", a.id);
+    p.headers.emplace_back("tern-pattern", engine->programs()[a.pattern]->name);
+    p.is_alert = true;
+    if (completing != nullptr) {
+      p.headers.emplace_back("tern-consumed-us", std::to_string(consumed_us));
+      p.headers.emplace_back("tern-produced-us", std::to_string(produced_us));
+      if (event_ms > 0) p.headers.emplace_back("tern-event-ms", std::to_string(event_ms));
+      p.event_time_us = event_ms > 0 ? event_ms * 1000 : 0;
+      inside->Observe(static_cast<double>(produced_us - consumed_us) / 1e6);
+    }
+    Send(std::move(p));
+  }
+  alerts.clear();
+}
+
+void Daemon::Impl::RetryFailed() {
+  if (retry.empty()) return;
+  std::vector<uint64_t> again;
+  again.swap(retry);
+  for (uint64_t seq : again) Produce(seq);
 }
 
 void Daemon::Impl::CheckIdle(int64_t now_ms) {
@@ -438,17 +454,7 @@ void Daemon::Impl::CheckIdle(int64_t now_ms) {
     p.idle = true;
     const uint64_t seq_before = next_seq;
     engine->MarkIdle(id);
-    for (engine::Alert& a : engine->alerts()) {
-      Pending pa;
-      pa.topic = a.to.empty() ? options.config.alerts_topic : std::string(a.to);
-      pa.key.assign(AlertKey(a, key_scratch));
-      pa.value = std::move(a.json);
-      pa.headers.emplace_back("tern-alert-id", a.id);
-      pa.headers.emplace_back("tern-pattern", engine->programs()[a.pattern]->name);
-      pa.is_alert = true;
-      Send(std::move(pa));
-    }
-    engine->alerts().clear();
+    SendAlerts(nullptr, 0);
     // Window timers belong to no input record: hold the partition's commit until they
     // are acknowledged, as if its last record had produced them.
     if (next_seq != seq_before) p.marks.push_back({p.next_offset - 1, next_seq});
@@ -519,11 +525,7 @@ int Daemon::Run() {
     for (const Message& msg : batch) m.Handle(msg);
     batch.Clear();
     m.producer->Poll(0);
-    if (!m.retry.empty()) {
-      std::vector<uint64_t> again;
-      again.swap(m.retry);
-      for (uint64_t seq : again) m.Produce(seq);
-    }
+    m.RetryFailed();
     const int64_t now = SteadyMs();
     m.CheckIdle(now);
     if (now - m.last_commit_ms >= kCommitIntervalMs) {
@@ -540,11 +542,7 @@ int Daemon::Run() {
   const int64_t deadline = SteadyMs() + kShutdownFlushMs;
   while (!m.pending.empty() && SteadyMs() < deadline && m.fatal.ok()) {
     m.producer->Poll(10);
-    if (!m.retry.empty()) {
-      std::vector<uint64_t> again;
-      again.swap(m.retry);
-      for (uint64_t seq : again) m.Produce(seq);
-    }
+    m.RetryFailed();
   }
   if (!m.pending.empty()) spdlog::error("{} messages not delivered at shutdown; their offsets stay uncommitted", m.pending.size());
   m.Commit(/*sync=*/true);

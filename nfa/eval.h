@@ -56,12 +56,6 @@ struct MemoStore {
 struct ExprMemo {
   MemoStore* store = nullptr;
   std::vector<uint32_t> slot;  // per ExprId
-  // Every expression gets a slot of its own (no sharing): for standalone use.
-  void Bind(MemoStore* s, size_t expressions) {
-    store = s;
-    slot.resize(expressions);
-    for (uint32_t& k : slot) k = s->Add();
-  }
 };
 
 // What a condition or expression sees.
