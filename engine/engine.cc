@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "base/json_writer.h"
+#include "base/pool_allocator.h"
 #include "engine/alert_writer.h"
 #include "engine/key_table.h"
 #include "nfa/eval.h"
@@ -45,6 +46,79 @@ struct ProgramRuntime {
   uint32_t key_spec = 0;  // index into Impl::key_specs: programs keyed alike share it
 };
 
+// A program holding state for a key: its KeyTable entry.
+struct KeyRef {
+  uint32_t program;
+  uint32_t entry;
+};
+
+// The programs holding state for one key, by program index: a few inline (read
+// with the route entry, no further cache miss), more in pooled blocks.
+class Holders {
+ public:
+  const KeyRef* begin() const { return size_ > kInline ? more_.data() : inline_; }
+  const KeyRef* end() const { return begin() + size_; }
+  bool empty() const { return size_ == 0; }
+  void clear() {
+    size_ = 0;
+    more_.clear();
+  }
+  void Insert(KeyRef ref) {
+    if (size_ == kInline) more_.assign(inline_, inline_ + kInline);
+    if (size_ >= kInline) {
+      auto pos = std::upper_bound(more_.begin(), more_.end(), ref.program,
+                                  [](uint32_t p, const KeyRef& h) { return p < h.program; });
+      more_.insert(pos, ref);
+    } else {
+      uint32_t i = size_;
+      for (; i > 0 && inline_[i - 1].program > ref.program; --i) inline_[i] = inline_[i - 1];
+      inline_[i] = ref;
+    }
+    ++size_;
+  }
+  void Erase(uint32_t program) {
+    if (size_ > kInline) {
+      for (auto it = more_.begin(); it != more_.end(); ++it) {
+        if (it->program != program) continue;
+        more_.erase(it);
+        if (--size_ == kInline) {
+          std::copy(more_.begin(), more_.end(), inline_);
+          more_.clear();
+        }
+        return;
+      }
+      return;
+    }
+    for (uint32_t i = 0; i < size_; ++i) {
+      if (inline_[i].program != program) continue;
+      for (; i + 1 < size_; ++i) inline_[i] = inline_[i + 1];
+      --size_;
+      return;
+    }
+  }
+
+ private:
+  static constexpr uint32_t kInline = 4;
+  KeyRef inline_[kInline];
+  uint32_t size_ = 0;
+  std::vector<KeyRef, PoolAllocator<KeyRef>> more_;  // all of them when size_ > kInline
+};
+
+// One key of a routed key spec that some program holds state for.
+struct RouteEntry {
+  std::string key_bytes;
+  uint64_t hash = 0;
+  bool live = false;
+  Holders holders;
+  void Reset() { holders.clear(); }
+};
+
+// Programs of one key spec whose start states act alike (nfa::StartIdentity).
+struct StartGroup {
+  uint32_t representative;  // its Nfa decides StartIsNoop for the whole group
+  std::vector<uint32_t> programs;
+};
+
 // One distinct list of key slots among the programs, and the current event's key
 // under it: encoded and hashed once per event however many programs use it.
 struct KeySpec {
@@ -52,12 +126,22 @@ struct KeySpec {
   std::string bytes;
   uint64_t hash = 0;
   uint64_t epoch = 0;  // event epoch of bytes/hash
+  std::vector<uint32_t> programs;  // the programs keyed by it, in order
+  // Key-first routing (specs with Options::route_min_programs or more): every key
+  // some program holds state for, with those programs; and the start groups.
+  bool routed = false;
+  KeyIndex<RouteEntry> routes;
+  std::vector<StartGroup> starts;
 };
+
+// KeyTable entry of an active program: look it up, or known.
+constexpr uint32_t kFindKey = 0xFFFFFFFEu;
 
 // A program the current event may change (Process's first pass).
 struct ActiveProgram {
   uint32_t program;
   uint32_t spec;
+  uint32_t entry;  // kFindKey, KeyTable::kNone (no state for the key) or the entry
 };
 
 struct Timer {
@@ -137,6 +221,8 @@ struct Engine::Impl {
   int64_t fired_until = INT64_MIN;  // timers have fired up to here
   std::vector<nfa::Output> outputs;  // scratch
   std::vector<KeySpec> key_specs;
+  std::vector<uint32_t> unrouted;      // programs of specs that do not route, in order
+  std::vector<uint32_t> routed_specs;  // specs that route key first
   std::vector<ActiveProgram> active;  // per event scratch
   std::string key_json_scratch;
   nfa::KeyState fresh;  // the state of a key seen for the first time
@@ -159,17 +245,23 @@ struct Engine::Impl {
     }
   }
 
-  // After the set or order of runtimes changed: key specs, stream filters and the
-  // Nfa objects (each points at its runtime's memo, which moves with the vector).
+  // After the set or order of runtimes changed: key specs (with their routes and
+  // start groups), stream filters and the Nfa objects (each points at its runtime's
+  // memo, which moves with the vector).
   void Wire() {
     key_specs.clear();
-    for (ProgramRuntime& rt : runtimes) {
+    for (uint32_t p = 0; p < runtimes.size(); ++p) {
+      ProgramRuntime& rt = runtimes[p];
       const nfa::Program& program = *rt.program;
       rt.key_spec = static_cast<uint32_t>(key_specs.size());
       for (uint32_t k = 0; k < key_specs.size(); ++k) {
         if (key_specs[k].slots == program.key_slots) rt.key_spec = k;
       }
-      if (rt.key_spec == key_specs.size()) key_specs.push_back({program.key_slots, {}, 0, 0});
+      if (rt.key_spec == key_specs.size()) {
+        key_specs.emplace_back();
+        key_specs.back().slots = program.key_slots;
+      }
+      key_specs[rt.key_spec].programs.push_back(p);
       rt.nfa = std::make_unique<nfa::Nfa>(&program, &buffer, &evaluator, &rt.memo);
       rt.stream_allowed.clear();
       for (const std::string& s : program.from) {
@@ -179,7 +271,61 @@ struct Engine::Impl {
       }
       if (!rt.stream_allowed.empty()) rt.stream_allowed.resize(stream_names.size(), 0);
     }
+    unrouted.clear();
+    routed_specs.clear();
+    for (uint32_t s = 0; s < key_specs.size(); ++s) {
+      KeySpec& spec = key_specs[s];
+      spec.routed = spec.programs.size() >= std::max<size_t>(options.route_min_programs, 1);
+      if (!spec.routed) {
+        unrouted.insert(unrouted.end(), spec.programs.begin(), spec.programs.end());
+        continue;
+      }
+      routed_specs.push_back(s);
+      std::unordered_map<std::string, uint32_t> group_of;  // StartIdentity -> group
+      for (uint32_t p : spec.programs) {
+        auto [it, added] = group_of.try_emplace(nfa::StartIdentity(*runtimes[p].program),
+                                                static_cast<uint32_t>(spec.starts.size()));
+        if (added) spec.starts.push_back({p, {}});
+        spec.starts[it->second].programs.push_back(p);
+      }
+    }
+    // The routes of the keys programs already hold state for (a reload).
+    for (uint32_t p = 0; p < runtimes.size(); ++p) {
+      for (uint32_t k = 0; k < runtimes[p].keys.entries().size(); ++k) {
+        if (runtimes[p].keys.entry(k).live) AddHolder(p, k);
+      }
+    }
+    std::sort(unrouted.begin(), unrouted.end());
     active.reserve(runtimes.size());
+  }
+
+  // Keeps the routes of a routed spec in step with the programs' key tables.
+  void AddHolder(uint32_t program, uint32_t k) {
+    KeySpec& spec = key_specs[runtimes[program].key_spec];
+    if (!spec.routed) return;
+    const KeyEntry& entry = runtimes[program].keys.entry(k);
+    uint32_t r = spec.routes.Find(entry.hash, entry.key_bytes);
+    if (r == KeyTable::kNone) r = spec.routes.Insert(entry.hash, entry.key_bytes);
+    spec.routes.entry(r).holders.Insert({program, k});
+  }
+  void RemoveHolder(uint32_t program, uint32_t k) {
+    KeySpec& spec = key_specs[runtimes[program].key_spec];
+    if (!spec.routed) return;
+    const KeyEntry& entry = runtimes[program].keys.entry(k);
+    uint32_t r = spec.routes.Find(entry.hash, entry.key_bytes);
+    if (r == KeyTable::kNone) return;
+    Holders& holders = spec.routes.entry(r).holders;
+    holders.Erase(program);
+    if (holders.empty()) spec.routes.Erase(r);
+  }
+  uint32_t InsertKey(uint32_t program, uint64_t hash, std::string_view bytes) {
+    uint32_t k = runtimes[program].keys.Insert(hash, bytes);
+    AddHolder(program, k);
+    return k;
+  }
+  void EraseKey(uint32_t program, uint32_t k) {
+    RemoveHolder(program, k);
+    runtimes[program].keys.Erase(k);
   }
 
   uint32_t StreamIdOf(std::string_view name) {
@@ -241,7 +387,7 @@ struct Engine::Impl {
     ProgramRuntime& rt = runtimes[program];
     KeyEntry& entry = rt.keys.entry(key);
     if (entry.state.empty()) {
-      rt.keys.Erase(key);
+      EraseKey(program, key);
       return;
     }
     entry.deadline = rt.nfa->NextDeadline(entry.state);
@@ -288,30 +434,74 @@ struct Engine::Impl {
     }
   }
 
-  // Matches one released event against every program. A first pass asks each
-  // program whether the event can change anything (conditions on the event alone,
-  // shared across programs) and starts loading the index line of the event's key in
-  // the programs that say yes, so their lookups overlap instead of missing the
-  // cache one after another; the second pass steps those programs in order.
+  // Matches one released event against every program, in program order.
+  //
+  // A program keyed by a spec few programs share is asked first whether the event
+  // can change anything (IsNoop: conditions on the event alone, shared across
+  // programs); only then is the event's key looked up, after its index line was
+  // prefetched, so the lookups of several programs overlap instead of missing the
+  // cache one after another.
+  //
+  // A spec many programs share routes key first (Route): one lookup of the event's
+  // key gives the programs holding state for it, and for the others only the start
+  // state can act, which is decided once per start group. A program then costs
+  // nothing for an event that neither starts it nor meets its state.
   void Process(nfa::StoredEvent* e) {
     ++epoch;
     active.clear();
-    for (uint32_t p = 0; p < runtimes.size(); ++p) {
+    for (uint32_t p : unrouted) {
       ProgramRuntime& rt = runtimes[p];
       if (!StreamAllowed(rt, e->stream)) continue;
       // Most events leave every run where it is: then no key needs to be found.
       if (rt.nfa->IsNoop(e, epoch)) continue;
       KeySpec& key = EventKey(rt.key_spec, *e);
       rt.keys.Prefetch(key.hash);
-      active.push_back({p, rt.key_spec});
+      active.push_back({p, rt.key_spec, kFindKey});
     }
-    for (const ActiveProgram& a : active) Step(a.program, key_specs[a.spec], e);
+    if (!routed_specs.empty()) {
+      for (uint32_t s : routed_specs) Route(s, e);
+      std::sort(active.begin(), active.end(),
+                [](const ActiveProgram& a, const ActiveProgram& b) { return a.program < b.program; });
+    }
+    for (const ActiveProgram& a : active) Step(a, e);
     events.Unref(e);
   }
 
-  void Step(uint32_t p, const KeySpec& key, nfa::StoredEvent* e) {
+  // Adds the programs of routed spec `s` the event may change to `active`.
+  void Route(uint32_t s, const nfa::StoredEvent* e) {
+    KeySpec& spec = key_specs[s];
+    const size_t first = active.size();
+    for (const StartGroup& g : spec.starts) {
+      if (runtimes[g.representative].nfa->StartIsNoop(e, epoch)) continue;
+      for (uint32_t p : g.programs) {
+        if (StreamAllowed(runtimes[p], e->stream)) active.push_back({p, s, KeyTable::kNone});
+      }
+    }
+    if (spec.routes.size() == 0) return;
+    EventKey(s, *e);
+    const uint32_t r = spec.routes.Find(spec.hash, spec.bytes);
+    if (r == KeyTable::kNone) return;
+    for (const KeyRef& h : spec.routes.entry(r).holders) {
+      bool started = false;
+      for (size_t i = first; i < active.size(); ++i) {
+        if (active[i].program == h.program) {
+          active[i].entry = h.entry;
+          started = true;
+          break;
+        }
+      }
+      if (started) continue;
+      ProgramRuntime& rt = runtimes[h.program];
+      if (!StreamAllowed(rt, e->stream) || rt.nfa->IsNoop(e, epoch)) continue;
+      active.push_back({h.program, s, h.entry});
+    }
+  }
+
+  void Step(const ActiveProgram& a, nfa::StoredEvent* e) {
+    const uint32_t p = a.program;
     ProgramRuntime& rt = runtimes[p];
-    uint32_t k = rt.keys.Find(key.hash, key.bytes);
+    const KeySpec& key = EventKey(a.spec, *e);
+    uint32_t k = a.entry == kFindKey ? rt.keys.Find(key.hash, key.bytes) : a.entry;
     if (k == KeyTable::kNone) {
       // A key without partial matches: only the start state can act. Keep the key
       // only if the event leaves it something.
@@ -321,7 +511,7 @@ struct Engine::Impl {
         Drain(p, key.bytes, key_json_scratch);
       }
       if (fresh.empty()) return;
-      k = rt.keys.Insert(key.hash, key.bytes);
+      k = InsertKey(p, key.hash, key.bytes);
       KeyEntry& entry = rt.keys.entry(k);
       KeyJson(rt, *e, entry.key_json);
       entry.state.runs.assign(fresh.runs.begin(), fresh.runs.end());
@@ -631,7 +821,7 @@ bool Engine::Restore(std::string_view d) {
         ok = false;  // the same key twice
         break;
       }
-      uint32_t index = rt.keys.Insert(hash, key_bytes);
+      uint32_t index = m.InsertKey(program, hash, key_bytes);
       KeyEntry& entry = rt.keys.entry(index);
       entry.key_json.assign(key_json);
       size_t used = 0;

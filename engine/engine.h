@@ -18,6 +18,11 @@ namespace tern::engine {
 
 struct Options {
   int64_t lateness_ms = 0;  // watermark = max event time seen in the partition - lateness
+  // Programs keyed alike route events key first once there are this many of them
+  // (one key lookup finds the programs holding state; start states are checked once
+  // per group of alike ones); fewer are asked one by one whether an event concerns
+  // them. Same alerts either way; 1 routes every program (tests).
+  size_t route_min_programs = 4;
 };
 
 enum class AlertKind : uint8_t { kMatch, kTimeout };

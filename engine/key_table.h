@@ -5,7 +5,14 @@
 // half of its key's hash, so a probe for an absent key touches only the index
 // (one cache line, which the engine prefetches), and key bytes are compared only
 // on a full 64-bit hash hit. No allocation on lookup, none on insert once warm.
+// The index is generic over its entries (KeyIndex<Entry>): the engine also keeps
+// one per key spec that routes an event's key to the programs holding state for it.
 // Tested by tests/unit/engine/key_table_test.cc.
+//
+// IMPLEMENTATION
+// Linear probing with backward-shift deletion (no tombstones, so lookups stay
+// short however many keys come and go). Entry indices are stable: an entry keeps
+// its index from Insert to Erase, whatever else is inserted or erased.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +24,9 @@
 
 namespace tern::engine {
 
+// FNV-1a over 8-byte words, then a murmur finaliser: keys are short.
+uint64_t HashKey(std::string_view bytes);
+
 // One key of one program.
 struct KeyEntry {
   std::string key_bytes;         // the encoded key values (lookup identity)
@@ -26,35 +36,111 @@ struct KeyEntry {
   int64_t deadline = INT64_MAX;    // earliest window expiry of its runs
   int64_t registered = INT64_MAX;  // deadline currently in the timer heap
   bool live = false;               // false: a free slot
+
+  // Back to a fresh entry, keeping buffer capacity (insert and erase).
+  void Reset() {
+    key_json.clear();
+    state.runs.clear();
+    state.completed.clear();
+    deadline = INT64_MAX;
+    registered = INT64_MAX;
+  }
 };
 
+// Entry: key_bytes, hash, live as in KeyEntry, and Reset().
 // Thread: engine thread. Locks: none.
-class KeyTable {
+template <typename Entry>
+class KeyIndex {
  public:
   static constexpr uint32_t kNone = 0xFFFFFFFFu;
 
-  static uint64_t Hash(std::string_view bytes);
+  static uint64_t Hash(std::string_view bytes) { return HashKey(bytes); }
 
   // The entry index of `bytes`, or kNone.
-  uint32_t Find(uint64_t hash, std::string_view bytes) const;
+  uint32_t Find(uint64_t hash, std::string_view bytes) const {
+    if (slots_.empty()) return kNone;
+    for (size_t s = Slot(hash);; s = (s + 1) & (slots_.size() - 1)) {
+      const IndexSlot slot = slots_[s];
+      if (slot.entry == kNone) return kNone;
+      if (slot.tag != Tag(hash)) continue;
+      const Entry& entry = entries_[slot.entry];
+      if (entry.hash == hash && entry.key_bytes == bytes) return slot.entry;
+    }
+  }
   // Starts loading the index line a Find for `hash` will read first.
   void Prefetch(uint64_t hash) const {
     if (!slots_.empty()) __builtin_prefetch(&slots_[Slot(hash)]);
   }
-  // Adds a key known to be absent; returns its entry index. The entry's state is empty.
-  uint32_t Insert(uint64_t hash, std::string_view bytes);
+  // Adds a key known to be absent; returns its entry index. The entry is Reset().
+  uint32_t Insert(uint64_t hash, std::string_view bytes) {
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    uint32_t index;
+    if (!free_.empty()) {
+      index = free_.back();
+      free_.pop_back();
+    } else {
+      index = static_cast<uint32_t>(entries_.size());
+      entries_.emplace_back();
+    }
+    Entry& entry = entries_[index];
+    entry.key_bytes.assign(bytes);
+    entry.Reset();
+    entry.hash = hash;
+    entry.live = true;
+    size_t s = Slot(hash);
+    while (slots_[s].entry != kNone) s = (s + 1) & (slots_.size() - 1);
+    slots_[s] = {index, Tag(hash)};
+    ++size_;
+    return index;
+  }
   // Removes a live entry; its slot (and its buffers' capacity) is reused later.
-  void Erase(uint32_t index);
+  void Erase(uint32_t index) {
+    Entry& entry = entries_[index];
+    size_t mask = slots_.size() - 1;
+    size_t s = Slot(entry.hash);
+    while (slots_[s].entry != index) s = (s + 1) & mask;
+    // Backward shift: move later members of the probe run into the hole.
+    size_t hole = s;
+    for (size_t next = (hole + 1) & mask; slots_[next].entry != kNone; next = (next + 1) & mask) {
+      size_t home = Slot(entries_[slots_[next].entry].hash);
+      // Move it if its home is not within (hole, next] cyclically.
+      bool between = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
+      if (!between) {
+        slots_[hole] = slots_[next];
+        hole = next;
+      }
+    }
+    slots_[hole] = {kNone, 0};
+    entry.live = false;
+    entry.Reset();
+    free_.push_back(index);
+    --size_;
+  }
+  // Removes every entry.
+  void Clear() {
+    for (uint32_t e = 0; e < entries_.size(); ++e) {
+      if (entries_[e].live) Erase(e);
+    }
+  }
 
-  KeyEntry& entry(uint32_t index) { return entries_[index]; }
-  const KeyEntry& entry(uint32_t index) const { return entries_[index]; }
-  // All slots, live or free (check KeyEntry::live).
-  std::vector<KeyEntry>& entries() { return entries_; }
-  const std::vector<KeyEntry>& entries() const { return entries_; }
+  Entry& entry(uint32_t index) { return entries_[index]; }
+  const Entry& entry(uint32_t index) const { return entries_[index]; }
+  // All slots, live or free (check Entry::live).
+  std::vector<Entry>& entries() { return entries_; }
+  const std::vector<Entry>& entries() const { return entries_; }
   size_t size() const { return size_; }
 
  private:
-  void Grow();
+  void Grow() {
+    size_t n = slots_.empty() ? 64 : slots_.size() * 2;
+    slots_.assign(n, {kNone, 0});
+    for (uint32_t e = 0; e < entries_.size(); ++e) {
+      if (!entries_[e].live) continue;
+      size_t s = Slot(entries_[e].hash);
+      while (slots_[s].entry != kNone) s = (s + 1) & (n - 1);
+      slots_[s] = {e, Tag(entries_[e].hash)};
+    }
+  }
   size_t Slot(uint64_t hash) const { return static_cast<size_t>(hash) & (slots_.size() - 1); }
 
   struct IndexSlot {
@@ -63,9 +149,11 @@ class KeyTable {
   };
   static uint32_t Tag(uint64_t hash) { return static_cast<uint32_t>(hash >> 32); }
   std::vector<IndexSlot> slots_;  // power-of-two size, load <= 1/2
-  std::vector<KeyEntry> entries_;
+  std::vector<Entry> entries_;
   std::vector<uint32_t> free_;
   size_t size_ = 0;
 };
+
+using KeyTable = KeyIndex<KeyEntry>;
 
 }  // namespace tern::engine

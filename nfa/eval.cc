@@ -158,7 +158,7 @@ bool Evaluator::Equal(const Value& a, const Value& b) {
   switch (a.kind) {
     case ValueKind::kBool: return a.b == b.b;
     case ValueKind::kString:
-    case ValueKind::kJson: return a.as_string() == b.as_string();
+    case ValueKind::kJson: return a.len == b.len && BytesEqual(a.str, b.str, a.len);
     case ValueKind::kEvent: return a.event->id == b.event->id;
     case ValueKind::kEventList:
       if (a.len != b.len) return false;

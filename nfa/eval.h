@@ -102,7 +102,7 @@ inline bool FastCompare(Op op, const Value& a, const Value& b, bool* out) {
     return true;
   }
   if (a.kind == ValueKind::kString && b.kind == ValueKind::kString && (op == Op::kEq || op == Op::kNe)) {
-    const bool eq = a.len == b.len && (a.len == 0 || std::memcmp(a.str, b.str, a.len) == 0);
+    const bool eq = a.len == b.len && BytesEqual(a.str, b.str, a.len);
     *out = op == Op::kEq ? eq : !eq;
     return true;
   }

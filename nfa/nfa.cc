@@ -57,7 +57,10 @@ Nfa::Nfa(const Program* program, SharedBuffer* buffer, Evaluator* evaluator, Exp
     StateType t = program->states[s].type;
     if ((t == StateType::kNormal || t == StateType::kPending) && s != program->start) wait_states_.push_back(s);
   }
-  BuildNoopPlan();
+  std::vector<StateId> roots = wait_states_;
+  roots.push_back(program->start);
+  BuildPlan(noop_, roots);
+  BuildPlan(start_, {program->start});
 }
 
 namespace {
@@ -69,11 +72,9 @@ constexpr uint8_t kNoopUnknown = 0xFF;
 
 }  // namespace
 
-void Nfa::BuildNoopPlan() {
+void Nfa::BuildPlan(NoopPlan& plan, const std::vector<StateId>& roots) {
   const Program& p = *program_;
-  leaf_bit_.assign(p.exprs.size(), kNoLeaf);
-  std::vector<StateId> roots = wait_states_;
-  roots.push_back(p.start);
+  plan.leaf_bit.assign(p.exprs.size(), kNoLeaf);
   size_t max_depth = 1;
   for (StateId root : roots) {
     Walk(root, [&](StateId, const Edge& edge) {
@@ -81,24 +82,24 @@ void Nfa::BuildNoopPlan() {
       max_depth = std::max<size_t>(max_depth, r.end - r.begin);
       for (uint32_t pc = r.begin; pc < r.end; ++pc) {
         const CondInstr& ci = p.cond_code[pc];
-        if (ci.op != CondOp::kExpr || p.exprs[ci.arg].uses_stages || leaf_bit_[ci.arg] != kNoLeaf) continue;
-        leaf_bit_[ci.arg] = static_cast<uint32_t>(noop_leaves_.size());
+        if (ci.op != CondOp::kExpr || p.exprs[ci.arg].uses_stages || plan.leaf_bit[ci.arg] != kNoLeaf) continue;
+        plan.leaf_bit[ci.arg] = static_cast<uint32_t>(plan.leaves.size());
         const ExprInfo& info = p.exprs[ci.arg];
-        noop_leaves_.push_back({ci.arg, info.simple_op, info.simple_slot,
-                                info.simple_op != Op::kPop ? &p.consts[info.simple_const] : nullptr});
+        plan.leaves.push_back({ci.arg, info.simple_op, info.simple_slot,
+                               info.simple_op != Op::kPop ? &p.consts[info.simple_const] : nullptr});
       }
       return edge.action == Action::kProceed ? WalkStep::kFollow : WalkStep::kContinue;
     });
   }
-  tri_stack_.reserve(max_depth);
-  if (noop_leaves_.size() > kMaxNoopLeaves) {
-    noop_never_ = true;
-  } else if (noop_leaves_.size() <= kMaxNoopTableLeaves) {
-    noop_table_.assign(size_t{1} << noop_leaves_.size(), kNoopUnknown);
+  tri_stack_.reserve(std::max(tri_stack_.capacity(), max_depth));
+  if (plan.leaves.size() > kMaxNoopLeaves) {
+    plan.never = true;
+  } else if (plan.leaves.size() <= kMaxNoopTableLeaves) {
+    plan.table.assign(size_t{1} << plan.leaves.size(), kNoopUnknown);
   }
 }
 
-uint8_t Nfa::CondValue3(CondId cond, uint64_t leaf_mask) {
+uint8_t Nfa::CondValue3(const NoopPlan& plan, CondId cond, uint64_t leaf_mask) {
   const Program& p = *program_;
   const CondRange r = p.conds[cond];
   tri_stack_.clear();
@@ -107,7 +108,7 @@ uint8_t Nfa::CondValue3(CondId cond, uint64_t leaf_mask) {
     switch (ci.op) {
       case CondOp::kTrue: tri_stack_.push_back(kTrue3); break;
       case CondOp::kExpr: {
-        const uint32_t bit = leaf_bit_[ci.arg];
+        const uint32_t bit = plan.leaf_bit[ci.arg];
         tri_stack_.push_back(bit == kNoLeaf ? kUnknown3 : ((leaf_mask >> bit) & 1) != 0 ? kTrue3 : kFalse3);
         break;
       }
@@ -132,35 +133,39 @@ uint8_t Nfa::CondValue3(CondId cond, uint64_t leaf_mask) {
   return tri_stack_.empty() ? kFalse3 : tri_stack_.back();
 }
 
+bool Nfa::Fired(const NoopPlan& plan, StateId from, uint64_t leaf_mask, int* takes, int* ignores, bool* self_ignore) {
+  *takes = *ignores = 0;
+  *self_ignore = false;
+  return Walk(from, [&](StateId s, const Edge& edge) {
+    const uint8_t v = CondValue3(plan, edge.cond, leaf_mask);
+    if (v == kUnknown3) return WalkStep::kStop;
+    if (v == kFalse3) return WalkStep::kContinue;
+    if (edge.action == Action::kProceed) return WalkStep::kFollow;
+    if (edge.action == Action::kTake) {
+      ++*takes;
+    } else {
+      ++*ignores;
+      if (s == from && edge.target == from) *self_ignore = true;
+    }
+    return WalkStep::kContinue;
+  });
+}
+
 uint8_t Nfa::DecideNoop(uint64_t leaf_mask) {
-  const Program& p = *program_;
-  // Follows PROCEED edges from `from` like the decision graph; counts the TAKE and
-  // IGNORE edges that fire. Returns false when an edge might or might not fire.
-  auto fired = [&](StateId from, int* takes, int* ignores, bool* self_ignore) {
-    *takes = *ignores = 0;
-    *self_ignore = false;
-    return Walk(from, [&](StateId s, const Edge& edge) {
-      const uint8_t v = CondValue3(edge.cond, leaf_mask);
-      if (v == kUnknown3) return WalkStep::kStop;
-      if (v == kFalse3) return WalkStep::kContinue;
-      if (edge.action == Action::kProceed) return WalkStep::kFollow;
-      if (edge.action == Action::kTake) {
-        ++*takes;
-      } else {
-        ++*ignores;
-        if (s == from && edge.target == from) *self_ignore = true;
-      }
-      return WalkStep::kContinue;
-    });
-  };
   int takes, ignores;
   bool self_ignore;
-  if (!fired(p.start, &takes, &ignores, &self_ignore) || takes > 0) return 0;
+  if (!Fired(noop_, program_->start, leaf_mask, &takes, &ignores, &self_ignore) || takes > 0) return 0;
   for (StateId s : wait_states_) {
-    if (!fired(s, &takes, &ignores, &self_ignore)) return 0;
+    if (!Fired(noop_, s, leaf_mask, &takes, &ignores, &self_ignore)) return 0;
     if (takes > 0 || ignores != 1 || !self_ignore) return 0;
   }
   return 1;
+}
+
+uint8_t Nfa::DecideStartNoop(uint64_t leaf_mask) {
+  int takes, ignores;
+  bool self_ignore;
+  return Fired(start_, program_->start, leaf_mask, &takes, &ignores, &self_ignore) && takes == 0 ? 1 : 0;
 }
 
 template <typename Visit>
@@ -187,8 +192,7 @@ bool Nfa::Walk(StateId from, Visit&& visit) {
   return true;
 }
 
-bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) {
-  if (noop_never_) return false;
+uint64_t Nfa::LeafMask(const NoopPlan& plan, const StoredEvent* event, uint64_t epoch) {
   EvalContext ctx;
   ctx.program = program_;
   ctx.event = event;
@@ -196,18 +200,30 @@ bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) {
   ctx.memo = memo_;
   ctx.epoch = epoch;
   uint64_t mask = 0;
-  for (size_t i = 0; i < noop_leaves_.size(); ++i) {
-    const NoopLeaf& leaf = noop_leaves_[i];
+  for (size_t i = 0; i < plan.leaves.size(); ++i) {
+    const NoopLeaf& leaf = plan.leaves[i];
     bool truth;
     if (leaf.simple_op == Op::kPop || !FastCompare(leaf.simple_op, event->slot(leaf.slot), *leaf.constant, &truth)) {
       truth = evaluator_->ExprTruth(ctx, leaf.expr);
     }
     if (truth) mask |= uint64_t{1} << i;
   }
-  if (noop_table_.empty()) return DecideNoop(mask) != 0;
-  uint8_t& decided = noop_table_[mask];
-  if (decided == kNoopUnknown) decided = DecideNoop(mask);
+  return mask;
+}
+
+bool Nfa::Answer(NoopPlan& plan, uint8_t (Nfa::*decide)(uint64_t), const StoredEvent* event, uint64_t epoch) {
+  if (plan.never) return false;
+  const uint64_t mask = LeafMask(plan, event, epoch);
+  if (plan.table.empty()) return (this->*decide)(mask) != 0;
+  uint8_t& decided = plan.table[mask];
+  if (decided == kNoopUnknown) decided = (this->*decide)(mask);
   return decided != 0;
+}
+
+bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) { return Answer(noop_, &Nfa::DecideNoop, event, epoch); }
+
+bool Nfa::StartIsNoop(const StoredEvent* event, uint64_t epoch) {
+  return Answer(start_, &Nfa::DecideStartNoop, event, epoch);
 }
 
 StateId Nfa::FindFinalAfterProceed(StateId from, const EvalContext& ctx) {

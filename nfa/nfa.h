@@ -73,6 +73,11 @@ class Nfa {
   // expression that reads the partial match could change the answer.
   bool IsNoop(const StoredEvent* event, uint64_t epoch);
 
+  // True when `event` starts no partial match: no TAKE fires from the start state.
+  // Decided like IsNoop; a key without partial matches is left as it is by Step.
+  // Programs with equal nfa::StartIdentity give the same answer.
+  bool StartIsNoop(const StoredEvent* event, uint64_t epoch);
+
   // Releases everything the key holds (used when a program is unloaded).
   void Clear(KeyState& key);
 
@@ -90,9 +95,6 @@ class Nfa {
   template <typename Visit>
   bool Walk(StateId from, Visit&& visit);
   void ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t epoch);
-  void BuildNoopPlan();
-  uint8_t DecideNoop(uint64_t leaf_mask);
-  uint8_t CondValue3(CondId cond, uint64_t leaf_mask);
   StateId FindFinalAfterProceed(StateId from, const EvalContext& ctx);
   void EmitAccordingToSkip(KeyState& key, std::vector<Output>& out);
   bool PruningId(NodeId match, EventId* id);
@@ -112,23 +114,38 @@ class Nfa {
   std::vector<StateId> stack_;
   std::vector<StateId> wait_states_;  // states a run can wait in (normal, pending)
 
-  // IsNoop's plan. Its answer is a function of the truth of the event-only leaf
-  // expressions the walks from the start and wait states can reach (expressions that
-  // read the partial match count as unknown), so it is decided once per combination
-  // of leaf values and looked up afterwards.
+  // The plans of IsNoop (start and wait states) and StartIsNoop (start state). The
+  // answer is a function of the truth of the event-only leaf expressions the walks
+  // from the plan's states can reach (expressions that read the partial match count as
+  // unknown), so it is decided once per combination of leaf values and looked up
+  // afterwards.
   static constexpr uint32_t kNoLeaf = 0xFFFFFFFFu;
   static constexpr size_t kMaxNoopTableLeaves = 12;  // table of 2^12 bytes at most
-  static constexpr size_t kMaxNoopLeaves = 64;       // beyond: IsNoop is always false
+  static constexpr size_t kMaxNoopLeaves = 64;       // beyond: the answer is always false
   struct NoopLeaf {
     ExprId expr;
     Op simple_op;          // kPop unless `field <cmp> constant`
     uint32_t slot;         // for simple_op
     const Value* constant;  // for simple_op
   };
-  std::vector<NoopLeaf> noop_leaves_;  // bit i of the leaf mask = truth of noop_leaves_[i]
-  std::vector<uint32_t> leaf_bit_;    // per expression: its bit, or kNoLeaf
-  std::vector<uint8_t> noop_table_;   // per leaf mask: kNoopUnknown, 0 or 1; empty if too many leaves
-  bool noop_never_ = false;           // too many leaves to decide
+  struct NoopPlan {
+    std::vector<NoopLeaf> leaves;  // bit i of the leaf mask = truth of leaves[i]
+    std::vector<uint32_t> leaf_bit;  // per expression: its bit, or kNoLeaf
+    std::vector<uint8_t> table;    // per leaf mask: kNoopUnknown, 0 or 1; empty if too many leaves
+    bool never = false;            // too many leaves to decide
+  };
+  void BuildPlan(NoopPlan& plan, const std::vector<StateId>& roots);
+  uint64_t LeafMask(const NoopPlan& plan, const StoredEvent* event, uint64_t epoch);
+  uint8_t CondValue3(const NoopPlan& plan, CondId cond, uint64_t leaf_mask);
+  // Follows PROCEED edges from `from` like the decision graph, counting the TAKE and
+  // IGNORE edges that fire under the leaf mask; false when one might or might not fire.
+  bool Fired(const NoopPlan& plan, StateId from, uint64_t leaf_mask, int* takes, int* ignores, bool* self_ignore);
+  uint8_t DecideNoop(uint64_t leaf_mask);
+  uint8_t DecideStartNoop(uint64_t leaf_mask);
+  // The plan's answer for the event: looked up by leaf mask, decided on first sight.
+  bool Answer(NoopPlan& plan, uint8_t (Nfa::*decide)(uint64_t), const StoredEvent* event, uint64_t epoch);
+  NoopPlan noop_;
+  NoopPlan start_;
   std::vector<uint8_t> tri_stack_;    // CondValue3 scratch
 };
 

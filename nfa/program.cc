@@ -114,6 +114,43 @@ std::string ExprIdentity(const Program& p, ExprId expr) {
   return out;
 }
 
+namespace {
+
+void AppendWalk(const Program& p, StateId s, size_t depth, std::string& out) {
+  const State& st = p.states[s];
+  out.push_back('{');
+  // The compiler never builds PROCEED cycles; the depth bound only guards a broken
+  // program (Nfa's walks give up on it the same way, so the identity need not be exact).
+  if (depth > p.states.size()) {
+    out.push_back('!');
+    out.push_back('}');
+    return;
+  }
+  for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+    const Edge& edge = p.edges[e];
+    out.push_back(static_cast<char>('a' + static_cast<int>(edge.action)));
+    const CondRange r = p.conds[edge.cond];
+    for (uint32_t pc = r.begin; pc < r.end; ++pc) {
+      const CondInstr& ci = p.cond_code[pc];
+      out.push_back(static_cast<char>('A' + static_cast<int>(ci.op)));
+      if (ci.op != CondOp::kExpr) continue;
+      std::string identity = ExprIdentity(p, ci.arg);
+      AppendU32(out, static_cast<uint32_t>(identity.size()));
+      out += identity;  // empty: reads the partial match, unknown to the start check
+    }
+    if (edge.action == Action::kProceed) AppendWalk(p, edge.target, depth + 1, out);
+  }
+  out.push_back('}');
+}
+
+}  // namespace
+
+std::string StartIdentity(const Program& p) {
+  std::string out;
+  AppendWalk(p, p.start, 0, out);
+  return out;
+}
+
 std::string Dump(const Program& p) {
   std::string out = "pattern " + p.name + "\n";
   out += "  key:";

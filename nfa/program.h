@@ -184,6 +184,13 @@ struct Program {
 // every loaded pattern.
 std::string ExprIdentity(const Program& p, ExprId expr);
 
+// The identity of what the start state does with an event: the walk from the start
+// state (its edges, actions and conditions, PROCEED targets unrolled), with event-only
+// expressions written as their ExprIdentity and the others as "unknown". Two programs
+// of one engine with equal start identities agree on Nfa::StartIsNoop for every event,
+// so the engine decides it once per event for all of them.
+std::string StartIdentity(const Program& p);
+
 // Everything that makes a program behave as it does (states, conditions, windows,
 // key, skip, emit, streams), as text: equal fingerprints, same alerts for the same
 // input. A reload keeps the partial matches of patterns whose fingerprint is unchanged.

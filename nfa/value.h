@@ -59,6 +59,23 @@ struct Value {
   std::string_view as_string() const { return {str, len}; }
 };
 
+// a == b for byte strings of equal length `len`, inline for the short strings keys and
+// enumerations are made of (no call into the library's memcmp): overlapping word
+// loads never read outside either string.
+inline bool BytesEqual(const char* a, const char* b, uint32_t len) {
+  auto load8 = [](const char* p) { uint64_t w; std::memcpy(&w, p, 8); return w; };
+  auto load4 = [](const char* p) { uint32_t w; std::memcpy(&w, p, 4); return w; };
+  if (len >= 8) {
+    if (len > 16) return std::memcmp(a, b, len) == 0;
+    return load8(a) == load8(b) && load8(a + len - 8) == load8(b + len - 8);
+  }
+  if (len >= 4) return load4(a) == load4(b) && load4(a + len - 4) == load4(b + len - 4);
+  for (uint32_t i = 0; i < len; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 static_assert(sizeof(Value) == 16);
 static_assert(std::is_trivially_copyable_v<Value>);
 

@@ -105,9 +105,10 @@ struct EngineResult {
   std::vector<Match> matches;  // sorted; indices are event ids - 1
 };
 
-EngineResult RunEngine(const std::string& text, const std::vector<Event>& events) {
+EngineResult RunEngineWith(const std::string& text, const std::vector<Event>& events,
+                           engine::Options options, std::vector<std::string>* alerts) {
   EngineResult r;
-  engine::Engine engine;
+  engine::Engine engine(options);
   DiagnosticSink sink;
   auto programs = compiler::CompileSource(std::make_shared<SourceFile>("random.tern", text),
                                           engine.schema(), sink);
@@ -134,6 +135,7 @@ EngineResult RunEngine(const std::string& text, const std::vector<Event>& events
   engine.Finish();
   simdjson::dom::parser json;
   for (const engine::Alert& a : engine.alerts()) {
+    alerts->push_back(a.json);
     if (a.kind != engine::AlertKind::kMatch) continue;
     Match m;
     simdjson::dom::element doc;
@@ -161,6 +163,23 @@ EngineResult RunEngine(const std::string& text, const std::vector<Event>& events
     r.matches.push_back(std::move(m));
   }
   std::sort(r.matches.begin(), r.matches.end());
+  return r;
+}
+
+// The engine as it runs one pattern, and again with key-first routing forced
+// (Options::route_min_programs = 1): the two must write the same alerts in the same
+// order, or the result is an error.
+EngineResult RunEngine(const std::string& text, const std::vector<Event>& events) {
+  std::vector<std::string> direct, routed;
+  EngineResult r = RunEngineWith(text, events, engine::Options{}, &direct);
+  engine::Options route_all;
+  route_all.route_min_programs = 1;
+  EngineResult rr = RunEngineWith(text, events, route_all, &routed);
+  if (r.error.empty() && direct != routed) {
+    r.error = "key-first routing writes other alerts:\n";
+    for (const std::string& a : direct) r.error += "  direct: " + a + "\n";
+    for (const std::string& a : routed) r.error += "  routed: " + a + "\n";
+  }
   return r;
 }
 

@@ -276,5 +276,94 @@ TEST_CASE("partial matches are released when they end") {
   CHECK(r.stats.live_keys == 0);
 }
 
+// ---------------------------------------------------------------- key-first routing
+
+// Patterns of every shape keyed alike (routed when there are enough of them), one keyed
+// otherwise and one global, over a deterministic stream of a few keys.
+const char* kManyPatterns = R"(
+pattern p1 { key card within 20ms begin a where amount < 2 followed_by b where amount > 500 }
+pattern p2 { key card within 30ms skip past_last_event
+  begin small where type == "auth" and amount < 2 times 2.. greedy
+  followed_by big where type == "auth" and amount >= 500 and merchant != last(small).merchant
+  emit { n = count(small) } }
+pattern p3 { key card within 25ms begin buy where type == "auth" and amount > 500
+  followed_by refund where type == "refund" and merchant == buy.merchant }
+pattern p4 { key card within 15ms begin add where type == "cart" not_followed_by buy where type == "auth" }
+pattern p5 { key card within 20ms begin x where type == "decline" next y where amount >= x.amount }
+pattern p6 { key card within 20ms begin a where amount < 2 followed_by b where amount > 500 }
+pattern p7 { key card within 40ms skip to_next begin big where amount > 300 times 2 }
+pattern p8 { key card within 10ms begin a where merchant in ["m1", "m3"] optional followed_by_any b where amount > 100 }
+pattern p9 { key card begin a followed_by b where amount > a.amount * 3 within 5ms on_timeout emit { lost = a.amount } }
+pattern q1 { key merchant within 20ms begin a where type == "refund" followed_by b where type == "refund" }
+pattern q2 { within 5ms begin a where amount > 900 followed_by b where amount > 900 }
+pattern r1 { key card from other begin a followed_by b }
+)";
+
+std::string ManyEvents(int n) {
+  std::string out;
+  uint64_t x = 12345;
+  auto next = [&](uint64_t m) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return (x >> 33) % m;
+  };
+  const char* types[] = {"auth", "auth", "auth", "refund", "decline", "cart"};
+  for (int i = 0; i < n; ++i) {
+    uint64_t r = next(100);
+    int amount = r < 12 ? static_cast<int>(next(2)) : r < 20 ? 500 + static_cast<int>(next(600))
+                                                            : 2 + static_cast<int>(next(300));
+    out += R"({"ts":)" + std::to_string(i) + R"(,"card":"c)" + std::to_string(next(7)) +
+           R"(","type":")" + types[next(6)] + R"(","amount":)" + std::to_string(amount) +
+           R"(,"merchant":"m)" + std::to_string(next(4)) + "\"}\n";
+  }
+  return out;
+}
+
+TEST_CASE("key-first routing writes exactly the alerts of stepping every program") {
+  const std::string events = ManyEvents(3000);
+  Options direct;
+  direct.route_min_programs = 1000;  // never routes
+  Options routed;                    // the default: the ten card patterns route
+  Options all;
+  all.route_min_programs = 1;  // every spec routes, the global one too
+  auto want = Replay(kManyPatterns, events, direct);
+  CHECK(want.alerts.size() > 200);  // the stream exercises the patterns
+  for (const char* pattern : {"p1", "p2", "p3", "p4", "p5", "p7", "p8", "p9", "q1", "q2"}) {
+    bool found = false;
+    for (const auto& a : want.alerts) found = found || Contains(a, std::string("\"pattern\":\"") + pattern + "\"");
+    CHECK_MESSAGE(found, pattern, " never matched");
+  }
+  auto got = Replay(kManyPatterns, events, routed);
+  CHECK(got.alerts == want.alerts);
+  CHECK(got.stats.live_runs == want.stats.live_runs);
+  auto got_all = Replay(kManyPatterns, events, all);
+  CHECK(got_all.alerts == want.alerts);
+}
+
+TEST_CASE("key-first routing survives a reload") {
+  const std::string events = ManyEvents(1200);
+  std::string v2 = kManyPatterns;
+  v2.replace(v2.find("amount > 300 times 2"), 20, "amount > 250 times 2");  // p7 changes
+  v2 += "pattern p10 { key card within 20ms begin a where type == \"cart\" followed_by b where type == \"cart\" }\n";
+  auto run = [&](Options options) {
+    Driver d(options);
+    d.Load(kManyPatterns);
+    std::istringstream in(events);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+      if (++n == 600) d.engine.ReplacePrograms(d.Compile(v2));
+      d.Push(line);
+    }
+    d.engine.Finish();
+    d.Collect();
+    return d.alerts;
+  };
+  Options direct;
+  direct.route_min_programs = 1000;
+  auto want = run(direct);
+  CHECK(want.size() > 100);
+  CHECK(run(Options{}) == want);
+}
+
 }  // namespace
 }  // namespace tern::engine
