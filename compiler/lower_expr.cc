@@ -3,6 +3,7 @@
 // one schema slot, so reading a nested field costs one array access at runtime.
 #include "compiler/lower_expr.h"
 
+#include <memory>
 #include <regex>
 
 namespace tern::compiler {
@@ -106,6 +107,25 @@ nfa::ExprId ExprLowerer::Lower(const ast::Expr& e) {
       info.simple_op = op;
       info.simple_slot = program_.code[begin].arg;
       info.simple_const = program_.code[begin + 1].arg;
+    }
+  } else if (end - begin >= 4 && program_.code[begin].op == nfa::Op::kField &&
+             (program_.code[end - 1].op == nfa::Op::kIn || program_.code[end - 1].op == nfa::Op::kNotIn) &&
+             program_.code[end - 2].op == nfa::Op::kMakeList && program_.code[end - 2].arg == end - begin - 3) {
+    // `field in [constants]`: the list is built once, here, instead of per evaluation.
+    const uint32_t n = end - begin - 3;
+    bool constants = true;
+    for (uint32_t k = 0; k < n; ++k) constants = constants && program_.code[begin + 1 + k].op == nfa::Op::kConst;
+    if (constants) {
+      auto list = std::make_unique<nfa::Value[]>(n);
+      for (uint32_t k = 0; k < n; ++k) list[k] = program_.consts[program_.code[begin + 1 + k].arg];
+      nfa::Value v;
+      v.kind = nfa::ValueKind::kValueList;
+      v.len = n;
+      v.values = list.get();
+      program_.const_lists.push_back(std::move(list));
+      info.simple_op = program_.code[end - 1].op;
+      info.simple_slot = program_.code[begin].arg;
+      info.simple_const = Const(v);
     }
   }
   program_.exprs.push_back(info);

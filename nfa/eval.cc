@@ -250,7 +250,7 @@ bool Evaluator::ExprTruth(const EvalContext& ctx, ExprId expr) {
     if (store->epoch[slot] == ctx.epoch) return store->value[slot] != 0;
   }
   bool v;
-  if (info.simple_op != Op::kPop) {
+  if (info.simple_op != Op::kPop && info.simple_op != Op::kIn && info.simple_op != Op::kNotIn) {
     // `field <cmp> constant`: no stack machine.
     v = Compare(info.simple_op, ctx.event->slot(info.simple_slot), ctx.program->consts[info.simple_const]);
   } else {

@@ -97,6 +97,29 @@ inline bool CompareNumbersOp(Op op, const Value& a, const Value& b) {
 // != -- without the general dispatch; false when the shape is another (then *out is
 // untouched and Compare decides).
 inline bool FastCompare(Op op, const Value& a, const Value& b, bool* out) {
+  if (op == Op::kIn || op == Op::kNotIn) {
+    // `a [not] in b`, b a list of constants: null is in nothing (and `not in` is false
+    // for it too); strings and numbers compare as Evaluator::Equal does.
+    if (a.is_null()) {
+      *out = false;
+      return true;
+    }
+    bool found = false;
+    if (a.kind == ValueKind::kString) {
+      for (uint32_t k = 0; k < b.len && !found; ++k) {
+        const Value& v = b.values[k];
+        found = v.kind == ValueKind::kString && v.len == a.len && BytesEqual(v.str, a.str, a.len);
+      }
+    } else if (a.is_number()) {
+      for (uint32_t k = 0; k < b.len && !found; ++k) {
+        found = b.values[k].is_number() && CompareNumbersOp(Op::kEq, b.values[k], a);
+      }
+    } else {
+      return false;
+    }
+    *out = op == Op::kIn ? found : !found;
+    return true;
+  }
   if (a.is_number() && b.is_number()) {
     *out = CompareNumbersOp(op, a, b);
     return true;

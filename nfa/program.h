@@ -112,7 +112,8 @@ struct ExprInfo {
   uint32_t begin;      // into Program::code
   uint32_t end;
   bool uses_stages;    // false: depends only on the current event (memoisable per event)
-  // `field <cmp> constant` is evaluated directly: simple_op is the comparison, or
+  // `field <cmp> constant` and `field [not] in [constants]` are evaluated directly:
+  // simple_op is the comparison (or kIn / kNotIn, simple_const then a value list), or
   // kPop when the expression is not of that shape.
   Op simple_op = Op::kPop;
   uint32_t simple_slot = 0;
