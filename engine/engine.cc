@@ -460,8 +460,13 @@ struct Engine::Impl {
     }
     if (!routed_specs.empty()) {
       for (uint32_t s : routed_specs) Route(s, e);
-      std::sort(active.begin(), active.end(),
-                [](const ActiveProgram& a, const ActiveProgram& b) { return a.program < b.program; });
+      // Insertion sort: a handful of programs, mostly in order already.
+      for (size_t i = 1; i < active.size(); ++i) {
+        const ActiveProgram a = active[i];
+        size_t j = i;
+        for (; j > 0 && active[j - 1].program > a.program; --j) active[j] = active[j - 1];
+        active[j] = a;
+      }
     }
     for (const ActiveProgram& a : active) Step(a, e);
     events.Unref(e);
