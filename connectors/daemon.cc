@@ -453,8 +453,9 @@ void Daemon::Impl::CheckIdle(int64_t now_ms) {
     Partition& p = partitions[id];
     if (p.idle || p.next_offset < 0 || now_ms - p.last_seen_ms < idle_after_ms) continue;
     p.idle = true;
-    spdlog::debug("partition {}[{}] idle: no record for {} ms; window timers stop waiting for it",
-                  p.topic, p.kafka_partition, now_ms - p.last_seen_ms);
+    spdlog::debug("partition {}[{}] idle: no record after offset {} for {} ms; "
+                  "window timers stop waiting for it",
+                  p.topic, p.kafka_partition, p.next_offset - 1, now_ms - p.last_seen_ms);
     const uint64_t seq_before = next_seq;
     engine->MarkIdle(id);
     SendAlerts(nullptr, 0);
