@@ -157,10 +157,13 @@ def write_config(path, bootstrap, name, pattern_globs, events_topic=None, idle=N
 
 
 class Daemon:
+    running = []  # started and not stopped: killed when a scenario fails
+
     def __init__(self, tern, config, log_path):
         self.log = open(log_path, "a")
         self.proc = subprocess.Popen([tern, "run", "--config", config], stdout=self.log,
                                      stderr=subprocess.STDOUT)
+        Daemon.running.append(self)
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -172,6 +175,7 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             fail("tern run did not stop within 30 s of SIGTERM")
+        Daemon.running.remove(self)
         if status != 0:
             fail("tern run exited %d after SIGTERM" % status)
 
@@ -478,6 +482,9 @@ def main():
                 print(open(os.path.join(work, name)).read()[-4000:])
         raise
     finally:
+        for daemon in Daemon.running:
+            daemon.proc.kill()
+            daemon.proc.wait()
         mock.stop()
     shutil.rmtree(work, ignore_errors=True)
 
