@@ -68,6 +68,7 @@ struct DaemonConfig {
   std::string time_field;                                   // input.time.field; not empty
   TimeFormat time_format = TimeFormat::kAuto;               // input.time.format
   int64_t lateness_ms = 0;                                  // input.lateness; 0..7 days
+  int64_t idle_ms = 1000;                                   // input.idle; 0..1 h; 0 = never idle
   std::string alerts_topic;                                 // output.alerts.topic; not empty
   std::string late_topic;                                   // output.late.topic; "" = none
   std::string dead_letter_topic;                            // output.dead.letter.topic; "" = none

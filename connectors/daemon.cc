@@ -12,8 +12,8 @@
 // log: 8 bits of a hash of the topic name, 16 bits of partition, 40 bits of offset,
 // so alert ids (which hash positions) are the same when a restart reads the record
 // again, and positions order like offsets within a partition. A partition that has
-// sent nothing for kIdleAfterMs stops holding back window timers (Engine::MarkIdle)
-// until its next record.
+// sent nothing for `input.idle` (wall-clock time here, at the daemon) stops holding
+// back window timers (Engine::MarkIdle) until its next record; 0 turns this off.
 //
 // At-least-once. Every produced message (alert, dead letter, late copy) gets a
 // sequence number; `acked_prefix_` is the first one not yet acknowledged. Per
@@ -58,7 +58,6 @@ namespace {
 constexpr int kPollWaitMs = 5;             // longest consumer wait (a record ends it at once)
 constexpr size_t kMaxBatch = 2048;         // messages per poll
 constexpr int64_t kCommitIntervalMs = 200;
-constexpr int64_t kIdleAfterMs = 1000;
 constexpr int64_t kStatsIntervalMs = 1000;
 constexpr int kShutdownFlushMs = 30000;
 
@@ -448,10 +447,15 @@ void Daemon::Impl::RetryFailed() {
 }
 
 void Daemon::Impl::CheckIdle(int64_t now_ms) {
+  const int64_t idle_after_ms = options.config.idle_ms;
+  if (idle_after_ms <= 0) return;  // input.idle = 0: never idle
   for (uint32_t id = 0; id < partitions.size(); ++id) {
     Partition& p = partitions[id];
-    if (p.idle || p.next_offset < 0 || now_ms - p.last_seen_ms < kIdleAfterMs) continue;
+    if (p.idle || p.next_offset < 0 || now_ms - p.last_seen_ms < idle_after_ms) continue;
     p.idle = true;
+    spdlog::debug("partition {}[{}] idle: no record after offset {} for {} ms; "
+                  "window timers stop waiting for it",
+                  p.topic, p.kafka_partition, p.next_offset - 1, now_ms - p.last_seen_ms);
     const uint64_t seq_before = next_seq;
     engine->MarkIdle(id);
     SendAlerts(nullptr, 0);

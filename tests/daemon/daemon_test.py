@@ -17,6 +17,13 @@ Scenarios:
   reload        SIGHUP with a changed pattern file: the unchanged pattern keeps its
                 partial match and completes it; a file with errors is rejected and
                 the running patterns keep running.
+  partitions    a keyed stream over 3 partitions, one of them behind in event time,
+                read by two daemons: with `input.idle = "0ms"` no window timer fires
+                until the slow partition's own time passes it, however far ahead the
+                others are; with `input.idle = "300ms"` the timers fire once the slow
+                partition has been idle, without a record from it. Both end with the
+                alerts of `tern replay --open-end`, and /metrics has one
+                tern_consumer_lag series per partition.
 kcat (Debian package kcat) produces the input and reads the output topics.
 """
 import json
@@ -71,11 +78,14 @@ def kcat():
     return path
 
 
-def produce(bootstrap, topic, lines):
-    """One message per line, in order, to partition 0."""
+def produce(bootstrap, topic, lines, partition=0, keys=None):
+    """One message per line, in order, to one partition; keys[i] is line i's message key."""
+    args = [kcat(), "-b", bootstrap, "-t", topic, "-P", "-p", str(partition), "-z", "none"]
+    if keys is not None:
+        args += ["-K", "\t"]
+        lines = ["%s\t%s" % (k, line) for k, line in zip(keys, lines)]
     data = "".join(line + "\n" for line in lines)
-    r = subprocess.run([kcat(), "-b", bootstrap, "-t", topic, "-P", "-p", "0", "-z", "none"],
-                       input=data, text=True, capture_output=True, timeout=30)
+    r = subprocess.run(args, input=data, text=True, capture_output=True, timeout=30)
     if r.returncode != 0:
         fail("kcat produce to %s: %s" % (topic, r.stderr))
 
@@ -107,15 +117,22 @@ def wait_for(what, predicate):
     fail("timed out waiting for " + what)
 
 
-def scrape(log_path, metric):
-    """The value of an unlabelled metric from the daemon's /metrics (address from its log)."""
+def metrics_text(log_path):
+    """The daemon's whole /metrics page (address from its log), or None."""
     m = re.search(r"metrics on (http://\S+/metrics)", open(log_path).read())
     if not m:
         return None
     import urllib.request
     try:
-        text = urllib.request.urlopen(m.group(1), timeout=5).read().decode()
+        return urllib.request.urlopen(m.group(1), timeout=5).read().decode()
     except OSError:
+        return None
+
+
+def scrape(log_path, metric):
+    """The value of an unlabelled metric from the daemon's /metrics."""
+    text = metrics_text(log_path)
+    if text is None:
         return None
     for line in text.split("\n"):
         if line.startswith(metric + " "):
@@ -123,24 +140,30 @@ def scrape(log_path, metric):
     return None
 
 
-def write_config(path, bootstrap, name, pattern_globs):
+def write_config(path, bootstrap, name, pattern_globs, events_topic=None, idle=None,
+                 log_level="info"):
     with open(path, "w") as f:
         f.write('[kafka]\nbrokers = "%s"\ngroup = "%s"\n' % (bootstrap, name))
         # The mock makes a re-joining member wait session.timeout.ms - 1 s (docs/kafka.md).
         f.write('[kafka.consumer]\n"fetch.wait.max.ms" = 5\n"session.timeout.ms" = 3000\n'
                 '"heartbeat.interval.ms" = 500\n')
-        f.write('[input]\ntopics = ["%s.events"]\n' % name)
+        f.write('[input]\ntopics = ["%s"]\n' % (events_topic or name + ".events"))
+        if idle is not None:
+            f.write('idle = "%s"\n' % idle)
         f.write('[output]\nalerts.topic = "%s.alerts"\nlate.topic = "%s.late"\n'
                 'dead.letter.topic = "%s.dead"\n' % (name, name, name))
         f.write('[patterns]\nfiles = [%s]\n' % ", ".join('"%s"' % g for g in pattern_globs))
-        f.write('[metrics]\naddress = "127.0.0.1:0"\n[log]\nlevel = "info"\n')
+        f.write('[metrics]\naddress = "127.0.0.1:0"\n[log]\nlevel = "%s"\n' % log_level)
 
 
 class Daemon:
+    running = []  # started and not stopped: killed when a scenario fails
+
     def __init__(self, tern, config, log_path):
         self.log = open(log_path, "a")
         self.proc = subprocess.Popen([tern, "run", "--config", config], stdout=self.log,
                                      stderr=subprocess.STDOUT)
+        Daemon.running.append(self)
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -152,6 +175,7 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             fail("tern run did not stop within 30 s of SIGTERM")
+        Daemon.running.remove(self)
         if status != 0:
             fail("tern run exited %d after SIGTERM" % status)
 
@@ -313,17 +337,142 @@ def scenario_reload(tern, repo, work, mock):
     print("daemon_test: reload ok: a broken file was rejected, keep completed its partial match")
 
 
+# The partitions scenario: a pattern that closes a window by absence, one that times out,
+# and a keyed stream over three partitions. Keys a* live on partition 0, b* on 1, c* on 2;
+# each partition is in event-time order and their times interleave, but partition 2 stops
+# at 8500 while 0 and 1 run on past 30000. Deadlines (start + 10 s): a1 19000, b0 13000,
+# c0 11000, c2 18500; none is passed by partition 2's own time.
+PARTITION_PATTERNS = """\
+pattern quiet { key u  within 10s
+  begin start where t == "start"  not_followed_by stop where t == "stop" }
+pattern paid { key u  within 10s
+  begin start where t == "start"  followed_by stop where t == "stop"
+  on_timeout emit { user = start.u } }
+"""
+PARTITION_PHASE1 = {
+    0: [(2000, "a0", "start"), (5000, "a0", "stop"), (9000, "a1", "start"), (14000, "a2", "start"),
+        (16000, "a2", "stop"), (30000, "a3", "tick")],
+    1: [(3000, "b0", "start"), (7000, "b1", "start"), (12000, "b1", "stop"), (20000, "b2", "start"),
+        (29000, "b2", "stop"), (31000, "b3", "tick")],
+    2: [(1000, "c0", "start"), (6000, "c1", "start"), (8000, "c1", "stop"), (8500, "c2", "start")],
+}
+PARTITION_PHASE2 = {0: [(40000, "a9", "tick")], 1: [(40000, "b9", "tick")]}  # the fast ones move on
+PARTITION_PHASE3 = {2: [(40000, "c9", "tick")]}  # the slow one catches up
+
+
+def partition_event(ts, key, kind):
+    return json.dumps({"ts": ts, "u": key, "t": kind}, separators=(",", ":"))
+
+
+def produce_partitions(bootstrap, topic, phase):
+    for partition, events in sorted(phase.items()):
+        produce(bootstrap, topic, [partition_event(*e) for e in events], partition=partition,
+                keys=[e[1] for e in events])
+
+
+def is_timer_alert(alert_json):
+    """Emitted when a window closed (absence match or timeout), not by an arriving event."""
+    a = json.loads(alert_json)
+    return a["pattern"] == "quiet" or a["kind"] == "timeout"
+
+
+def lag_series(log_path):
+    """{(topic, partition)} of the tern_consumer_lag series on the daemon's /metrics."""
+    text = metrics_text(log_path) or ""
+    return set(re.findall(r'^tern_consumer_lag\{topic="([^"]*)",partition="(\d+)"\} ', text, re.M))
+
+
+def scenario_partitions(tern, repo, work, mock):
+    pattern = os.path.join(work, "windows.tern")
+    with open(pattern, "w") as f:
+        f.write(PARTITION_PATTERNS)
+    phases = [PARTITION_PHASE1, PARTITION_PHASE2, PARTITION_PHASE3]
+    everything = sorted(e for phase in phases for events in phase.values() for e in events)
+    expected = Counter(map(without_id, replay(tern, [pattern], [partition_event(*e) for e in everything],
+                                               work)))
+    timer_alerts = sum(n for a, n in expected.items() if is_timer_alert(a))
+    if timer_alerts < 4 or timer_alerts == sum(expected.values()):
+        fail("replay gives %r: the stream should close windows and complete matches" % expected)
+    n1 = sum(len(v) for v in PARTITION_PHASE1.values())
+    n2 = n1 + sum(len(v) for v in PARTITION_PHASE2.values())
+
+    # Each partition's first event goes in before the daemons start, the rest of phase 1
+    # once they have read those: a partition that has sent nothing yet does not hold the
+    # watermark back (the engine only knows partitions it has seen an event from).
+    first = {p: events[:1] for p, events in PARTITION_PHASE1.items()}
+    rest = {p: events[1:] for p, events in PARTITION_PHASE1.items()}
+    produce_partitions(mock.bootstrap, "pt.events", first)
+    hold_log, idle_log = os.path.join(work, "ph.log"), os.path.join(work, "pi.log")
+    write_config(os.path.join(work, "ph.toml"), mock.bootstrap, "ph", [pattern], events_topic="pt.events",
+                 idle="0ms")
+    write_config(os.path.join(work, "pi.toml"), mock.bootstrap, "pi", [pattern], events_topic="pt.events",
+                 idle="300ms", log_level="debug")
+    hold = Daemon(tern, os.path.join(work, "ph.toml"), hold_log)
+    idle = Daemon(tern, os.path.join(work, "pi.toml"), idle_log)
+    wait_for("both daemons to see every partition",
+             lambda: (scrape(hold_log, "tern_events_total") or 0) >= len(first)
+             and (scrape(idle_log, "tern_events_total") or 0) >= len(first))
+    produce_partitions(mock.bootstrap, "pt.events", rest)
+    wait_for("both daemons to consume phase 1",
+             lambda: (scrape(hold_log, "tern_events_total") or 0) >= n1
+             and (scrape(idle_log, "tern_events_total") or 0) >= n1)
+
+    # input.idle = 300ms: partition 2 goes idle; once the fast partitions move on, every
+    # window closes, partition 2 silent all along: the alerts are replay's, all of them.
+    # (It may also have gone idle between its first record and the rest: the log line
+    # names the last offset.)
+    idle_line = "partition pt.events[2] idle: no record after offset %d " % (len(PARTITION_PHASE1[2]) - 1)
+    wait_for("partition 2 to go idle", lambda: idle_line in open(idle_log).read())
+    produce_partitions(mock.bootstrap, "pt.events", PARTITION_PHASE2)
+    wait_for("the idle daemon to close every window",
+             lambda: Counter(map(without_id, consume(mock.bootstrap, "pi.alerts"))) == expected)
+
+    # input.idle = 0ms: partition 2 holds the watermark at 8500 however far 0 and 1 go.
+    wait_for("the holding daemon to consume phase 2", lambda: (scrape(hold_log, "tern_events_total") or 0) >= n2)
+    want_series = {("pt.events", str(p)) for p in range(3)}
+    for log in (hold_log, idle_log):
+        wait_for("one tern_consumer_lag series per partition", lambda: lag_series(log) == want_series)
+    phase3_ms = int(time.time() * 1000)
+    produce_partitions(mock.bootstrap, "pt.events", PARTITION_PHASE3)
+    wait_for("the holding daemon to close every window once partition 2 moves on",
+             lambda: Counter(map(without_id, consume(mock.bootstrap, "ph.alerts"))) == expected)
+    # Each window-close alert came from handling partition 2's last record, none earlier:
+    # tern-event-ms is the Kafka timestamp of the record whose processing produced it.
+    for headers, value in consume(mock.bootstrap, "ph.alerts", with_headers=True):
+        if is_timer_alert(value):
+            event_ms = int(headers.get("tern-event-ms", "0"))
+            if event_ms < phase3_ms:
+                fail("with input.idle = 0ms a window closed before partition 2's time passed it "
+                     "(completing record at %d ms, partition 2 caught up at %d ms): %s"
+                     % (event_ms, phase3_ms, value))
+    time.sleep(0.5)  # nothing more may come
+    hold.stop()
+    idle.stop()
+    for name in ("ph", "pi"):
+        got = consume(mock.bootstrap, name + ".alerts")
+        if Counter(map(without_id, got)) != expected:
+            fail("%s: %d alerts, replay gives %d\ngot: %s\nreplay: %s"
+                 % (name, len(got), sum(expected.values()), sorted(map(without_id, got)), sorted(expected)))
+    print("daemon_test: partitions ok: %d alerts (%d closing windows) equal replay's; input.idle = 0ms held "
+          "the windows for the slow partition, 300ms closed them without it; lag per partition"
+          % (sum(expected.values()), timer_alerts))
+
+
 def main():
     if len(sys.argv) != 4:
         fail("usage: daemon_test.py TERN REPO SCENARIO")
     tern, repo, scenario = sys.argv[1], sys.argv[2], sys.argv[3]
     scenarios = {"replay_equal": scenario_replay_equal, "restart": scenario_restart,
-                 "reload": scenario_reload, "outage": scenario_outage}
+                 "reload": scenario_reload, "outage": scenario_outage, "partitions": scenario_partitions}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
-    prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou"}[scenario]
-    mock = Mock(tern, ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")])
+    if scenario == "partitions":
+        topics = ["pt.events:3"] + ["%s.%s:1" % (p, t) for p in ("ph", "pi") for t in ("alerts", "late", "dead")]
+    else:
+        prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou"}[scenario]
+        topics = ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")]
+    mock = Mock(tern, topics)
     try:
         scenarios[scenario](tern, repo, work, mock)
     except SystemExit:
@@ -333,6 +482,9 @@ def main():
                 print(open(os.path.join(work, name)).read()[-4000:])
         raise
     finally:
+        for daemon in Daemon.running:
+            daemon.proc.kill()
+            daemon.proc.wait()
         mock.stop()
     shutil.rmtree(work, ignore_errors=True)
 

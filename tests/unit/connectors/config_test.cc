@@ -72,6 +72,7 @@ TEST_CASE("the defaults") {
   CHECK(c.time_field == "ts");
   CHECK(c.time_format == TimeFormat::kAuto);
   CHECK(c.lateness_ms == 0);
+  CHECK(c.idle_ms == 1000);
   CHECK(c.alerts_topic == "tern.alerts");
   CHECK(c.late_topic == "tern.late");
   CHECK(c.dead_letter_topic == "tern.dead-letter");
@@ -133,6 +134,7 @@ topics = ["payments", "logins"]
 time.field = "event_time"
 time.format = "auto"
 lateness = "2s"
+idle = "250ms"
 
 [output.alerts]
 topic = "alerts"
@@ -165,6 +167,7 @@ format = "json"
   CHECK(c.input_topics == std::vector<std::string>{"payments", "logins"});
   CHECK(c.time_field == "event_time");
   CHECK(c.lateness_ms == 2000);
+  CHECK(c.idle_ms == 250);
   CHECK(c.alerts_topic == "alerts");
   CHECK(c.late_topic == "");
   CHECK(c.dead_letter_topic == "dlq");
@@ -274,6 +277,16 @@ const ErrorCase kErrorCases[] = {
      "tern.toml:2:12: error: option 'input.lateness' is out of range: '8d' is not within 0ms..7d\n"
      " 2 | lateness = \"8d\"\n"
      "   |            ^~~~\n"},
+    {"idle timeout out of range",
+     "[input]\nidle = \"2h\"\n",
+     "tern.toml:2:8: error: option 'input.idle' is out of range: '2h' is not within 0ms..1h\n"
+     " 2 | idle = \"2h\"\n"
+     "   |        ^~~~\n"},
+    {"idle timeout without a unit",
+     "[input]\nidle = \"300\"\n",
+     "tern.toml:2:8: error: option 'input.idle' must be a duration, found '300'\n"
+     " 2 | idle = \"300\"\n"
+     "   |        ^~~~~ an integer directly followed by ms, s, m, h or d, e.g. \"500ms\"\n"},
     {"bad enum value with a suggestion",
      "[log]\nlevel = \"warning\"\n",
      "tern.toml:2:9: error: option 'log.level' must be one of trace, debug, info, warn, error, "
@@ -332,6 +345,27 @@ TEST_CASE("each kind of error, rendered") {
     }
     CHECK(r->errors == expected);
   }
+}
+
+TEST_CASE("input.idle: 0 turns idleness off, the range ends are allowed") {
+  struct Case {
+    const char* text;
+    int64_t ms;
+  };
+  const Case cases[] = {{"0ms", 0}, {"0", 0}, {"0s", 0}, {"300ms", 300}, {"1s", 1000}, {"1h", 3600000}};
+  for (const Case& c : cases) {
+    CAPTURE(c.text);
+    auto r = Load(std::string("[input]\nidle = \"") + c.text + "\"\n");
+    REQUIRE_MESSAGE(r->ok, r->errors);
+    CHECK(r->config.idle_ms == c.ms);
+  }
+  // Every other option keeps its default.
+  auto r = Load("\"input.idle\" = \"0ms\"\n");
+  REQUIRE_MESSAGE(r->ok, r->errors);
+  DaemonConfig expected = DefaultConfig();
+  expected.pattern_files = r->config.pattern_files;
+  expected.idle_ms = 0;
+  CHECK(r->config == expected);
 }
 
 TEST_CASE("all errors are reported, in file order") {
