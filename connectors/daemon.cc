@@ -136,7 +136,7 @@ struct Daemon::Impl {
     int64_t next_offset = -1;  // after the last processed record; -1 = none yet
     int64_t committed = -1;
     std::deque<Mark> marks;
-    int64_t last_seen_ms = 0;
+    int64_t last_seen_ms = 0;  // last record, or the assignment
     bool idle = false;
   };
   std::vector<Partition> partitions;
@@ -245,7 +245,20 @@ bool Daemon::Impl::Setup(std::string* error) {
   for (const auto& [k, v] : c.consumer_properties) co.properties.emplace_back(k, v);
   co.on_rebalance = [this](RebalanceKind kind, std::span<const TopicPartition> parts) {
     const char* what = kind == RebalanceKind::kAssigned ? "assigned" : kind == RebalanceKind::kRevoked ? "revoked" : "lost";
-    for (const TopicPartition& tp : parts) spdlog::info("partition {}[{}] {}", tp.topic, tp.partition, what);
+    for (const TopicPartition& tp : parts) {
+      spdlog::info("partition {}[{}] {}", tp.topic, tp.partition, what);
+      // An assigned partition holds back window timers from the start, until its
+      // first record or until it has been quiet for input.idle (CheckIdle); so does
+      // a revoked one until it is idle.
+      if (kind != RebalanceKind::kAssigned) continue;
+      const uint32_t id = PartitionId(tp.topic, tp.partition);
+      Partition& p = partitions[id];
+      if (p.next_offset < 0) {
+        p.last_seen_ms = SteadyMs();
+        p.idle = false;
+        engine->AddPartition(id);
+      }
+    }
     if (kind == RebalanceKind::kRevoked) Commit(/*sync=*/true);
   };
   co.on_commit = [](const Status& s, std::span<const TopicPartitionOffset>) {
@@ -451,17 +464,18 @@ void Daemon::Impl::CheckIdle(int64_t now_ms) {
   if (idle_after_ms <= 0) return;  // input.idle = 0: never idle
   for (uint32_t id = 0; id < partitions.size(); ++id) {
     Partition& p = partitions[id];
-    if (p.idle || p.next_offset < 0 || now_ms - p.last_seen_ms < idle_after_ms) continue;
+    if (p.idle || now_ms - p.last_seen_ms < idle_after_ms) continue;
     p.idle = true;
-    spdlog::debug("partition {}[{}] idle: no record after offset {} for {} ms; "
-                  "window timers stop waiting for it",
-                  p.topic, p.kafka_partition, p.next_offset - 1, now_ms - p.last_seen_ms);
+    spdlog::debug("partition {}[{}] idle: no record {} for {} ms; window timers stop waiting for it",
+                  p.topic, p.kafka_partition,
+                  p.next_offset < 0 ? std::string("since it was assigned") : "after offset " + std::to_string(p.next_offset - 1),
+                  now_ms - p.last_seen_ms);
     const uint64_t seq_before = next_seq;
     engine->MarkIdle(id);
     SendAlerts(nullptr, 0);
     // Window timers belong to no input record: hold the partition's commit until they
     // are acknowledged, as if its last record had produced them.
-    if (next_seq != seq_before) p.marks.push_back({p.next_offset - 1, next_seq});
+    if (next_seq != seq_before && p.next_offset >= 0) p.marks.push_back({p.next_offset - 1, next_seq});
   }
 }
 

@@ -157,6 +157,7 @@ struct ByEventId {
 
 struct Partition {
   bool seen = false;
+  bool declared = false;  // AddPartition: holds the watermark back before its first event
   bool idle = false;  // excluded from the global watermark until its next event
   int64_t max_ts = INT64_MIN;
   std::priority_queue<nfa::StoredEvent*, std::vector<nfa::StoredEvent*>, ByEventId> reorder;
@@ -340,7 +341,11 @@ struct Engine::Impl {
     int64_t wm = INT64_MAX;
     bool any = false;
     for (const Partition& p : partitions) {
-      if (!p.seen || p.idle) continue;
+      if (p.idle) continue;
+      if (!p.seen) {
+        if (p.declared) return INT64_MIN;  // may still send anything
+        continue;
+      }
       any = true;
       wm = std::min(wm, SatSub(p.max_ts, options.lateness_ms));
     }
@@ -610,6 +615,14 @@ size_t Engine::ReplacePrograms(std::vector<std::shared_ptr<const nfa::Program>> 
     }
   }
   return kept;
+}
+
+void Engine::AddPartition(uint32_t partition) {
+  Impl& m = *impl_;
+  if (partition >= m.partitions.size()) m.partitions.resize(partition + 1);
+  Partition& p = m.partitions[partition];
+  p.declared = true;
+  if (!p.seen) p.idle = false;
 }
 
 void Engine::MarkIdle(uint32_t partition) {

@@ -81,6 +81,11 @@ class Engine {
   // arrival position. Alerts produced are appended to alerts().
   bool Push(nfa::StoredEvent* event);
 
+  // An input partition that exists but has sent nothing yet (a Kafka partition just
+  // assigned): until its first event or MarkIdle it holds back the watermark window
+  // timers fire against, as Flink holds back for a source split that has not emitted.
+  // Partitions never declared count from their first event.
+  void AddPartition(uint32_t partition);
   // An input partition with nothing to say for now (a Kafka partition with no new
   // messages): it stops holding back the watermark every window timer fires
   // against, until its next event. Alerts the advance produces go to alerts().

@@ -127,6 +127,28 @@ pattern cart { key u within 10ms
   CHECK(Contains(d.alerts[0], R"("pattern":"cart","kind":"match","key":"a")"));
 }
 
+TEST_CASE("a declared partition holds back the watermark before its first event") {
+  const char* pattern = R"(pattern cart { key u within 10ms
+      begin add where t == "add" not_followed_by buy where t == "buy" })";
+  Driver d;
+  d.Load(pattern);
+  d.engine.AddPartition(1);  // assigned, nothing read from it yet
+  d.Push(R"({"ts":0,"u":"a","t":"add"})", 0);
+  d.Push(R"({"ts":50,"u":"b","t":"view"})", 0);
+  CHECK(d.alerts.empty());  // partition 1 may still say anything about ts 0..50
+  d.Push(R"({"ts":5,"u":"a","t":"buy"})", 1);
+  CHECK(d.alerts.empty());  // it did: the cart was bought
+  d.engine.AddPartition(2);
+  d.Push(R"({"ts":60,"u":"c","t":"add"})", 0);
+  d.Push(R"({"ts":100,"u":"d","t":"view"})", 0);
+  d.Push(R"({"ts":100,"u":"d","t":"view"})", 1);
+  CHECK(d.alerts.empty());
+  d.engine.MarkIdle(2);  // quiet too long: stops holding back
+  d.Collect();
+  REQUIRE(d.alerts.size() == 1);
+  CHECK(Contains(d.alerts[0], R"("key":"c")"));
+}
+
 TEST_CASE("an idle partition stops holding back the watermark") {
   const char* pattern = R"(pattern cart { key u within 10ms
       begin add where t == "add" not_followed_by buy where t == "buy" })";
