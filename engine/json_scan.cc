@@ -4,9 +4,12 @@
 // A recursive-descent recogniser unrolled into loops: the root object's members are
 // walked by ScanWith(), nested arrays/objects by SkipNested() with a 64-bit stack of
 // "is an object" bits, so nesting costs no recursion and is capped at kMaxDepth.
-// The text is followed by zero bytes (kJsonScanPadding), which no JSON token
-// accepts, so every loop stops at the end of the line without a bounds check and
-// blocks of 8 or 16 bytes can be loaded anywhere in the line.
+// The text is followed by a zero byte, which no JSON token accepts, so every loop
+// stops at the end of the line without a bounds check, and by readable bytes
+// (kJsonScanPadding in all) of any value, so blocks of 8 or 16 bytes can be loaded
+// anywhere in the line: whatever lies past the zero byte is never looked at (the
+// loops stop before it; the bitmaps below are masked to the line). Key lookup is
+// one probe of a hash table on the key's size and first 8 bytes.
 // Strings are delimited one of two ways. First, one SSE2 pass over the line builds
 // a bitmap of its quotes and checks for backslashes, control bytes and bytes
 // >= 0x80. Without any (the usual line), every quote opens or closes a string, so
@@ -255,7 +258,7 @@ TERN_SCAN_INLINE const char* ScanNumber(const char* p, Number* n) {
 
 // The value of a number ScanNumber accepted (text is its span); false if from_chars
 // disagrees with the scan, which the subset rules out.
-bool Convert(const Number& n, const char* begin, const char* end, JsonMember* out) {
+TERN_SCAN_INLINE bool Convert(const Number& n, const char* begin, const char* end, JsonMember* out) {
   if (!n.is_float) {
     if (n.negative) {
       out->kind = JsonKind::kInt;
@@ -409,30 +412,54 @@ void JsonScanner::SetNames(std::vector<std::string> names) {
     head.mask = name.size() >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * name.size())) - 1;
     heads_.push_back(head);
   }
-  found_.assign(names_.size(), 0);
+  size_t table_size = 16;
+  table_shift_ = 60;
+  while (table_size < 4 * names_.size()) {
+    table_size *= 2;
+    --table_shift_;
+  }
+  table_.assign(table_size, 0);
+  for (size_t i = 0; i < names_.size(); ++i) {
+    uint32_t at = Hash(heads_[i].word, heads_[i].size, table_shift_);
+    while (table_[at] != 0) at = (at + 1) & (table_size - 1);
+    table_[at] = static_cast<uint32_t>(i + 1);
+  }
+  seen_.assign(names_.size(), 0);
+  generation_ = 0;
   members_.assign(names_.size(), JsonMember());
 }
 
 // The key is followed by at least 8 readable bytes (its closing quote and the padding).
-TERN_SCAN_INLINE int JsonScanner::Lookup(const char* key, size_t size, bool escaped) {
-  if (escaped) {
-    key_scratch_.clear();
-    AppendUnescaped(key_scratch_, std::string_view(key, size));
-    key_scratch_.append(8, '\0');
-    key = key_scratch_.data();
-    size = key_scratch_.size() - 8;
-  }
-  const uint64_t word = Load64(key);
-  for (size_t i = 0; i < heads_.size(); ++i) {
+TERN_SCAN_INLINE int JsonScanner::LookupPlain(const char* key, size_t size) {
+  // The bytes of the key among its first 8: a mask of min(size, 8) bytes.
+  const uint64_t mask = size >= 8 ? ~uint64_t{0} : ~(~uint64_t{0} << (8 * size));
+  const uint64_t word = Load64(key) & mask;
+  const size_t last = table_.size() - 1;
+  for (uint32_t at = Hash(word, size, table_shift_);; at = (at + 1) & last) {
+    const uint32_t entry = table_[at];
+    if (entry == 0) return -1;
+    const size_t i = entry - 1;
     const Head& head = heads_[i];
-    if (head.size == size && ((word ^ head.word) & head.mask) == 0 && found_[i] == 0 &&
+    if (head.word == word && head.size == size &&
         (size <= 8 || std::memcmp(names_[i].data() + 8, key + 8, size - 8) == 0)) {
-      found_[i] = 1;
+      if (seen_[i] == generation_) return -1;  // a later duplicate: the first one wins
+      seen_[i] = generation_;
       --missing_;
       return static_cast<int>(i);
     }
   }
-  return -1;
+}
+
+int JsonScanner::LookupEscaped(const char* key, size_t size) {
+  key_scratch_.clear();
+  AppendUnescaped(key_scratch_, std::string_view(key, size));
+  const size_t unescaped = key_scratch_.size();
+  key_scratch_.append(8, '\0');
+  return LookupPlain(key_scratch_.data(), unescaped);
+}
+
+TERN_SCAN_INLINE int JsonScanner::Lookup(const char* key, size_t size, bool escaped) {
+  return escaped ? LookupEscaped(key, size) : LookupPlain(key, size);
 }
 
 template <typename Strings>
@@ -479,6 +506,7 @@ bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings) {
             member->escaped = escaped;
             member->begin = begin + 1;
             member->size = static_cast<uint32_t>(p - begin - 2);
+            if (escaped) escaped_bytes_ += member->size;
           }
           break;
         }
@@ -488,6 +516,7 @@ bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings) {
           if (p == nullptr) return false;
           if (member != nullptr) {
             member->kind = *begin == '[' ? JsonKind::kArray : JsonKind::kObject;
+            found_container_ = true;
             member->begin = begin;
             member->size = static_cast<uint32_t>(p - begin);
           }
@@ -536,8 +565,13 @@ closed:
 
 bool JsonScanner::Scan(const char* data, size_t size) {
   if (size == 0) return false;
-  std::fill(found_.begin(), found_.end(), 0);
+  if (++generation_ == 0) {  // wrapped: forget the lines 2^32 ago
+    std::fill(seen_.begin(), seen_.end(), 0);
+    generation_ = 1;
+  }
   missing_ = names_.size();
+  found_container_ = false;
+  escaped_bytes_ = 0;
   bool high = false;  // a byte >= 0x80: the line needs a UTF-8 check
 #if defined(__SSE2__)
   // One pass over 64-byte chunks for the quote bitmap and the bytes that rule it
@@ -559,7 +593,11 @@ bool JsonScanner::Scan(const char* data, size_t size) {
                                  _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))))))  // signed
                 << (16 * k);
     }
-    if (64 * chunk + 64 > size) others &= (uint64_t{1} << (size % 64)) - 1;  // padding
+    if (64 * chunk + 64 > size) {  // the padding: a zero byte, then anything
+      const uint64_t in_line = (uint64_t{1} << (size % 64)) - 1;
+      quotes &= in_line;
+      others &= in_line;
+    }
     words[chunk] = quotes;
     other |= others;
   }

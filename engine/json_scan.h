@@ -12,8 +12,10 @@
 
 namespace tern::engine {
 
-// Zero bytes that must follow the scanned text in memory (the scanner reads ahead
-// in 64-byte chunks and relies on the zero byte as a sentinel).
+// Bytes that must be readable after the scanned text, the first of them a zero byte
+// (the sentinel every token loop stops at); the others may hold anything, so a
+// std::string with this much spare capacity can be scanned in place. The scanner
+// reads ahead in 16- and 64-byte blocks and masks what lies past the end.
 inline constexpr size_t kJsonScanPadding = 64;
 
 enum class JsonKind : uint8_t { kString, kInt, kDouble, kTrue, kFalse, kNull, kArray, kObject };
@@ -42,17 +44,25 @@ class JsonScanner {
   // The member names looked for; member(i) answers for names[i].
   void SetNames(std::vector<std::string> names);
 
-  // `data[size .. size + kJsonScanPadding)` must be zero bytes. False when the line
-  // is malformed or outside the subset; then found() is unspecified.
+  // `data[size]` must be 0 and `data[size .. size + kJsonScanPadding)` readable. False
+  // when the line is malformed or outside the subset; then found() is unspecified.
   bool Scan(const char* data, size_t size);
 
-  bool found(size_t i) const { return found_[i] != 0; }
+  bool found(size_t i) const { return seen_[i] == generation_; }
   const JsonMember& member(size_t i) const { return members_[i]; }
+  // Some wanted member found in the last scan is an array or object.
+  bool found_container() const { return found_container_; }
+  // The sum of `size` over the wanted members found that are strings with escapes
+  // (their unescaped text is at most as long).
+  size_t escaped_bytes() const { return escaped_bytes_; }
 
  private:
   // Marks the member `key` (escaped: holds backslash escapes) found if wanted and
   // new; returns its index or -1.
   int Lookup(const char* key, size_t size, bool escaped);
+  // Lookup() for a key without escapes, followed by at least 8 readable bytes.
+  int LookupPlain(const char* key, size_t size);
+  int LookupEscaped(const char* key, size_t size);
 
   // Scan() once the way strings are delimited is chosen (json_scan.cc).
   template <typename Strings>
@@ -65,11 +75,22 @@ class JsonScanner {
     uint32_t size = 0;  // bytes in the name
   };
 
+  // A key's slot in table_: a multiplicative hash of its size and first 8 bytes.
+  static uint32_t Hash(uint64_t word, size_t size, int shift) {
+    return static_cast<uint32_t>(((word + size) * 0x9E3779B97F4A7C15ull) >> shift);
+  }
+
   std::vector<std::string> names_;
-  std::vector<Head> heads_;     // per name
-  std::vector<uint8_t> found_;  // per name: 1 once seen in the current line
+  std::vector<Head> heads_;        // per name
+  std::vector<uint32_t> seen_;     // per name: == generation_ once seen in the current line
+  uint32_t generation_ = 0;        // per line; seen_ is cleared when it wraps
   std::vector<JsonMember> members_;
-  size_t missing_ = 0;          // names not yet seen in the current line
+  std::vector<uint32_t> table_;    // open addressing by Hash(): name index + 1, 0 = empty;
+                                   // a power of two >= 4 * names
+  int table_shift_ = 64;           // 64 - log2(table_.size())
+  size_t missing_ = 0;             // names not yet seen in the current line
+  bool found_container_ = false;   // see found_container()
+  size_t escaped_bytes_ = 0;       // see escaped_bytes()
   std::string key_scratch_;     // an unescaped key
   std::vector<uint64_t> quote_words_;  // the current line's quote bitmap
 };
