@@ -40,10 +40,14 @@
 #include <array>
 #include <bit>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
 #endif
 
 namespace tern::engine {
@@ -398,6 +402,92 @@ TERN_SCAN_INLINE const char* SkipNested(const char* p, Strings& strings) {
   }
 }
 
+#if defined(__SSE2__)
+// The quote bitmap of a line, for IndexedStrings: bit j of words[i] is set when
+// data[64 i + j] is a quote, up to `size`; words[(size + 63) / 64] = 0. Returns
+// whether the line has a backslash, a control byte or a byte >= 0x80 (then the bitmap
+// cannot be used). Reads whole 64-byte blocks: the padding, masked.
+using QuoteWordsFn = bool (*)(const char* data, size_t size, uint64_t* words);
+
+bool QuoteWordsSse2(const char* data, size_t size, uint64_t* words) {
+  const size_t count = (size + 63) / 64;
+  uint64_t other = 0;
+  for (size_t chunk = 0; chunk < count; ++chunk) {
+    uint64_t quotes = 0, others = 0;
+    for (int k = 0; k < 4; ++k) {
+      const __m128i v =
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 64 * chunk + 16 * k));
+      quotes |= static_cast<uint64_t>(static_cast<uint32_t>(
+                    _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')))))
+                << (16 * k);
+      others |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))))))  // signed
+                << (16 * k);
+    }
+    if (64 * chunk + 64 > size) {  // the padding: a zero byte, then anything
+      const uint64_t in_line = (uint64_t{1} << (size % 64)) - 1;
+      quotes &= in_line;
+      others &= in_line;
+    }
+    words[chunk] = quotes;
+    other |= others;
+  }
+  words[count] = 0;
+  return other != 0;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same with 32-byte compares, for CPUs with AVX2 (picked once, at start-up).
+__attribute__((target("avx2"))) bool QuoteWordsAvx2(const char* data, size_t size,
+                                                    uint64_t* words) {
+  const size_t count = (size + 63) / 64;
+  const __m256i quote = _mm256_set1_epi8('"');
+  const __m256i backslash = _mm256_set1_epi8('\\');
+  const __m256i space = _mm256_set1_epi8(0x20);
+  uint64_t other = 0;
+  for (size_t chunk = 0; chunk < count; ++chunk) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + 64 * chunk));
+    const __m256i hi =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + 64 * chunk + 32));
+    uint64_t quotes =
+        static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, quote))) |
+        static_cast<uint64_t>(
+            static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, quote))))
+            << 32;
+    // Signed: bytes >= 0x80 are below 0x20 too.
+    uint64_t others =
+        static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_cmpeq_epi8(lo, backslash), _mm256_cmpgt_epi8(space, lo)))) |
+        static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_cmpeq_epi8(hi, backslash), _mm256_cmpgt_epi8(space, hi)))))
+            << 32;
+    if (64 * chunk + 64 > size) {  // the padding: a zero byte, then anything
+      const uint64_t in_line = (uint64_t{1} << (size % 64)) - 1;
+      quotes &= in_line;
+      others &= in_line;
+    }
+    words[chunk] = quotes;
+    other |= others;
+  }
+  words[count] = 0;
+  return other != 0;
+}
+#endif
+
+QuoteWordsFn PickQuoteWords() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (std::getenv("TERN_JSON_SCAN_NO_AVX2") == nullptr && __builtin_cpu_supports("avx2")) {
+    return QuoteWordsAvx2;
+  }
+#endif
+  return QuoteWordsSse2;
+}
+
+const QuoteWordsFn kQuoteWords = PickQuoteWords();
+#endif
+
 }  // namespace
 
 void JsonScanner::SetNames(std::vector<std::string> names) {
@@ -429,41 +519,71 @@ void JsonScanner::SetNames(std::vector<std::string> names) {
   members_.assign(names_.size(), JsonMember());
 }
 
+// The lookup state in locals: inlined into one function with the scan loop, it stays
+// in registers, where members of `this` would be reloaded after every store through
+// a JsonMember*.
+struct JsonScanner::Keys {
+  const uint32_t* table;       // table_
+  uint32_t last;               // table_.size() - 1
+  int shift;                   // table_shift_
+  const Head* heads;           // heads_
+  const std::string* names;    // names_
+  uint32_t* seen;              // seen_
+  uint32_t generation;         // generation_
+  JsonMember* members;         // members_
+  size_t missing;              // names not yet seen in the current line
+  size_t escaped_bytes;        // for escaped_bytes_
+  bool container;              // for found_container_
+};
+
+namespace {
+
+// The low min(n, 8) bytes of a word.
+constexpr uint64_t kPrefixMask[9] = {0,
+                                     0xFF,
+                                     0xFFFF,
+                                     0xFFFFFF,
+                                     0xFFFFFFFF,
+                                     0xFFFFFFFFFF,
+                                     0xFFFFFFFFFFFF,
+                                     0xFFFFFFFFFFFFFF,
+                                     ~uint64_t{0}};
+
+}  // namespace
+
 // The key is followed by at least 8 readable bytes (its closing quote and the padding).
-TERN_SCAN_INLINE int JsonScanner::LookupPlain(const char* key, size_t size) {
-  // The bytes of the key among its first 8: a mask of min(size, 8) bytes.
-  const uint64_t mask = size >= 8 ? ~uint64_t{0} : ~(~uint64_t{0} << (8 * size));
-  const uint64_t word = Load64(key) & mask;
-  const size_t last = table_.size() - 1;
-  for (uint32_t at = Hash(word, size, table_shift_);; at = (at + 1) & last) {
-    const uint32_t entry = table_[at];
-    if (entry == 0) return -1;
+TERN_SCAN_INLINE JsonMember* JsonScanner::LookupPlain(Keys& keys, const char* key, size_t size) {
+  const uint64_t word = Load64(key) & kPrefixMask[size < 8 ? size : 8];
+  for (uint32_t at = Hash(word, size, keys.shift);; at = (at + 1) & keys.last) {
+    const uint32_t entry = keys.table[at];
+    if (entry == 0) return nullptr;
     const size_t i = entry - 1;
-    const Head& head = heads_[i];
+    const Head& head = keys.heads[i];
     if (head.word == word && head.size == size &&
-        (size <= 8 || std::memcmp(names_[i].data() + 8, key + 8, size - 8) == 0)) {
-      if (seen_[i] == generation_) return -1;  // a later duplicate: the first one wins
-      seen_[i] = generation_;
-      --missing_;
-      return static_cast<int>(i);
+        (size <= 8 || std::memcmp(keys.names[i].data() + 8, key + 8, size - 8) == 0)) {
+      if (keys.seen[i] == keys.generation) return nullptr;  // a later duplicate
+      keys.seen[i] = keys.generation;
+      --keys.missing;
+      return &keys.members[i];
     }
   }
 }
 
-int JsonScanner::LookupEscaped(const char* key, size_t size) {
+JsonMember* JsonScanner::LookupEscaped(Keys& keys, const char* key, size_t size) {
   key_scratch_.clear();
   AppendUnescaped(key_scratch_, std::string_view(key, size));
   const size_t unescaped = key_scratch_.size();
   key_scratch_.append(8, '\0');
-  return LookupPlain(key_scratch_.data(), unescaped);
+  return LookupPlain(keys, key_scratch_.data(), unescaped);
 }
 
-TERN_SCAN_INLINE int JsonScanner::Lookup(const char* key, size_t size, bool escaped) {
-  return escaped ? LookupEscaped(key, size) : LookupPlain(key, size);
+TERN_SCAN_INLINE JsonMember* JsonScanner::Lookup(Keys& keys, const char* key, size_t size,
+                                                 bool escaped) {
+  return escaped ? LookupEscaped(keys, key, size) : LookupPlain(keys, key, size);
 }
 
 template <typename Strings>
-bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings) {
+bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings, Keys& keys) {
   const char* p = data;
   if (*p != '{') {
     p = SkipWhitespace(p);
@@ -483,10 +603,7 @@ bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings) {
       p = strings.Close(p, &key_escaped);
       if (p == nullptr) return false;
       JsonMember* member = nullptr;
-      if (missing_ > 0) {
-        const int wanted = Lookup(key, static_cast<size_t>(p - key), key_escaped);
-        if (wanted >= 0) member = &members_[static_cast<size_t>(wanted)];
-      }
+      if (keys.missing > 0) member = Lookup(keys, key, static_cast<size_t>(p - key), key_escaped);
       ++p;
       if (*p != ':') {
         p = SkipWhitespace(p);
@@ -506,7 +623,7 @@ bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings) {
             member->escaped = escaped;
             member->begin = begin + 1;
             member->size = static_cast<uint32_t>(p - begin - 2);
-            if (escaped) escaped_bytes_ += member->size;
+            if (escaped) keys.escaped_bytes += member->size;
           }
           break;
         }
@@ -516,7 +633,7 @@ bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings) {
           if (p == nullptr) return false;
           if (member != nullptr) {
             member->kind = *begin == '[' ? JsonKind::kArray : JsonKind::kObject;
-            found_container_ = true;
+            keys.container = true;
             member->begin = begin;
             member->size = static_cast<uint32_t>(p - begin);
           }
@@ -569,49 +686,33 @@ bool JsonScanner::Scan(const char* data, size_t size) {
     std::fill(seen_.begin(), seen_.end(), 0);
     generation_ = 1;
   }
-  missing_ = names_.size();
-  found_container_ = false;
-  escaped_bytes_ = 0;
+  Keys keys{table_.data(),  static_cast<uint32_t>(table_.size() - 1),
+            table_shift_,   heads_.data(),
+            names_.data(),  seen_.data(),
+            generation_,    members_.data(),
+            names_.size(),  0,
+            false};
   bool high = false;  // a byte >= 0x80: the line needs a UTF-8 check
+  bool ok;
 #if defined(__SSE2__)
-  // One pass over 64-byte chunks for the quote bitmap and the bytes that rule it
-  // out: backslashes, control bytes and (to keep it short) bytes >= 0x80.
+  // The quote bitmap, and whether backslashes, control bytes or (to keep it short)
+  // bytes >= 0x80 rule it out.
   const size_t count = (size + 63) / 64;
   if (quote_words_.size() < count + 1) quote_words_.resize(count + 1);
   uint64_t* words = quote_words_.data();
-  uint64_t other = 0;
-  for (size_t chunk = 0; chunk < count; ++chunk) {
-    uint64_t quotes = 0, others = 0;
-    for (int k = 0; k < 4; ++k) {
-      const __m128i v =
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 64 * chunk + 16 * k));
-      quotes |= static_cast<uint64_t>(static_cast<uint32_t>(
-                    _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')))))
-                << (16 * k);
-      others |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(
-                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
-                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))))))  // signed
-                << (16 * k);
-    }
-    if (64 * chunk + 64 > size) {  // the padding: a zero byte, then anything
-      const uint64_t in_line = (uint64_t{1} << (size % 64)) - 1;
-      quotes &= in_line;
-      others &= in_line;
-    }
-    words[chunk] = quotes;
-    other |= others;
-  }
-  words[count] = 0;
-  if (other == 0) {
+  if (!kQuoteWords(data, size, words)) {
     IndexedStrings strings{data, words, words + count - 1, words[0]};
-    if (!ScanWith(data, size, strings)) return false;
+    ok = ScanWith(data, size, strings, keys);
   } else
 #endif
   {
     PlainStrings strings;
-    if (!ScanWith(data, size, strings)) return false;
+    ok = ScanWith(data, size, strings, keys);
     high = strings.high;
   }
+  if (!ok) return false;
+  found_container_ = keys.container;
+  escaped_bytes_ = keys.escaped_bytes;
   return !high || simdjson::validate_utf8(data, size);
 }
 

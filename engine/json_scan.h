@@ -36,6 +36,8 @@ struct JsonMember {
 // int64 unless positive with at most 19 digits, numbers with more than 19 digits or
 // whose value is not a normal double or zero. Integers above INT64_MAX come back as
 // kDouble (as EventParser stores simdjson's UINT64).
+// The quote bitmap pass uses AVX2 when the CPU has it (chosen once, at start-up);
+// TERN_JSON_SCAN_NO_AVX2=1 in the environment forces the SSE2 pass (for tests).
 // Owned by EventParser::Impl. Thread: the parser's. Locks: none.
 class JsonScanner {
  public:
@@ -57,16 +59,18 @@ class JsonScanner {
   size_t escaped_bytes() const { return escaped_bytes_; }
 
  private:
+  struct Keys;  // the lookup state, copied into locals for one scan (json_scan.cc)
+
   // Marks the member `key` (escaped: holds backslash escapes) found if wanted and
-  // new; returns its index or -1.
-  int Lookup(const char* key, size_t size, bool escaped);
+  // new; returns it or nullptr.
+  JsonMember* Lookup(Keys& keys, const char* key, size_t size, bool escaped);
   // Lookup() for a key without escapes, followed by at least 8 readable bytes.
-  int LookupPlain(const char* key, size_t size);
-  int LookupEscaped(const char* key, size_t size);
+  static JsonMember* LookupPlain(Keys& keys, const char* key, size_t size);
+  JsonMember* LookupEscaped(Keys& keys, const char* key, size_t size);
 
   // Scan() once the way strings are delimited is chosen (json_scan.cc).
   template <typename Strings>
-  bool ScanWith(const char* data, size_t size, Strings& strings);
+  bool ScanWith(const char* data, size_t size, Strings& strings, Keys& keys);
 
   // The first 8 bytes of a name (zero-filled), to compare a key with one load.
   struct Head {
@@ -88,7 +92,6 @@ class JsonScanner {
   std::vector<uint32_t> table_;    // open addressing by Hash(): name index + 1, 0 = empty;
                                    // a power of two >= 4 * names
   int table_shift_ = 64;           // 64 - log2(table_.size())
-  size_t missing_ = 0;             // names not yet seen in the current line
   bool found_container_ = false;   // see found_container()
   size_t escaped_bytes_ = 0;       // see escaped_bytes()
   std::string key_scratch_;     // an unescaped key
