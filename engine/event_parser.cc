@@ -477,22 +477,24 @@ bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::strin
   }
   if (impl.fast_ok && !impl.force_dom && impl.ParseFast(line, out)) return true;
   ++impl.dom_fallbacks;
-  const size_t needed = line.size() + simdjson::SIMDJSON_PADDING;
-  if (needed > impl.buffer_capacity) {
-    size_t capacity = impl.buffer_capacity == 0 ? 4096 : impl.buffer_capacity;
-    while (capacity < needed) capacity *= 2;
-    impl.buffer = std::make_unique_for_overwrite<char[]>(capacity);
-    impl.buffer_capacity = capacity;
-  }
-  std::memcpy(impl.buffer.get(), line.data(), line.size());
-  std::memset(impl.buffer.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
   return impl.ParseDom(line, schema_, time_field_, out, error);
 }
 
-// The line is in `buffer`, padded.
-bool EventParser::Impl::ParseDom(std::string_view line, const nfa::Schema& schema,
-                                 const std::string& time_field, nfa::StoredEvent& out,
-                                 std::string* error) {
+// Out of line, so that Parse() stays a thin wrapper around ParseFast().
+__attribute__((noinline)) bool EventParser::Impl::ParseDom(std::string_view line,
+                                                           const nfa::Schema& schema,
+                                                           const std::string& time_field,
+                                                           nfa::StoredEvent& out,
+                                                           std::string* error) {
+  const size_t needed = line.size() + simdjson::SIMDJSON_PADDING;
+  if (needed > buffer_capacity) {
+    size_t capacity = buffer_capacity == 0 ? 4096 : buffer_capacity;
+    while (capacity < needed) capacity *= 2;
+    buffer = std::make_unique_for_overwrite<char[]>(capacity);
+    buffer_capacity = capacity;
+  }
+  std::memcpy(buffer.get(), line.data(), line.size());
+  std::memset(buffer.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
   auto fail = [error](std::string_view reason) {
     if (error != nullptr) error->assign(reason);
     return false;

@@ -569,17 +569,19 @@ TERN_SCAN_INLINE JsonMember* JsonScanner::LookupPlain(Keys& keys, const char* ke
   }
 }
 
-JsonMember* JsonScanner::LookupEscaped(Keys& keys, const char* key, size_t size) {
+const char* JsonScanner::Unescape(const char* key, size_t* size) {
   key_scratch_.clear();
-  AppendUnescaped(key_scratch_, std::string_view(key, size));
-  const size_t unescaped = key_scratch_.size();
+  AppendUnescaped(key_scratch_, std::string_view(key, *size));
+  *size = key_scratch_.size();
   key_scratch_.append(8, '\0');
-  return LookupPlain(keys, key_scratch_.data(), unescaped);
+  return key_scratch_.data();
 }
 
 TERN_SCAN_INLINE JsonMember* JsonScanner::Lookup(Keys& keys, const char* key, size_t size,
                                                  bool escaped) {
-  return escaped ? LookupEscaped(keys, key, size) : LookupPlain(keys, key, size);
+  // (Unescape does not see `keys`, so that it can stay in registers.)
+  if (escaped) key = Unescape(key, &size);
+  return LookupPlain(keys, key, size);
 }
 
 template <typename Strings>

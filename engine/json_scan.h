@@ -66,7 +66,8 @@ class JsonScanner {
   JsonMember* Lookup(Keys& keys, const char* key, size_t size, bool escaped);
   // Lookup() for a key without escapes, followed by at least 8 readable bytes.
   static JsonMember* LookupPlain(Keys& keys, const char* key, size_t size);
-  JsonMember* LookupEscaped(Keys& keys, const char* key, size_t size);
+  // The unescaped key in key_scratch_ (followed by 8 zero bytes); sets *size.
+  const char* Unescape(const char* key, size_t* size);
 
   // Scan() once the way strings are delimited is chosen (json_scan.cc).
   template <typename Strings>
