@@ -186,7 +186,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
         std::fputc('\n', late_output.file);
       }
     }
-    DrainAlerts(engine, output, &alerts);
+    if (!engine.alerts().empty()) DrainAlerts(engine, output, &alerts);
   }
   int status = kExitOk;
   if (!reader.error().empty()) {
