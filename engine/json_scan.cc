@@ -516,6 +516,7 @@ void JsonScanner::SetNames(std::vector<std::string> names) {
   }
   seen_.assign(names_.size(), 0);
   generation_ = 0;
+  order_.fill(0);
   members_.assign(names_.size(), JsonMember());
 }
 
@@ -531,6 +532,7 @@ struct JsonScanner::Keys {
   uint32_t* seen;              // seen_
   uint32_t generation;         // generation_
   JsonMember* members;         // members_
+  uint32_t* order;             // order_
   size_t missing;              // names not yet seen in the current line
   size_t escaped_bytes;        // for escaped_bytes_
   bool container;              // for found_container_
@@ -552,21 +554,34 @@ constexpr uint64_t kPrefixMask[9] = {0,
 }  // namespace
 
 // The key is followed by at least 8 readable bytes (its closing quote and the padding).
-TERN_SCAN_INLINE JsonMember* JsonScanner::LookupPlain(Keys& keys, const char* key, size_t size) {
+TERN_SCAN_INLINE JsonMember* JsonScanner::LookupPlain(Keys& keys, const char* key, size_t size,
+                                                      uint32_t ordinal) {
   const uint64_t word = Load64(key) & kPrefixMask[size < 8 ? size : 8];
-  for (uint32_t at = Hash(word, size, keys.shift);; at = (at + 1) & keys.last) {
-    const uint32_t entry = keys.table[at];
-    if (entry == 0) return nullptr;
-    const size_t i = entry - 1;
+  auto equal = [&](size_t i) {
     const Head& head = keys.heads[i];
-    if (head.word == word && head.size == size &&
-        (size <= 8 || std::memcmp(keys.names[i].data() + 8, key + 8, size - 8) == 0)) {
-      if (keys.seen[i] == keys.generation) return nullptr;  // a later duplicate
-      keys.seen[i] = keys.generation;
-      --keys.missing;
-      return &keys.members[i];
+    return head.word == word && head.size == size &&
+           (size <= 8 || std::memcmp(keys.names[i].data() + 8, key + 8, size - 8) == 0);
+  };
+  // First the name found at this position in the previous lines, then the table.
+  const uint32_t guess = ordinal < kPredicted ? keys.order[ordinal] : 0;
+  size_t i;
+  if (guess != 0 && equal(guess - 1)) {
+    i = guess - 1;
+  } else {
+    for (uint32_t at = Hash(word, size, keys.shift);; at = (at + 1) & keys.last) {
+      const uint32_t entry = keys.table[at];
+      if (entry == 0) return nullptr;
+      if (equal(entry - 1)) {
+        i = entry - 1;
+        break;
+      }
     }
+    if (ordinal < kPredicted) keys.order[ordinal] = static_cast<uint32_t>(i + 1);
   }
+  if (keys.seen[i] == keys.generation) return nullptr;  // a later duplicate
+  keys.seen[i] = keys.generation;
+  --keys.missing;
+  return &keys.members[i];
 }
 
 const char* JsonScanner::Unescape(const char* key, size_t* size) {
@@ -578,15 +593,16 @@ const char* JsonScanner::Unescape(const char* key, size_t* size) {
 }
 
 TERN_SCAN_INLINE JsonMember* JsonScanner::Lookup(Keys& keys, const char* key, size_t size,
-                                                 bool escaped) {
+                                                 bool escaped, uint32_t ordinal) {
   // (Unescape does not see `keys`, so that it can stay in registers.)
   if (escaped) key = Unescape(key, &size);
-  return LookupPlain(keys, key, size);
+  return LookupPlain(keys, key, size, ordinal);
 }
 
 template <typename Strings>
 bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings, Keys& keys) {
   const char* p = data;
+  uint32_t ordinal = 0;  // of the root member being scanned
   if (*p != '{') {
     p = SkipWhitespace(p);
     if (*p != '{') return false;
@@ -605,7 +621,10 @@ bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings, Keys
       p = strings.Close(p, &key_escaped);
       if (p == nullptr) return false;
       JsonMember* member = nullptr;
-      if (keys.missing > 0) member = Lookup(keys, key, static_cast<size_t>(p - key), key_escaped);
+      if (keys.missing > 0) {
+        member = Lookup(keys, key, static_cast<size_t>(p - key), key_escaped, ordinal);
+      }
+      ++ordinal;
       ++p;
       if (*p != ':') {
         p = SkipWhitespace(p);
@@ -692,7 +711,7 @@ bool JsonScanner::Scan(const char* data, size_t size) {
             table_shift_,   heads_.data(),
             names_.data(),  seen_.data(),
             generation_,    members_.data(),
-            names_.size(),  0,
+            order_.data(),  names_.size(),  0,
             false};
   bool high = false;  // a byte >= 0x80: the line needs a UTF-8 check
   bool ok;

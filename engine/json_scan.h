@@ -4,6 +4,7 @@
 // Tested by tests/unit/engine/json_scan_test.cc.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -63,9 +64,10 @@ class JsonScanner {
 
   // Marks the member `key` (escaped: holds backslash escapes) found if wanted and
   // new; returns it or nullptr.
-  JsonMember* Lookup(Keys& keys, const char* key, size_t size, bool escaped);
+  // `ordinal` is the member's position in the root object.
+  JsonMember* Lookup(Keys& keys, const char* key, size_t size, bool escaped, uint32_t ordinal);
   // Lookup() for a key without escapes, followed by at least 8 readable bytes.
-  static JsonMember* LookupPlain(Keys& keys, const char* key, size_t size);
+  static JsonMember* LookupPlain(Keys& keys, const char* key, size_t size, uint32_t ordinal);
   // The unescaped key in key_scratch_ (followed by 8 zero bytes); sets *size.
   const char* Unescape(const char* key, size_t* size);
 
@@ -93,6 +95,10 @@ class JsonScanner {
   std::vector<uint32_t> table_;    // open addressing by Hash(): name index + 1, 0 = empty;
                                    // a power of two >= 4 * names
   int table_shift_ = 64;           // 64 - log2(table_.size())
+  static constexpr uint32_t kPredicted = 16;  // root member positions with a guess
+  std::array<uint32_t, kPredicted> order_{};  // per root member position: the name
+                                              // index + 1 found there last (lines tend
+                                              // to repeat their key order), 0 = none
   bool found_container_ = false;   // see found_container()
   size_t escaped_bytes_ = 0;       // see escaped_bytes()
   std::string key_scratch_;     // an unescaped key

@@ -222,6 +222,46 @@ TEST_CASE("json scan: the first of duplicates wins, escaped names match") {
   CHECK_FALSE(s.found[2]);
 }
 
+TEST_CASE("json scan: one scanner, key order changing from line to line") {
+  // The scanner guesses each member's name from the lines before; a wrong guess
+  // must fall back to the table, and duplicates must still lose.
+  JsonScanner scanner;
+  scanner.SetNames({"a", "b", "merchant_id", "merchant_ix"});
+  struct Case {
+    const char* line;
+    int64_t a, b, id, ix;  // -1: absent
+  };
+  const Case cases[] = {
+      {R"({"a":1,"b":2})", 1, 2, -1, -1},
+      {R"({"a":1,"b":2})", 1, 2, -1, -1},
+      {R"({"b":3,"a":4})", 4, 3, -1, -1},
+      {R"({"a":5,"a":6,"b":7})", 5, 7, -1, -1},
+      {R"({"b":7,"b":8})", -1, 7, -1, -1},
+      {R"({"merchant_ix":1,"merchant_id":2})", -1, -1, 2, 1},
+      {R"({"merchant_id":3,"merchant_ix":4})", -1, -1, 3, 4},
+      {R"({"merchant_id":5,"merchant_id":6,"merchant_ix":7})", -1, -1, 5, 7},
+      {R"({"x":0,"b":8,"a":9,"merchant_i":1})", 9, 8, -1, -1},
+      {R"({"\u0061":1,"b":2})", -2, -2, -2, -2},  // refused (\u)
+      {R"({"\/":1,"a":2,"b":3})", 2, 3, -1, -1},
+  };
+  std::string buffer;
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.line));
+    const size_t size = std::strlen(c.line);
+    buffer.assign(c.line);
+    buffer.append(kJsonScanPadding, '\0');
+    const bool ok = scanner.Scan(buffer.data(), size);
+    REQUIRE(ok == (c.a != -2));
+    if (!ok) continue;
+    const int64_t want[] = {c.a, c.b, c.id, c.ix};
+    for (size_t i = 0; i < 4; ++i) {
+      CAPTURE(i);
+      REQUIRE(scanner.found(i) == (want[i] != -1));
+      if (want[i] != -1) CHECK(scanner.member(i).i == want[i]);
+    }
+  }
+}
+
 // ---- Differential test: fast path against the DOM path ----
 
 // Random JSON lines, valid ones and mutated ones.
