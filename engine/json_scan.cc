@@ -499,7 +499,6 @@ void JsonScanner::SetNames(std::vector<std::string> names) {
     char bytes[8] = {};
     std::memcpy(bytes, name.data(), std::min<size_t>(name.size(), 8));
     head.word = Load64(bytes);
-    head.mask = name.size() >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * name.size())) - 1;
     heads_.push_back(head);
   }
   size_t table_size = 16;

@@ -78,7 +78,6 @@ class JsonScanner {
   // The first 8 bytes of a name (zero-filled), to compare a key with one load.
   struct Head {
     uint64_t word = 0;
-    uint64_t mask = 0;  // the bytes of `word` that belong to the name
     uint32_t size = 0;  // bytes in the name
   };
 
@@ -94,7 +93,7 @@ class JsonScanner {
   std::vector<JsonMember> members_;
   std::vector<uint32_t> table_;    // open addressing by Hash(): name index + 1, 0 = empty;
                                    // a power of two >= 4 * names
-  int table_shift_ = 64;           // 64 - log2(table_.size())
+  int table_shift_ = 60;           // 64 - log2(table_.size())
   static constexpr uint32_t kPredicted = 16;  // root member positions with a guess
   std::array<uint32_t, kPredicted> order_{};  // per root member position: the name
                                               // index + 1 found there last (lines tend
