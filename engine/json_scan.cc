@@ -319,6 +319,12 @@ struct IndexedStrings {
     return quote;
   }
   TERN_SCAN_INLINE const char* Close(const char* open, bool* /*escaped*/) {
+    const uint64_t rest = word & (word - 1);
+    if (rest != 0) {  // the usual case: both quotes in the current word
+      if (base + __builtin_ctzll(word) != open) return nullptr;  // as below
+      word = rest & (rest - 1);
+      return base + __builtin_ctzll(rest);
+    }
     if (Pop() != open) return nullptr;  // cannot happen (see above); refused all the same
     return Pop();
   }
