@@ -636,7 +636,7 @@ bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings, Keys
         if (*p != ':') return false;
       }
       ++p;
-      if (kWhitespace[static_cast<unsigned char>(*p)]) p = SkipWhitespace(p);
+      if (*p != '"' && kWhitespace[static_cast<unsigned char>(*p)]) p = SkipWhitespace(p);
       const char* begin = p;
       switch (*p) {
         case '"': {
