@@ -9,8 +9,8 @@
 // Fast path (ParseFast): the line is copied into out.payload (which keeps it anyway)
 // with kJsonScanPadding bytes of spare capacity; there its terminating zero byte is
 // the scanner's sentinel. JsonScanner (engine/json_scan.h) checks the whole line in
-// one pass in place and records the values of the distinct top-level names the schema paths
-// start with (first occurrence wins), which become the slots directly. It only ever
+// one pass, in place, and records the values of the distinct top-level names the
+// schema paths start with (first occurrence wins), which become the slots. It only ever
 // accepts, and only lines that simdjson's DOM parser accepts with the same values;
 // ParseFast also declines when a slot reads or walks into an array or object (the
 // DOM path re-serialises them), when the schema has the whole-event slot, and when
@@ -19,8 +19,7 @@
 // out.payload; strings with escapes are unescaped into out.strings, reserved first.
 //
 // Fallback (ParseDom): the line is copied into a reused buffer followed by
-// SIMDJSON_PADDING zero bytes and
-// parsed by one reused dom::parser, which decides
+// SIMDJSON_PADDING zero bytes and parsed by one reused dom::parser, which decides
 // it and words every error ("not JSON", ...), so the error texts are those of the
 // DOM path alone and the two paths cannot disagree on a line the scanner refuses.
 // The root object is scanned once for the same root names; the rest of each path

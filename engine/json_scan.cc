@@ -262,7 +262,8 @@ TERN_SCAN_INLINE const char* ScanNumber(const char* p, Number* n) {
 
 // The value of a number ScanNumber accepted (text is its span); false if from_chars
 // disagrees with the scan, which the subset rules out.
-TERN_SCAN_INLINE bool Convert(const Number& n, const char* begin, const char* end, JsonMember* out) {
+TERN_SCAN_INLINE bool Convert(const Number& n, const char* begin, const char* end,
+                              JsonMember* out) {
   if (!n.is_float) {
     if (n.negative) {
       out->kind = JsonKind::kInt;
