@@ -422,9 +422,10 @@ bool EventParser::Impl::ParseFast(std::string_view line, nfa::StoredEvent& out) 
   const size_t slot_count = slot_members.size();
   out.slots.resize(slot_count);
   nfa::Value* slots = out.slots.data();
+  const uint32_t* members_of = slot_members.data();
   for (size_t s = 0; s < slot_count; ++s) {
     nfa::Value& slot = slots[s];
-    const uint32_t r = slot_members[s];
+    const uint32_t r = members_of[s];
     if (r == kNoRoot || !scanner.found(r)) {
       slot = nfa::Value::Missing();
       continue;
