@@ -35,8 +35,8 @@
 // 1,510 instructions per line, of which the scan is ~900); the DOM fallback never
 // triggers on the W1 and W4 bench files. Scanning in place in the payload, string
 // slots pointing into it, a hashed and predicted key lookup, an AVX2 quote bitmap
-// and a newline bitmap in LineReader then took it to 1,202 per line (replay: 2,086
-// to 1,753 per event).
+// and a newline bitmap in LineReader then took it to 1,180 per line (replay: 2,086
+// to 1,731 per event).
 // tests/unit/engine/json_scan_test.cc compares both paths on random and mutated
 // lines (TERN_JSON_DIFF_ITERATIONS).
 #include "engine/event_parser.h"
