@@ -72,6 +72,7 @@ void Log(ReplayOutput& output, const std::string& line) {
 
 void DrainAlerts(engine::Engine& engine, ReplayOutput& output, uint64_t* count) {
   std::vector<engine::Alert>& alerts = engine.alerts();
+  if (alerts.empty()) return;  // most events: no alert
   for (const engine::Alert& alert : alerts) {
     Append(output.alerts, output.alerts_file, alert.json);
     Append(output.alerts, output.alerts_file, "\n");
@@ -185,7 +186,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
         std::fputc('\n', late_output.file);
       }
     }
-    DrainAlerts(engine, output, &alerts);
+    if (!engine.alerts().empty()) DrainAlerts(engine, output, &alerts);
   }
   int status = kExitOk;
   if (!reader.error().empty()) {

@@ -2,20 +2,24 @@
 // every line it does not vouch for, plus the RFC 3339 time reader.
 //
 // IMPLEMENTATION
-// Each line is copied into a reused buffer followed by SIMDJSON_PADDING zero bytes.
 // Every line must be fully validated (UTF-8, structure, every literal and number):
 // payloads are copied verbatim into alerts, so a line with a broken member that no
 // pattern reads must still be rejected (spec §10), not emitted as invalid JSON later.
 //
-// Fast path (ParseFast): JsonScanner (engine/json_scan.h) checks the whole line in
-// one pass and records the values of the distinct top-level names the schema paths
-// start with (first occurrence wins), which become the slots directly. It only ever
+// Fast path (ParseFast): the line is copied into out.payload (which keeps it anyway)
+// with kJsonScanPadding bytes of spare capacity; there its terminating zero byte is
+// the scanner's sentinel. JsonScanner (engine/json_scan.h) checks the whole line in
+// one pass, in place, and records the values of the distinct top-level names the
+// schema paths start with (first occurrence wins), which become the slots. It only ever
 // accepts, and only lines that simdjson's DOM parser accepts with the same values;
 // ParseFast also declines when a slot reads or walks into an array or object (the
 // DOM path re-serialises them), when the schema has the whole-event slot, and when
-// the time field is missing or not a valid time. Declining leaves `out` untouched.
+// the time field is missing or not a valid time. Declining may leave the line in
+// out.payload. Strings without escapes are not copied: their slots point into
+// out.payload; strings with escapes are unescaped into out.strings, reserved first.
 //
-// Fallback (ParseDom): the line is parsed by one reused dom::parser, which decides
+// Fallback (ParseDom): the line is copied into a reused buffer followed by
+// SIMDJSON_PADDING zero bytes and parsed by one reused dom::parser, which decides
 // it and words every error ("not JSON", ...), so the error texts are those of the
 // DOM path alone and the two paths cannot disagree on a line the scanner refuses.
 // The root object is scanned once for the same root names; the rest of each path
@@ -29,7 +33,10 @@
 // visits). On the W1 card lines (89 bytes, two fields read) tern_parse_only went
 // from about 2.5M to about 4.3M lines/s on a quiet 2-core VM (callgrind: 2,318 to
 // 1,510 instructions per line, of which the scan is ~900); the DOM fallback never
-// triggers on the W1 and W4 bench files.
+// triggers on the W1 and W4 bench files. Scanning in place in the payload, string
+// slots pointing into it, a hashed and predicted key lookup, an AVX2 quote bitmap
+// and a newline bitmap in LineReader then took it to 1,180 per line (replay: 2,086
+// to 1,731 per event).
 // tests/unit/engine/json_scan_test.cc compares both paths on random and mutated
 // lines (TERN_JSON_DIFF_ITERATIONS).
 #include "engine/event_parser.h"
@@ -298,6 +305,9 @@ struct EventParser::Impl {
                                      // kWholeEvent; rebuilt when the schema grows
   std::vector<uint8_t> slot_walks;   // per schema slot: 1 when the path has more than
                                      // one segment (walked below its root member)
+  std::vector<uint32_t> slot_members;  // per schema slot, for ParseFast: the root whose
+                                       // value the slot is, or kNoRoot (missing: an
+                                       // index path, or a path below a scalar)
   JsonScanner scanner;               // looks for the root names
   bool fast_ok = false;              // the fast path can serve this schema
   bool force_dom = false;            // TestingOnlyForceDom
@@ -323,6 +333,13 @@ struct EventParser::Impl {
         if (r == roots.size()) roots.push_back({segments[0].name, {}, false});
         slot_roots.push_back(r);
       }
+    }
+    slot_members.clear();
+    for (uint32_t s = 0; s < schema.size(); ++s) {
+      // A path below a scalar is absent, as Walk finds; below a container ParseFast
+      // declines.
+      slot_members.push_back(slot_walks[s] || slot_roots[s] == kWholeEvent ? kNoRoot
+                                                                           : slot_roots[s]);
     }
     std::vector<std::string> names;
     for (const RootName& root : roots) names.push_back(root.name);
@@ -359,25 +376,26 @@ struct EventParser::Impl {
     return Walk(roots[r].value, schema.path(s).segments, 1, value);
   }
 
-  bool ParseFast(std::string_view line, const nfa::Schema& schema, nfa::StoredEvent& out);
+  bool ParseFast(std::string_view line, nfa::StoredEvent& out);
   bool ParseDom(std::string_view line, const nfa::Schema& schema, const std::string& time_field,
                 nfa::StoredEvent& out, std::string* error);
 };
 
-// Fills `out` from the line in `buffer` when JsonScanner accepts it and every slot is
-// a scalar or absent; false (with `out` untouched) leaves the line to ParseDom.
-bool EventParser::Impl::ParseFast(std::string_view line, const nfa::Schema& schema,
-                                  nfa::StoredEvent& out) {
-  if (!fast_ok || !scanner.Scan(buffer.get(), line.size())) return false;
+// Fills `out` when JsonScanner accepts the line and every slot is a scalar or absent;
+// false leaves the line to ParseDom (`out.payload` may then hold a copy of it).
+bool EventParser::Impl::ParseFast(std::string_view line, nfa::StoredEvent& out) {
+  // The line is scanned where it will stay: in the payload, whose terminating zero
+  // byte and spare capacity are the scanner's padding.
+  std::string& payload = out.payload;
+  if (payload.capacity() < line.size() + kJsonScanPadding) {
+    payload.reserve(line.size() + kJsonScanPadding);
+  }
+  payload.assign(line);
+  if (!scanner.Scan(payload.data(), payload.size())) return false;
   // Every root but the time field is there for some slot, which reads the member or
   // walks into it: an array or object is left to ParseDom, which re-serialises or
   // walks it. So are all time-field problems, for their messages.
-  for (size_t r = 0; r < roots.size(); ++r) {
-    if (!scanner.found(r)) continue;
-    const JsonKind kind = scanner.member(r).kind;
-    if (kind == JsonKind::kArray || kind == JsonKind::kObject) return false;
-  }
-  if (!scanner.found(0)) return false;
+  if (scanner.found_container() || !scanner.found(0)) return false;
   int64_t ts;
   const JsonMember& time = scanner.member(0);
   switch (time.kind) {
@@ -398,16 +416,17 @@ bool EventParser::Impl::ParseFast(std::string_view line, const nfa::Schema& sche
   }
 
   out.id.ts = ts;
-  out.payload.assign(line);
   out.strings.clear();
-  const uint32_t slot_count = schema.size();
+  // Unescaped strings are appended without reallocating, so pointers into it hold.
+  if (scanner.escaped_bytes() > 0) out.strings.reserve(scanner.escaped_bytes());
+  const size_t slot_count = slot_members.size();
   out.slots.resize(slot_count);
-  bool has_text = false;
-  for (uint32_t s = 0; s < slot_count; ++s) {
-    nfa::Value& slot = out.slots[s];
-    const uint32_t r = slot_roots[s];
-    // A path below a scalar is absent, as Walk finds; below a container was refused.
-    if (r == kNoRoot || slot_walks[s] || !scanner.found(r)) {
+  nfa::Value* slots = out.slots.data();
+  const uint32_t* members_of = slot_members.data();
+  for (size_t s = 0; s < slot_count; ++s) {
+    nfa::Value& slot = slots[s];
+    const uint32_t r = members_of[s];
+    if (r == kNoRoot || !scanner.found(r)) {
       slot = nfa::Value::Missing();
       continue;
     }
@@ -426,28 +445,20 @@ bool EventParser::Impl::ParseFast(std::string_view line, const nfa::Schema& sche
       case JsonKind::kDouble:
         slot = nfa::Value::Double(member.d);
         break;
-      case JsonKind::kString: {
-        const size_t begin = out.strings.size();
-        if (member.escaped) {
-          AppendUnescaped(out.strings, std::string_view(member.begin, member.size));
+      case JsonKind::kString:
+        if (!member.escaped) {
+          // The body as it is in the payload, which lives as long as the slots.
+          slot = nfa::Value::String(std::string_view(member.begin, member.size));
         } else {
-          out.strings.append(member.begin, member.size);
+          const size_t begin = out.strings.size();
+          AppendUnescaped(out.strings, std::string_view(member.begin, member.size));
+          slot = nfa::Value::String(
+              std::string_view(out.strings.data() + begin, out.strings.size() - begin));
         }
-        slot = nfa::Value::Int(static_cast<int64_t>(begin));
-        slot.kind = nfa::ValueKind::kString;
-        slot.len = static_cast<uint32_t>(out.strings.size() - begin);
-        has_text = true;
         break;
-      }
       case JsonKind::kArray:
       case JsonKind::kObject:
         break;  // refused above
-    }
-  }
-  if (has_text) {
-    const char* base = out.strings.data();
-    for (nfa::Value& slot : out.slots) {
-      if (slot.kind == nfa::ValueKind::kString) slot.str = base + slot.i;
     }
   }
   return true;
@@ -464,27 +475,29 @@ uint64_t EventParser::dom_fallbacks() const { return impl_->dom_fallbacks; }
 
 bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::string* error) {
   Impl& impl = *impl_;
-  const size_t needed = line.size() + simdjson::SIMDJSON_PADDING;
-  if (needed > impl.buffer_capacity) {
-    size_t capacity = impl.buffer_capacity == 0 ? 4096 : impl.buffer_capacity;
-    while (capacity < needed) capacity *= 2;
-    impl.buffer = std::make_unique_for_overwrite<char[]>(capacity);
-    impl.buffer_capacity = capacity;
-  }
-  std::memcpy(impl.buffer.get(), line.data(), line.size());
-  std::memset(impl.buffer.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
-  if (impl.roots.empty() || impl.slot_roots.size() != schema_.size()) {
+  if (impl.slot_roots.size() != schema_.size() || impl.roots.empty()) {
     impl.Plan(schema_, time_field_);
   }
-  if (!impl.force_dom && impl.ParseFast(line, schema_, out)) return true;
+  if (impl.fast_ok && !impl.force_dom && impl.ParseFast(line, out)) return true;
   ++impl.dom_fallbacks;
   return impl.ParseDom(line, schema_, time_field_, out, error);
 }
 
-// The line is in `buffer`, padded.
-bool EventParser::Impl::ParseDom(std::string_view line, const nfa::Schema& schema,
-                                 const std::string& time_field, nfa::StoredEvent& out,
-                                 std::string* error) {
+// Out of line, so that Parse() stays a thin wrapper around ParseFast().
+__attribute__((noinline)) bool EventParser::Impl::ParseDom(std::string_view line,
+                                                           const nfa::Schema& schema,
+                                                           const std::string& time_field,
+                                                           nfa::StoredEvent& out,
+                                                           std::string* error) {
+  const size_t needed = line.size() + simdjson::SIMDJSON_PADDING;
+  if (needed > buffer_capacity) {
+    size_t capacity = buffer_capacity == 0 ? 4096 : buffer_capacity;
+    while (capacity < needed) capacity *= 2;
+    buffer = std::make_unique_for_overwrite<char[]>(capacity);
+    buffer_capacity = capacity;
+  }
+  std::memcpy(buffer.get(), line.data(), line.size());
+  std::memset(buffer.get() + line.size(), 0, simdjson::SIMDJSON_PADDING);
   auto fail = [error](std::string_view reason) {
     if (error != nullptr) error->assign(reason);
     return false;

@@ -29,10 +29,10 @@ class EventParser {
   EventParser& operator=(const EventParser&) = delete;
 
   // Fills out.payload, out.id.ts, out.strings and out.slots (resized to schema.size();
-  // strings and arrays/objects point into out.strings). Leaves the other members
-  // alone. On a malformed line returns false and sets *error (if not null) to a
-  // short reason: "not JSON", "not an object", "missing time field 'ts'",
-  // "invalid time '...'".
+  // strings point into out.payload or out.strings, arrays/objects into out.strings).
+  // Leaves the other members alone. On a malformed line returns false, sets *error
+  // (if not null) to a short reason: "not JSON", "not an object", "missing time field
+  // 'ts'", "invalid time '...'", and may have overwritten out.payload.
   bool Parse(std::string_view line, nfa::StoredEvent& out, std::string* error);
 
   const std::string& time_field() const { return time_field_; }

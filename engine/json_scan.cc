@@ -4,9 +4,12 @@
 // A recursive-descent recogniser unrolled into loops: the root object's members are
 // walked by ScanWith(), nested arrays/objects by SkipNested() with a 64-bit stack of
 // "is an object" bits, so nesting costs no recursion and is capped at kMaxDepth.
-// The text is followed by zero bytes (kJsonScanPadding), which no JSON token
-// accepts, so every loop stops at the end of the line without a bounds check and
-// blocks of 8 or 16 bytes can be loaded anywhere in the line.
+// The text is followed by a zero byte, which no JSON token accepts, so every loop
+// stops at the end of the line without a bounds check, and by readable bytes
+// (kJsonScanPadding in all) of any value, so blocks of 8 or 16 bytes can be loaded
+// anywhere in the line: whatever lies past the zero byte is never looked at (the
+// loops stop before it; the bitmaps below are masked to the line). Key lookup is
+// one probe of a hash table on the key's size and first 8 bytes.
 // Strings are delimited one of two ways. First, one SSE2 pass over the line builds
 // a bitmap of its quotes and checks for backslashes, control bytes and bytes
 // >= 0x80. Without any (the usual line), every quote opens or closes a string, so
@@ -37,10 +40,14 @@
 #include <array>
 #include <bit>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
 #endif
 
 namespace tern::engine {
@@ -255,7 +262,8 @@ TERN_SCAN_INLINE const char* ScanNumber(const char* p, Number* n) {
 
 // The value of a number ScanNumber accepted (text is its span); false if from_chars
 // disagrees with the scan, which the subset rules out.
-bool Convert(const Number& n, const char* begin, const char* end, JsonMember* out) {
+TERN_SCAN_INLINE bool Convert(const Number& n, const char* begin, const char* end,
+                              JsonMember* out) {
   if (!n.is_float) {
     if (n.negative) {
       out->kind = JsonKind::kInt;
@@ -312,6 +320,12 @@ struct IndexedStrings {
     return quote;
   }
   TERN_SCAN_INLINE const char* Close(const char* open, bool* /*escaped*/) {
+    const uint64_t rest = word & (word - 1);
+    if (rest != 0) {  // the usual case: both quotes in the current word
+      if (base + __builtin_ctzll(word) != open) return nullptr;  // as below
+      word = rest & (rest - 1);
+      return base + __builtin_ctzll(rest);
+    }
     if (Pop() != open) return nullptr;  // cannot happen (see above); refused all the same
     return Pop();
   }
@@ -395,6 +409,92 @@ TERN_SCAN_INLINE const char* SkipNested(const char* p, Strings& strings) {
   }
 }
 
+#if defined(__SSE2__)
+// The quote bitmap of a line, for IndexedStrings: bit j of words[i] is set when
+// data[64 i + j] is a quote, up to `size`; words[(size + 63) / 64] = 0. Returns
+// whether the line has a backslash, a control byte or a byte >= 0x80 (then the bitmap
+// cannot be used). Reads whole 64-byte blocks: the padding, masked.
+using QuoteWordsFn = bool (*)(const char* data, size_t size, uint64_t* words);
+
+bool QuoteWordsSse2(const char* data, size_t size, uint64_t* words) {
+  const size_t count = (size + 63) / 64;
+  uint64_t other = 0;
+  for (size_t chunk = 0; chunk < count; ++chunk) {
+    uint64_t quotes = 0, others = 0;
+    for (int k = 0; k < 4; ++k) {
+      const __m128i v =
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 64 * chunk + 16 * k));
+      quotes |= static_cast<uint64_t>(static_cast<uint32_t>(
+                    _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')))))
+                << (16 * k);
+      others |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))))))  // signed
+                << (16 * k);
+    }
+    if (64 * chunk + 64 > size) {  // the padding: a zero byte, then anything
+      const uint64_t in_line = (uint64_t{1} << (size % 64)) - 1;
+      quotes &= in_line;
+      others &= in_line;
+    }
+    words[chunk] = quotes;
+    other |= others;
+  }
+  words[count] = 0;
+  return other != 0;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same with 32-byte compares, for CPUs with AVX2 (picked once, at start-up).
+__attribute__((target("avx2"))) bool QuoteWordsAvx2(const char* data, size_t size,
+                                                    uint64_t* words) {
+  const size_t count = (size + 63) / 64;
+  const __m256i quote = _mm256_set1_epi8('"');
+  const __m256i backslash = _mm256_set1_epi8('\\');
+  const __m256i space = _mm256_set1_epi8(0x20);
+  uint64_t other = 0;
+  for (size_t chunk = 0; chunk < count; ++chunk) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + 64 * chunk));
+    const __m256i hi =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + 64 * chunk + 32));
+    uint64_t quotes =
+        static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, quote))) |
+        static_cast<uint64_t>(
+            static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, quote))))
+            << 32;
+    // Signed: bytes >= 0x80 are below 0x20 too.
+    uint64_t others =
+        static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_cmpeq_epi8(lo, backslash), _mm256_cmpgt_epi8(space, lo)))) |
+        static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_cmpeq_epi8(hi, backslash), _mm256_cmpgt_epi8(space, hi)))))
+            << 32;
+    if (64 * chunk + 64 > size) {  // the padding: a zero byte, then anything
+      const uint64_t in_line = (uint64_t{1} << (size % 64)) - 1;
+      quotes &= in_line;
+      others &= in_line;
+    }
+    words[chunk] = quotes;
+    other |= others;
+  }
+  words[count] = 0;
+  return other != 0;
+}
+#endif
+
+QuoteWordsFn PickQuoteWords() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (std::getenv("TERN_JSON_SCAN_NO_AVX2") == nullptr && __builtin_cpu_supports("avx2")) {
+    return QuoteWordsAvx2;
+  }
+#endif
+  return QuoteWordsSse2;
+}
+
+const QuoteWordsFn kQuoteWords = PickQuoteWords();
+#endif
+
 }  // namespace
 
 void JsonScanner::SetNames(std::vector<std::string> names) {
@@ -406,38 +506,109 @@ void JsonScanner::SetNames(std::vector<std::string> names) {
     char bytes[8] = {};
     std::memcpy(bytes, name.data(), std::min<size_t>(name.size(), 8));
     head.word = Load64(bytes);
-    head.mask = name.size() >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * name.size())) - 1;
     heads_.push_back(head);
   }
-  found_.assign(names_.size(), 0);
+  size_t table_size = 16;
+  table_shift_ = 60;
+  while (table_size < 4 * names_.size()) {
+    table_size *= 2;
+    --table_shift_;
+  }
+  table_.assign(table_size, 0);
+  for (size_t i = 0; i < names_.size(); ++i) {
+    uint32_t at = Hash(heads_[i].word, heads_[i].size, table_shift_);
+    while (table_[at] != 0) at = (at + 1) & (table_size - 1);
+    table_[at] = static_cast<uint32_t>(i + 1);
+  }
+  seen_.assign(names_.size(), 0);
+  generation_ = 0;
+  order_.fill(0);
   members_.assign(names_.size(), JsonMember());
 }
 
+// The lookup state in locals: inlined into one function with the scan loop, it stays
+// in registers, where members of `this` would be reloaded after every store through
+// a JsonMember*.
+struct JsonScanner::Keys {
+  const uint32_t* table;       // table_
+  uint32_t last;               // table_.size() - 1
+  int shift;                   // table_shift_
+  const Head* heads;           // heads_
+  const std::string* names;    // names_
+  uint32_t* seen;              // seen_
+  uint32_t generation;         // generation_
+  JsonMember* members;         // members_
+  uint32_t* order;             // order_
+  size_t missing;              // names not yet seen in the current line
+  size_t escaped_bytes;        // for escaped_bytes_
+  bool container;              // for found_container_
+};
+
+namespace {
+
+// The low min(n, 8) bytes of a word.
+constexpr uint64_t kPrefixMask[9] = {0,
+                                     0xFF,
+                                     0xFFFF,
+                                     0xFFFFFF,
+                                     0xFFFFFFFF,
+                                     0xFFFFFFFFFF,
+                                     0xFFFFFFFFFFFF,
+                                     0xFFFFFFFFFFFFFF,
+                                     ~uint64_t{0}};
+
+}  // namespace
+
 // The key is followed by at least 8 readable bytes (its closing quote and the padding).
-TERN_SCAN_INLINE int JsonScanner::Lookup(const char* key, size_t size, bool escaped) {
-  if (escaped) {
-    key_scratch_.clear();
-    AppendUnescaped(key_scratch_, std::string_view(key, size));
-    key_scratch_.append(8, '\0');
-    key = key_scratch_.data();
-    size = key_scratch_.size() - 8;
-  }
-  const uint64_t word = Load64(key);
-  for (size_t i = 0; i < heads_.size(); ++i) {
-    const Head& head = heads_[i];
-    if (head.size == size && ((word ^ head.word) & head.mask) == 0 && found_[i] == 0 &&
-        (size <= 8 || std::memcmp(names_[i].data() + 8, key + 8, size - 8) == 0)) {
-      found_[i] = 1;
-      --missing_;
-      return static_cast<int>(i);
+TERN_SCAN_INLINE JsonMember* JsonScanner::LookupPlain(Keys& keys, const char* key, size_t size,
+                                                      uint32_t ordinal) {
+  const uint64_t word = Load64(key) & kPrefixMask[size < 8 ? size : 8];
+  auto equal = [&](size_t i) {
+    const Head& head = keys.heads[i];
+    return head.word == word && head.size == size &&
+           (size <= 8 || std::memcmp(keys.names[i].data() + 8, key + 8, size - 8) == 0);
+  };
+  // First the name found at this position in the previous lines, then the table.
+  const uint32_t guess = ordinal < kPredicted ? keys.order[ordinal] : 0;
+  size_t i;
+  if (guess != 0 && equal(guess - 1)) {
+    i = guess - 1;
+  } else {
+    for (uint32_t at = Hash(word, size, keys.shift);; at = (at + 1) & keys.last) {
+      const uint32_t entry = keys.table[at];
+      if (entry == 0) return nullptr;
+      if (equal(entry - 1)) {
+        i = entry - 1;
+        break;
+      }
     }
+    if (ordinal < kPredicted) keys.order[ordinal] = static_cast<uint32_t>(i + 1);
   }
-  return -1;
+  if (keys.seen[i] == keys.generation) return nullptr;  // a later duplicate
+  keys.seen[i] = keys.generation;
+  --keys.missing;
+  return &keys.members[i];
+}
+
+const char* JsonScanner::Unescape(const char* key, size_t* size) {
+  key_scratch_.clear();
+  AppendUnescaped(key_scratch_, std::string_view(key, *size));
+  *size = key_scratch_.size();
+  key_scratch_.append(8, '\0');
+  return key_scratch_.data();
+}
+
+TERN_SCAN_INLINE JsonMember* JsonScanner::Lookup(Keys& keys, const char* key, size_t size,
+                                                 bool escaped, uint32_t ordinal) {
+  // (Unescape does not see `keys`, so that it can stay in registers.)
+  if (escaped) key = Unescape(key, &size);
+  return LookupPlain(keys, key, size, ordinal);
 }
 
 template <typename Strings>
-bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings) {
+bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings, Keys& keys) {
   const char* p = data;
+  uint32_t ordinal = 0;  // of the root member being scanned
   if (*p != '{') {
     p = SkipWhitespace(p);
     if (*p != '{') return false;
@@ -456,17 +627,17 @@ bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings) {
       p = strings.Close(p, &key_escaped);
       if (p == nullptr) return false;
       JsonMember* member = nullptr;
-      if (missing_ > 0) {
-        const int wanted = Lookup(key, static_cast<size_t>(p - key), key_escaped);
-        if (wanted >= 0) member = &members_[static_cast<size_t>(wanted)];
+      if (keys.missing > 0) {
+        member = Lookup(keys, key, static_cast<size_t>(p - key), key_escaped, ordinal);
       }
+      ++ordinal;
       ++p;
       if (*p != ':') {
         p = SkipWhitespace(p);
         if (*p != ':') return false;
       }
       ++p;
-      if (kWhitespace[static_cast<unsigned char>(*p)]) p = SkipWhitespace(p);
+      if (*p != '"' && kWhitespace[static_cast<unsigned char>(*p)]) p = SkipWhitespace(p);
       const char* begin = p;
       switch (*p) {
         case '"': {
@@ -479,6 +650,7 @@ bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings) {
             member->escaped = escaped;
             member->begin = begin + 1;
             member->size = static_cast<uint32_t>(p - begin - 2);
+            if (escaped) keys.escaped_bytes += member->size;
           }
           break;
         }
@@ -488,6 +660,7 @@ bool JsonScanner::ScanWith(const char* data, size_t size, Strings& strings) {
           if (p == nullptr) return false;
           if (member != nullptr) {
             member->kind = *begin == '[' ? JsonKind::kArray : JsonKind::kObject;
+            keys.container = true;
             member->begin = begin;
             member->size = static_cast<uint32_t>(p - begin);
           }
@@ -536,44 +709,37 @@ closed:
 
 bool JsonScanner::Scan(const char* data, size_t size) {
   if (size == 0) return false;
-  std::fill(found_.begin(), found_.end(), 0);
-  missing_ = names_.size();
+  if (++generation_ == 0) {  // wrapped: forget the lines 2^32 ago
+    std::fill(seen_.begin(), seen_.end(), 0);
+    generation_ = 1;
+  }
+  Keys keys{table_.data(),  static_cast<uint32_t>(table_.size() - 1),
+            table_shift_,   heads_.data(),
+            names_.data(),  seen_.data(),
+            generation_,    members_.data(),
+            order_.data(),  names_.size(),  0,
+            false};
   bool high = false;  // a byte >= 0x80: the line needs a UTF-8 check
+  bool ok;
 #if defined(__SSE2__)
-  // One pass over 64-byte chunks for the quote bitmap and the bytes that rule it
-  // out: backslashes, control bytes and (to keep it short) bytes >= 0x80.
+  // The quote bitmap, and whether backslashes, control bytes or (to keep it short)
+  // bytes >= 0x80 rule it out.
   const size_t count = (size + 63) / 64;
   if (quote_words_.size() < count + 1) quote_words_.resize(count + 1);
   uint64_t* words = quote_words_.data();
-  uint64_t other = 0;
-  for (size_t chunk = 0; chunk < count; ++chunk) {
-    uint64_t quotes = 0, others = 0;
-    for (int k = 0; k < 4; ++k) {
-      const __m128i v =
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 64 * chunk + 16 * k));
-      quotes |= static_cast<uint64_t>(static_cast<uint32_t>(
-                    _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')))))
-                << (16 * k);
-      others |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(
-                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')),
-                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))))))  // signed
-                << (16 * k);
-    }
-    if (64 * chunk + 64 > size) others &= (uint64_t{1} << (size % 64)) - 1;  // padding
-    words[chunk] = quotes;
-    other |= others;
-  }
-  words[count] = 0;
-  if (other == 0) {
+  if (!kQuoteWords(data, size, words)) {
     IndexedStrings strings{data, words, words + count - 1, words[0]};
-    if (!ScanWith(data, size, strings)) return false;
+    ok = ScanWith(data, size, strings, keys);
   } else
 #endif
   {
     PlainStrings strings;
-    if (!ScanWith(data, size, strings)) return false;
+    ok = ScanWith(data, size, strings, keys);
     high = strings.high;
   }
+  if (!ok) return false;
+  found_container_ = keys.container;
+  escaped_bytes_ = keys.escaped_bytes;
   return !high || simdjson::validate_utf8(data, size);
 }
 

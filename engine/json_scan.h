@@ -4,6 +4,7 @@
 // Tested by tests/unit/engine/json_scan_test.cc.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -12,8 +13,10 @@
 
 namespace tern::engine {
 
-// Zero bytes that must follow the scanned text in memory (the scanner reads ahead
-// in 64-byte chunks and relies on the zero byte as a sentinel).
+// Bytes that must be readable after the scanned text, the first of them a zero byte
+// (the sentinel every token loop stops at); the others may hold anything, so a
+// std::string with this much spare capacity can be scanned in place. The scanner
+// reads ahead in 16- and 64-byte blocks and masks what lies past the end.
 inline constexpr size_t kJsonScanPadding = 64;
 
 enum class JsonKind : uint8_t { kString, kInt, kDouble, kTrue, kFalse, kNull, kArray, kObject };
@@ -34,6 +37,8 @@ struct JsonMember {
 // int64 unless positive with at most 19 digits, numbers with more than 19 digits or
 // whose value is not a normal double or zero. Integers above INT64_MAX come back as
 // kDouble (as EventParser stores simdjson's UINT64).
+// The quote bitmap pass uses AVX2 when the CPU has it (chosen once, at start-up);
+// TERN_JSON_SCAN_NO_AVX2=1 in the environment forces the SSE2 pass (for tests).
 // Owned by EventParser::Impl. Thread: the parser's. Locks: none.
 class JsonScanner {
  public:
@@ -42,34 +47,59 @@ class JsonScanner {
   // The member names looked for; member(i) answers for names[i].
   void SetNames(std::vector<std::string> names);
 
-  // `data[size .. size + kJsonScanPadding)` must be zero bytes. False when the line
-  // is malformed or outside the subset; then found() is unspecified.
+  // `data[size]` must be 0 and `data[size .. size + kJsonScanPadding)` readable. False
+  // when the line is malformed or outside the subset; then found() is unspecified.
   bool Scan(const char* data, size_t size);
 
-  bool found(size_t i) const { return found_[i] != 0; }
+  bool found(size_t i) const { return seen_[i] == generation_; }
   const JsonMember& member(size_t i) const { return members_[i]; }
+  // Some wanted member found in the last scan is an array or object.
+  bool found_container() const { return found_container_; }
+  // The sum of `size` over the wanted members found that are strings with escapes
+  // (their unescaped text is at most as long).
+  size_t escaped_bytes() const { return escaped_bytes_; }
 
  private:
+  struct Keys;  // the lookup state, copied into locals for one scan (json_scan.cc)
+
   // Marks the member `key` (escaped: holds backslash escapes) found if wanted and
-  // new; returns its index or -1.
-  int Lookup(const char* key, size_t size, bool escaped);
+  // new; returns it or nullptr.
+  // `ordinal` is the member's position in the root object.
+  JsonMember* Lookup(Keys& keys, const char* key, size_t size, bool escaped, uint32_t ordinal);
+  // Lookup() for a key without escapes, followed by at least 8 readable bytes.
+  static JsonMember* LookupPlain(Keys& keys, const char* key, size_t size, uint32_t ordinal);
+  // The unescaped key in key_scratch_ (followed by 8 zero bytes); sets *size.
+  const char* Unescape(const char* key, size_t* size);
 
   // Scan() once the way strings are delimited is chosen (json_scan.cc).
   template <typename Strings>
-  bool ScanWith(const char* data, size_t size, Strings& strings);
+  bool ScanWith(const char* data, size_t size, Strings& strings, Keys& keys);
 
   // The first 8 bytes of a name (zero-filled), to compare a key with one load.
   struct Head {
     uint64_t word = 0;
-    uint64_t mask = 0;  // the bytes of `word` that belong to the name
     uint32_t size = 0;  // bytes in the name
   };
 
+  // A key's slot in table_: a multiplicative hash of its size and first 8 bytes.
+  static uint32_t Hash(uint64_t word, size_t size, int shift) {
+    return static_cast<uint32_t>(((word + size) * 0x9E3779B97F4A7C15ull) >> shift);
+  }
+
   std::vector<std::string> names_;
-  std::vector<Head> heads_;     // per name
-  std::vector<uint8_t> found_;  // per name: 1 once seen in the current line
+  std::vector<Head> heads_;        // per name
+  std::vector<uint32_t> seen_;     // per name: == generation_ once seen in the current line
+  uint32_t generation_ = 0;        // per line; seen_ is cleared when it wraps
   std::vector<JsonMember> members_;
-  size_t missing_ = 0;          // names not yet seen in the current line
+  std::vector<uint32_t> table_;    // open addressing by Hash(): name index + 1, 0 = empty;
+                                   // a power of two >= 4 * names
+  int table_shift_ = 60;           // 64 - log2(table_.size())
+  static constexpr uint32_t kPredicted = 16;  // root member positions with a guess
+  std::array<uint32_t, kPredicted> order_{};  // per root member position: the name
+                                              // index + 1 found there last (lines tend
+                                              // to repeat their key order), 0 = none
+  bool found_container_ = false;   // see found_container()
+  size_t escaped_bytes_ = 0;       // see escaped_bytes()
   std::string key_scratch_;     // an unescaped key
   std::vector<uint64_t> quote_words_;  // the current line's quote bitmap
 };

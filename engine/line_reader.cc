@@ -1,5 +1,6 @@
-// Chunked line splitting over read(2): one memchr per line, one memmove of the
-// partial last line per chunk.
+// Chunked line splitting over read(2): a bitmap of the newlines of 64 bytes at a
+// time (SSE2), popped one line at a time, and one memmove of the partial last line
+// per chunk.
 #include "engine/line_reader.h"
 
 #include <fcntl.h>
@@ -7,6 +8,10 @@
 
 #include <cerrno>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace tern::engine {
 
@@ -17,6 +22,23 @@ bool IsBlank(const char* begin, const char* end) {
     if (*p != ' ' && *p != '\t' && *p != '\r') return false;
   }
   return true;
+}
+
+// Bit i set when p[i] is a newline, for i < n (n <= 64); reads p[0, 64).
+uint64_t NewlineBits(const char* p, size_t n) {
+  uint64_t bits = 0;
+#if defined(__SSE2__)
+  const __m128i newline = _mm_set1_epi8('\n');
+  for (int k = 0; k < 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    bits |= static_cast<uint64_t>(
+                static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, newline))))
+            << (16 * k);
+  }
+#else
+  for (size_t i = 0; i < 64; ++i) bits |= static_cast<uint64_t>(p[i] == '\n') << i;
+#endif
+  return n >= 64 ? bits : bits & ((uint64_t{1} << n) - 1);
 }
 
 }  // namespace
@@ -31,8 +53,9 @@ void LineReader::Reset() {
   if (owns_fd_ && fd_ >= 0) close(fd_);
   fd_ = -1;
   owns_fd_ = false;
-  if (!buffer_) buffer_ = std::make_unique<char[]>(capacity_);
-  begin_ = end_ = scanned_ = 0;
+  if (!buffer_) buffer_ = std::make_unique_for_overwrite<char[]>(capacity_ + kSlack);
+  begin_ = end_ = block_ = 0;
+  newlines_ = 0;
   eof_ = false;
   at_start_ = true;
   line_number_ = 0;
@@ -70,13 +93,12 @@ bool LineReader::Refill() {
   if (begin_ > 0) {
     std::memmove(buffer_.get(), buffer_.get() + begin_, end_ - begin_);
     end_ -= begin_;
-    scanned_ -= begin_;
     begin_ = 0;
   }
   if (end_ == capacity_) {
     // One line fills the whole buffer: double it.
     size_t bigger = capacity_ * 2;
-    auto grown = std::make_unique<char[]>(bigger);
+    auto grown = std::make_unique_for_overwrite<char[]>(bigger + kSlack);
     std::memcpy(grown.get(), buffer_.get(), end_);
     buffer_ = std::move(grown);
     capacity_ = bigger;
@@ -103,32 +125,41 @@ bool LineReader::Next(Line* line) {
   if (fd_ < 0 || !error_.empty()) return false;
   while (true) {
     char* base = buffer_.get();
-    size_t line_begin = begin_;
+    const size_t line_begin = begin_;
     size_t line_end;
-    const void* newline = std::memchr(base + scanned_, '\n', end_ - scanned_);
-    if (newline != nullptr) {
-      line_end = static_cast<size_t>(static_cast<const char*>(newline) - base);
-      begin_ = scanned_ = line_end + 1;
+    // The next newline: from the bitmap, or the next block's, or after a refill.
+    while (newlines_ == 0 && block_ + 64 < end_) {
+      block_ += 64;
+      newlines_ = NewlineBits(base + block_, end_ - block_);
+    }
+    if (newlines_ != 0) {
+      line_end = block_ + static_cast<size_t>(__builtin_ctzll(newlines_));
+      newlines_ &= newlines_ - 1;
+      begin_ = line_end + 1;
     } else if (!eof_) {
-      scanned_ = end_;
+      // [begin_, end_) has no newline: read more, then look again from begin_ (which
+      // the refill moves to 0; the bitmap of a block cut short by end_ is redone).
       if (!Refill() && !error_.empty()) return false;
+      block_ = begin_;
+      newlines_ = block_ < end_ ? NewlineBits(buffer_.get() + block_, end_ - block_) : 0;
       continue;
     } else if (begin_ < end_) {
       line_end = end_;  // the last line has no newline
-      begin_ = scanned_ = end_;
+      begin_ = block_ = end_;
     } else {
       return false;
     }
     ++line_number_;
+    size_t text_begin = line_begin;
     if (at_start_) {
       at_start_ = false;
-      if (line_end - line_begin >= 3 && std::memcmp(base + line_begin, "\xEF\xBB\xBF", 3) == 0) {
-        line_begin += 3;
+      if (line_end - text_begin >= 3 && std::memcmp(base + text_begin, "\xEF\xBB\xBF", 3) == 0) {
+        text_begin += 3;
       }
     }
-    if (line_end > line_begin && base[line_end - 1] == '\r') --line_end;
-    if (IsBlank(base + line_begin, base + line_end)) continue;
-    line->text = std::string_view(base + line_begin, line_end - line_begin);
+    if (line_end > text_begin && base[line_end - 1] == '\r') --line_end;
+    if (IsBlank(base + text_begin, base + line_end)) continue;
+    line->text = std::string_view(base + text_begin, line_end - text_begin);
     line->number = line_number_;
     return true;
   }

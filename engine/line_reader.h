@@ -51,9 +51,14 @@ class LineReader {
 
   std::unique_ptr<char[]> buffer_;
   size_t capacity_ = 0;       // bytes in buffer_; >= chunk size
+  static constexpr size_t kSlack = 64;  // bytes allocated past capacity_: a newline
+                                        // bitmap reads whole 64-byte blocks
   size_t begin_ = 0;          // first unread byte
   size_t end_ = 0;            // one past the last valid byte
-  size_t scanned_ = 0;        // [begin_, scanned_) holds no '\n'; begin_ <= scanned_ <= end_
+  size_t block_ = 0;          // the 64-byte block newlines_ covers (cut at end_);
+                              // begin_ <= block_ + 64, block_ <= end_ (or both 0)
+  uint64_t newlines_ = 0;     // bit i: buffer_[block_ + i] is a newline not yet handed
+                              // out; [begin_, first such newline) holds none
   int fd_ = -1;
   bool owns_fd_ = false;
   bool eof_ = false;

@@ -130,37 +130,48 @@ TEST_CASE("payload, time and string storage") {
     name += std::to_string(i);
     schema.Intern({Name(name)});
   }
-  EventParser parser(schema, "ts");
-  nfa::StoredEvent event;
-  std::string line = R"(  {"ts":1714564800000)";
-  for (int i = 0; i < 40; ++i) {
-    line += ",\"f" + std::to_string(i) + "\":\"value-" + std::to_string(i) + "-" +
-            std::string(static_cast<size_t>(i), 'x') + "\"";
-  }
-  line += "}  ";
-  std::string error;
-  REQUIRE(parser.Parse(line, event, &error));
-  CHECK(event.payload == line);
-  CHECK(event.id.ts == 1714564800000);
-  REQUIRE(event.slots.size() == 40);
-  // Every string points into event.strings even though it grew while parsing.
-  const char* begin = event.strings.data();
-  const char* end = begin + event.strings.size();
-  for (int i = 0; i < 40; ++i) {
-    const Value& v = event.slots[static_cast<size_t>(i)];
-    REQUIRE(v.kind == ValueKind::kString);
-    CHECK(v.str >= begin);
-    CHECK(v.str + v.len <= end);
-    CHECK(v.as_string() ==
-          "value-" + std::to_string(i) + "-" + std::string(static_cast<size_t>(i), 'x'));
-  }
+  for (bool force_dom : {false, true}) {
+    CAPTURE(force_dom);
+    EventParser parser(schema, "ts");
+    parser.TestingOnlyForceDom(force_dom);
+    nfa::StoredEvent event;
+    // Every third value has escapes: the fast path unescapes those into
+    // event.strings and points into event.payload for the others.
+    std::string line = R"(  {"ts":1714564800000)";
+    std::vector<std::string> expected;
+    for (int i = 0; i < 40; ++i) {
+      const std::string body = "value-" + std::to_string(i) + "-" +
+                               std::string(static_cast<size_t>(i), 'x');
+      line += ",\"f" + std::to_string(i) + "\":\"" + body + (i % 3 == 0 ? "\\n\\\"" : "") +
+              "\"";
+      expected.push_back(body + (i % 3 == 0 ? "\n\"" : ""));
+    }
+    line += "}  ";
+    std::string error;
+    REQUIRE(parser.Parse(line, event, &error));
+    CHECK(parser.dom_fallbacks() == (force_dom ? 1u : 0u));
+    CHECK(event.payload == line);
+    CHECK(event.id.ts == 1714564800000);
+    REQUIRE(event.slots.size() == 40);
+    // Every string points into event.strings (even though it grew while parsing) or
+    // into event.payload.
+    auto inside = [](const Value& v, const std::string& storage) {
+      return v.str >= storage.data() && v.str + v.len <= storage.data() + storage.size();
+    };
+    for (int i = 0; i < 40; ++i) {
+      const Value& v = event.slots[static_cast<size_t>(i)];
+      REQUIRE(v.kind == ValueKind::kString);
+      CHECK((inside(v, event.strings) || inside(v, event.payload)));
+      CHECK(v.as_string() == expected[static_cast<size_t>(i)]);
+    }
 
-  // The record is reused: a smaller event replaces everything.
-  REQUIRE(parser.Parse(R"({"ts":"2024-05-01T12:00:00.250Z","f3":7})", event, &error));
-  CHECK(event.id.ts == 1714564800250);
-  CHECK(event.payload == R"({"ts":"2024-05-01T12:00:00.250Z","f3":7})");
-  CHECK(Show(event.slots[3]) == "int 7");
-  CHECK(Show(event.slots[0]) == "missing");
+    // The record is reused: a smaller event replaces everything.
+    REQUIRE(parser.Parse(R"({"ts":"2024-05-01T12:00:00.250Z","f3":7})", event, &error));
+    CHECK(event.id.ts == 1714564800250);
+    CHECK(event.payload == R"({"ts":"2024-05-01T12:00:00.250Z","f3":7})");
+    CHECK(Show(event.slots[3]) == "int 7");
+    CHECK(Show(event.slots[0]) == "missing");
+  }
 }
 
 TEST_CASE("slots added to the schema later are picked up") {

@@ -26,7 +26,9 @@ using nfa::FieldSegment;
 using nfa::Value;
 using nfa::ValueKind;
 
-// Scans `line` (copied with zero padding) looking for the given names.
+// Scans `line` looking for the given names, copied with the padding the scanner asks
+// for: a zero byte, then bytes that would change the outcome if they were read as
+// part of the line (quotes, backslashes, digits, braces).
 struct Scanned {
   bool ok = false;
   std::vector<JsonMember> members;  // per name; kind kNull and begin nullptr when absent
@@ -36,7 +38,8 @@ struct Scanned {
 Scanned Scan(std::string_view line, std::vector<std::string> names = {"ts", "x"}) {
   static std::string buffer;  // outlives the members' pointers until the next call
   buffer.assign(line);
-  buffer.append(kJsonScanPadding, '\0');
+  buffer += '\0';
+  while (buffer.size() < line.size() + kJsonScanPadding) buffer += "\"\\9}]\x01 ,:";
   JsonScanner scanner;
   const size_t count = names.size();
   scanner.SetNames(std::move(names));
@@ -217,6 +220,46 @@ TEST_CASE("json scan: the first of duplicates wins, escaped names match") {
   CHECK(s.members[0].i == 2);
   CHECK(s.members[1].i == 3);
   CHECK_FALSE(s.found[2]);
+}
+
+TEST_CASE("json scan: one scanner, key order changing from line to line") {
+  // The scanner guesses each member's name from the lines before; a wrong guess
+  // must fall back to the table, and duplicates must still lose.
+  JsonScanner scanner;
+  scanner.SetNames({"a", "b", "merchant_id", "merchant_ix"});
+  struct Case {
+    const char* line;
+    int64_t a, b, id, ix;  // -1: absent
+  };
+  const Case cases[] = {
+      {R"({"a":1,"b":2})", 1, 2, -1, -1},
+      {R"({"a":1,"b":2})", 1, 2, -1, -1},
+      {R"({"b":3,"a":4})", 4, 3, -1, -1},
+      {R"({"a":5,"a":6,"b":7})", 5, 7, -1, -1},
+      {R"({"b":7,"b":8})", -1, 7, -1, -1},
+      {R"({"merchant_ix":1,"merchant_id":2})", -1, -1, 2, 1},
+      {R"({"merchant_id":3,"merchant_ix":4})", -1, -1, 3, 4},
+      {R"({"merchant_id":5,"merchant_id":6,"merchant_ix":7})", -1, -1, 5, 7},
+      {R"({"x":0,"b":8,"a":9,"merchant_i":1})", 9, 8, -1, -1},
+      {R"({"\u0061":1,"b":2})", -2, -2, -2, -2},  // refused (\u)
+      {R"({"\/":1,"a":2,"b":3})", 2, 3, -1, -1},
+  };
+  std::string buffer;
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.line));
+    const size_t size = std::strlen(c.line);
+    buffer.assign(c.line);
+    buffer.append(kJsonScanPadding, '\0');
+    const bool ok = scanner.Scan(buffer.data(), size);
+    REQUIRE(ok == (c.a != -2));
+    if (!ok) continue;
+    const int64_t want[] = {c.a, c.b, c.id, c.ix};
+    for (size_t i = 0; i < 4; ++i) {
+      CAPTURE(i);
+      REQUIRE(scanner.found(i) == (want[i] != -1));
+      if (want[i] != -1) CHECK(scanner.member(i).i == want[i]);
+    }
+  }
 }
 
 // ---- Differential test: fast path against the DOM path ----
@@ -479,6 +522,62 @@ std::string Describe(const Value& v) {
 uint64_t EnvOr(const char* name, uint64_t fallback) {
   const char* text = std::getenv(name);
   return text != nullptr && *text != '\0' ? std::strtoull(text, nullptr, 10) : fallback;
+}
+
+// The fast path against the DOM path on one line and every prefix of it.
+void CompareWithDom(EventParser& fast, EventParser& dom, const nfa::Schema& schema,
+                    const std::string& line) {
+  nfa::StoredEvent fast_event, dom_event;
+  for (size_t size = 0; size <= line.size(); ++size) {
+    const std::string text = line.substr(0, size);
+    std::string fast_error = "(none)", dom_error = "(none)";
+    const bool fast_ok = fast.Parse(text, fast_event, &fast_error);
+    const bool dom_ok = dom.Parse(text, dom_event, &dom_error);
+    CAPTURE(text);
+    REQUIRE(fast_ok == dom_ok);
+    REQUIRE(fast_error == dom_error);
+    if (!dom_ok) continue;
+    REQUIRE(fast_event.id.ts == dom_event.id.ts);
+    REQUIRE(fast_event.payload == dom_event.payload);
+    REQUIRE(fast_event.slots.size() == dom_event.slots.size());
+    for (size_t s = 0; s < dom_event.slots.size(); ++s) {
+      CAPTURE(schema.path(static_cast<uint32_t>(s)).text);
+      REQUIRE(SameValue(fast_event.slots[s], dom_event.slots[s]));
+    }
+  }
+}
+
+TEST_CASE("json scan: every structural at every offset of the 64-byte blocks") {
+  nfa::Schema schema;
+  schema.Intern({FieldSegment{"a", 0}});
+  schema.Intern({FieldSegment{"s", 0}});
+  schema.Intern({FieldSegment{"k\"", 0}});
+  EventParser fast(schema, "ts");
+  EventParser dom(schema, "ts");
+  dom.TestingOnlyForceDom(true);
+  // A filler of 0..140 bytes shifts the members after it across the block edges
+  // (64, 128), and every prefix of each line cuts it at every offset.
+  const char* tails[] = {
+      R"(,"a":12.5,"s":"x\"y","k\"":true})",
+      R"(,"s":"plain","a":-1700000000000123,"z":[1,{"q":"\\"}]})",
+      R"(,"a":1e5,"s":"\n\t\/","n":null,"f":false})",
+      "," "\"s\":\"\xC3\xA9\xE2\x82\xAC\",\"a\":0}",
+      R"( , "a" : 7 , "s" : "sp ace" } )",
+  };
+  for (const char* tail : tails) {
+    for (int fill = 0; fill <= 140; ++fill) {
+      const std::string line =
+          R"({"ts":1,"p":")" + std::string(static_cast<size_t>(fill), 'f') + "\"" + tail;
+      CompareWithDom(fast, dom, schema, line);
+    }
+  }
+  // Escapes straddling the block edges, in the value read and in one skipped.
+  for (int fill = 0; fill <= 70; ++fill) {
+    const std::string pad(static_cast<size_t>(fill), 'e');
+    CompareWithDom(fast, dom, schema,
+                   R"({"ts":2,"s":")" + pad + R"(\"\\\"","p":")" + pad + R"(\\"})");
+  }
+  CHECK(fast.dom_fallbacks() < dom.dom_fallbacks());
 }
 
 TEST_CASE("json scan: differential against the DOM path") {

@@ -89,6 +89,27 @@ TEST_CASE("lines longer than the chunk and chunk boundaries") {
   }
 }
 
+TEST_CASE("newlines at every offset of the 64-byte blocks") {
+  // Lines of every length 0..200 (runs of blank lines included), so newlines fall on
+  // every position of the bitmap blocks and of the chunks.
+  std::string content;
+  Lines want;
+  int number = 0;
+  for (int length = 0; length <= 200; ++length) {
+    for (int copy = 0; copy < 2; ++copy) {
+      ++number;
+      std::string text(static_cast<size_t>(length), static_cast<char>('a' + (length + copy) % 26));
+      content += text;
+      content += '\n';
+      if (!text.empty()) want.push_back(std::to_string(number) + ":" + text);
+    }
+  }
+  for (size_t chunk : {16u, 63u, 64u, 65u, 127u, 128u, 1000u, 1u << 20}) {
+    CAPTURE(chunk);
+    CHECK(ReadAll(content, chunk) == want);
+  }
+}
+
 TEST_CASE("a missing file") {
   LineReader reader;
   std::string error;
