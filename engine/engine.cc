@@ -541,8 +541,9 @@ struct Engine::Impl {
     Schedule(p, k);
   }
 
-  void Release(nfa::StoredEvent* e) {
-    FireTimers(std::min(e->ts(), GlobalWatermark()));
+  // `global`: GlobalWatermark(), which matching does not change.
+  void Release(nfa::StoredEvent* e, int64_t global) {
+    FireTimers(std::min(e->ts(), global));
     Process(e);
   }
 };
@@ -691,18 +692,19 @@ bool Engine::Push(nfa::StoredEvent* e) {
   part.seen = true;
   part.idle = false;
   part.max_ts = std::max(part.max_ts, e->ts());
+  const int64_t global = m.GlobalWatermark();
   if (m.options.lateness_ms <= 0) {
-    m.Release(e);
+    m.Release(e, global);
   } else {
     part.reorder.push(e);
     int64_t wm = SatSub(part.max_ts, m.options.lateness_ms);
     while (!part.reorder.empty() && part.reorder.top()->ts() <= wm) {
       nfa::StoredEvent* next = part.reorder.top();
       part.reorder.pop();
-      m.Release(next);
+      m.Release(next, global);
     }
   }
-  m.FireTimers(m.GlobalWatermark());
+  m.FireTimers(global);
   return false;
 }
 

@@ -85,8 +85,20 @@ void Nfa::BuildPlan(NoopPlan& plan, const std::vector<StateId>& roots) {
         if (ci.op != CondOp::kExpr || p.exprs[ci.arg].uses_stages || plan.leaf_bit[ci.arg] != kNoLeaf) continue;
         plan.leaf_bit[ci.arg] = static_cast<uint32_t>(plan.leaves.size());
         const ExprInfo& info = p.exprs[ci.arg];
-        plan.leaves.push_back({ci.arg, info.simple_op, info.simple_slot,
-                               info.simple_op != Op::kPop ? &p.consts[info.simple_const] : nullptr});
+        NoopLeaf leaf{ci.arg, info.simple_op, info.simple_slot,
+                      info.simple_op != Op::kPop ? &p.consts[info.simple_const] : nullptr};
+        if (leaf.constant != nullptr && leaf.constant->is_number()) {
+          switch (info.simple_op) {
+            case Op::kLt: leaf.order_truth = 0b0001; break;
+            case Op::kLe: leaf.order_truth = 0b0011; break;
+            case Op::kEq: leaf.order_truth = 0b0010; break;
+            case Op::kNe: leaf.order_truth = 0b1101; break;
+            case Op::kGe: leaf.order_truth = 0b0110; break;
+            case Op::kGt: leaf.order_truth = 0b0100; break;
+            default: break;
+          }
+        }
+        plan.leaves.push_back(leaf);
       }
       return edge.action == Action::kProceed ? WalkStep::kFollow : WalkStep::kContinue;
     });
@@ -193,22 +205,44 @@ bool Nfa::Walk(StateId from, Visit&& visit) {
 }
 
 uint64_t Nfa::LeafMask(const NoopPlan& plan, const StoredEvent* event, uint64_t epoch) {
+  uint64_t mask = 0;
+  const Value* slots = event->slots.data();
+  const size_t num_slots = event->slots.size();
+  const size_t n = plan.leaves.size();
+  for (size_t i = 0; i < n; ++i) {
+    const NoopLeaf& leaf = plan.leaves[i];
+    const Value& v = leaf.slot < num_slots ? slots[leaf.slot] : StoredEvent::kMissingSlot;
+    if (leaf.order_truth != 0 && v.is_number()) {
+      // A number against a number constant: CompareNumbersOp as a table lookup.
+      const Value& c = *leaf.constant;
+      unsigned order;
+      if (v.kind == ValueKind::kInt && c.kind == ValueKind::kInt) {
+        order = v.i < c.i ? 0 : v.i == c.i ? 1 : 2;
+      } else {
+        const double x = v.as_double(), y = c.as_double();
+        order = x < y ? 0 : x == y ? 1 : x > y ? 2 : 3;
+      }
+      mask |= uint64_t{(leaf.order_truth >> order) & 1u} << i;
+      continue;
+    }
+    bool truth;
+    if (leaf.simple_op == Op::kPop ||
+        !FastCompare(leaf.simple_op, v, *leaf.constant, &truth)) {
+      truth = LeafTruth(leaf, event, epoch);
+    }
+    mask |= uint64_t{truth} << i;
+  }
+  return mask;
+}
+
+bool Nfa::LeafTruth(const NoopLeaf& leaf, const StoredEvent* event, uint64_t epoch) {
   EvalContext ctx;
   ctx.program = program_;
   ctx.event = event;
   ctx.buffer = buffer_;
   ctx.memo = memo_;
   ctx.epoch = epoch;
-  uint64_t mask = 0;
-  for (size_t i = 0; i < plan.leaves.size(); ++i) {
-    const NoopLeaf& leaf = plan.leaves[i];
-    bool truth;
-    if (leaf.simple_op == Op::kPop || !FastCompare(leaf.simple_op, event->slot(leaf.slot), *leaf.constant, &truth)) {
-      truth = evaluator_->ExprTruth(ctx, leaf.expr);
-    }
-    if (truth) mask |= uint64_t{1} << i;
-  }
-  return mask;
+  return evaluator_->ExprTruth(ctx, leaf.expr);
 }
 
 bool Nfa::Answer(NoopPlan& plan, uint8_t (Nfa::*decide)(uint64_t), const StoredEvent* event, uint64_t epoch) {

@@ -127,6 +127,9 @@ class Nfa {
     Op simple_op;          // kPop unless `field <cmp> constant`
     uint32_t slot;         // for simple_op
     const Value* constant;  // for simple_op
+    // `field <cmp> number`: the truth for a number field by its order against the
+    // constant, bit 0 less, 1 equal, 2 greater, 3 unordered (NaN); 0 = not this shape.
+    uint8_t order_truth = 0;
   };
   struct NoopPlan {
     std::vector<NoopLeaf> leaves;  // bit i of the leaf mask = truth of leaves[i]
@@ -136,6 +139,8 @@ class Nfa {
   };
   void BuildPlan(NoopPlan& plan, const std::vector<StateId>& roots);
   uint64_t LeafMask(const NoopPlan& plan, const StoredEvent* event, uint64_t epoch);
+  // A leaf FastCompare cannot decide: the memo or the stack machine (out of line).
+  [[gnu::noinline]] bool LeafTruth(const NoopLeaf& leaf, const StoredEvent* event, uint64_t epoch);
   uint8_t CondValue3(const NoopPlan& plan, CondId cond, uint64_t leaf_mask);
   // Follows PROCEED edges from `from` like the decision graph, counting the TAKE and
   // IGNORE edges that fire under the leaf mask; false when one might or might not fire.
