@@ -524,10 +524,7 @@ struct Engine::Impl {
       k = InsertKey(p, key.hash, key.bytes);
       KeyEntry& entry = rt.keys.entry(k);
       KeyJson(rt, *e, entry.key_json);
-      entry.state.runs.assign(fresh.runs.begin(), fresh.runs.end());
-      entry.state.completed.assign(fresh.completed.begin(), fresh.completed.end());
-      fresh.runs.clear();
-      fresh.completed.clear();
+      entry.state.TakeFrom(fresh);  // copies: each vector keeps its capacity
       Schedule(p, k);
       return;
     }

@@ -42,6 +42,7 @@ struct KeyEntry {
     key_json.clear();
     state.runs.clear();
     state.completed.clear();
+    state.stage_values.clear();
     deadline = INT64_MAX;
     registered = INT64_MAX;
   }

@@ -151,6 +151,94 @@ bool IsJsonArray(const Value& v) {
 
 }  // namespace
 
+namespace {
+
+// a <op> b for kAdd..kMod (spec §7: null unless both are numbers; integer
+// arithmetic unless it overflows, then double; division by zero gives null).
+Value Arith(Op op, const Value& a, const Value& b) {
+  if (!a.is_number() || !b.is_number()) return Value::Null();
+  if (a.kind == ValueKind::kInt && b.kind == ValueKind::kInt && op != Op::kDiv) {
+    int64_t r;
+    bool ovf = false;
+    switch (op) {
+      case Op::kAdd: ovf = __builtin_add_overflow(a.i, b.i, &r); break;
+      case Op::kSub: ovf = __builtin_sub_overflow(a.i, b.i, &r); break;
+      case Op::kMul: ovf = __builtin_mul_overflow(a.i, b.i, &r); break;
+      default:  // kMod
+        if (b.i == 0) return Value::Null();
+        r = (b.i == -1) ? 0 : a.i % b.i;
+        break;
+    }
+    if (!ovf) return Value::Int(r);
+  }
+  double x = a.as_double(), y = b.as_double();
+  switch (op) {
+    case Op::kAdd: return Value::Double(x + y);
+    case Op::kSub: return Value::Double(x - y);
+    case Op::kMul: return Value::Double(x * y);
+    case Op::kDiv: return y == 0 ? Value::Null() : Value::Double(x / y);
+    default: return y == 0 ? Value::Null() : Value::Double(std::fmod(x, y));
+  }
+}
+
+// Evaluator::Compare with the common shapes inline: numbers that are not NaN (the
+// general path treats NaN specially) and strings under == / !=.
+inline bool CompareInline(Op op, const Value& a, const Value& b) {
+  if (a.is_number() && b.is_number() && !(a.kind == ValueKind::kDouble && std::isnan(a.d)) &&
+      !(b.kind == ValueKind::kDouble && std::isnan(b.d))) {
+    return CompareNumbersOp(op, a, b);
+  }
+  bool out;
+  if (a.kind == ValueKind::kString && b.kind == ValueKind::kString && FastCompare(op, a, b, &out)) return out;
+  return Evaluator::Compare(op, a, b);
+}
+
+// kStageField operand `arg`: the run's copy of the field when the caller has the
+// run's stage values, else the latest binding of the stage in the node chain.
+Value StageFieldWalk(const EvalContext& ctx, uint32_t arg) {
+  const StageField& f = ctx.program->stage_fields[arg];
+  for (NodeId n = ctx.node; n != kNoNode;) {
+    const Node& node = ctx.buffer->node(n);
+    if (node.stage == f.stage) return node.event->slot(f.slot);
+    n = node.parent;
+  }
+  return Value::Missing();
+}
+
+inline Value StageFieldValue(const EvalContext& ctx, uint32_t arg) {
+  if (ctx.stage_values != nullptr) {
+    const uint32_t col = ctx.stage_value_col[arg];
+    if (col != kNoId) return ctx.stage_values[col];
+  }
+  return StageFieldWalk(ctx, arg);
+}
+
+inline Value OperandValue(const EvalContext& ctx, Operand o) {
+  switch (o.kind) {
+    case OperandKind::kField: return ctx.event != nullptr ? ctx.event->slot(o.arg) : Value::Missing();
+    case OperandKind::kConst: return ctx.program->consts[o.arg];
+    case OperandKind::kStageField: return StageFieldValue(ctx, o.arg);
+  }
+  return Value::Missing();
+}
+
+// Arith with + - * on doubles inline (what Arith computes when a double is involved).
+inline Value ArithInline(Op op, const Value& a, const Value& b) {
+  if (((a.kind == ValueKind::kDouble && b.is_number()) || (b.kind == ValueKind::kDouble && a.is_number()))) {
+    const double x = a.as_double(), y = b.as_double();
+    switch (op) {
+      case Op::kAdd: return Value::Double(x + y);
+      case Op::kSub: return Value::Double(x - y);
+      case Op::kMul: return Value::Double(x * y);
+      default: break;
+    }
+  }
+  return Arith(op, a, b);
+}
+
+}  // namespace
+
+
 bool Evaluator::Equal(const Value& a, const Value& b) {
   if (a.is_null() || b.is_null()) return a.is_null() && b.is_null();
   if (a.is_number() && b.is_number()) return CompareNumbers(a, b) == 0 && !(a.kind == ValueKind::kDouble && std::isnan(a.d));
@@ -230,6 +318,24 @@ bool Evaluator::Condition(const EvalContext& ctx, CondId cond) {
   return !cond_stack_.empty() && cond_stack_.back() != 0;
 }
 
+bool Evaluator::Condition(const EvalContext& ctx, const CondPlans& plans, CondId cond) {
+  const CondRange r = plans.ranges[cond];
+  const CondStep* steps = plans.steps.data();
+  bool acc = false;
+  for (uint32_t s = r.begin; s < r.end;) {
+    const CondStep st = steps[s];
+    switch (st.op) {
+      case CondStepOp::kTrue: acc = true; ++s; break;
+      case CondStepOp::kExpr: acc = ExprTruth(ctx, st.arg); ++s; break;
+      case CondStepOp::kCompare: acc = CompareTruth(ctx, plans.compares[st.arg]); ++s; break;
+      case CondStepOp::kNot: acc = !acc; ++s; break;
+      case CondStepOp::kAndThen: s = acc ? s + 1 : st.arg; break;
+      case CondStepOp::kOrElse: s = acc ? st.arg : s + 1; break;
+    }
+  }
+  return acc;
+}
+
 bool Evaluator::ExprTruth(const EvalContext& ctx, ExprId expr) {
   const ExprInfo& info = ctx.program->exprs[expr];
   if (info.uses_stages || ctx.event == nullptr) return Truthy(Evaluate(ctx, expr));
@@ -266,6 +372,14 @@ bool Evaluator::ExprTruth(const EvalContext& ctx, ExprId expr) {
 Value Evaluator::Evaluate(const EvalContext& ctx, ExprId expr) {
   arena_.Reset();
   return Run(ctx, expr);
+}
+
+bool Evaluator::CompareTruth(const EvalContext& ctx, const CompareExpr& c) {
+  Value x = OperandValue(ctx, c.x.a);
+  if (c.x.arith != Op::kPop) x = ArithInline(c.x.arith, x, OperandValue(ctx, c.x.b));
+  Value y = OperandValue(ctx, c.y.a);
+  if (c.y.arith != Op::kPop) y = ArithInline(c.y.arith, y, OperandValue(ctx, c.y.b));
+  return CompareInline(c.cmp, x, y);
 }
 
 Value Evaluator::StageValue(const EvalContext& ctx, uint32_t stage) {
@@ -483,20 +597,7 @@ Value Evaluator::Run(const EvalContext& ctx, ExprId expr) {
       case Op::kThis: *sp++ = ctx.event != nullptr ? Value::Event(ctx.event) : Value::Null(); break;
       case Op::kStage: *sp++ = StageValue(ctx, in.arg); break;
       case Op::kMember: sp[-1] = Member(sp[-1], in.arg); break;
-      case Op::kStageField: {
-        const StageField& f = p.stage_fields[in.arg];
-        Value v = Value::Missing();
-        for (NodeId n = ctx.node; n != kNoNode;) {
-          const Node& node = ctx.buffer->node(n);
-          if (node.stage == f.stage) {
-            v = node.event->slot(f.slot);
-            break;
-          }
-          n = node.parent;
-        }
-        *sp++ = v;
-        break;
-      }
+      case Op::kStageField: *sp++ = StageFieldValue(ctx, in.arg); break;
       case Op::kIndex: {
         Value idx = *--sp;
         sp[-1] = Index(sp[-1], idx);
@@ -519,39 +620,7 @@ Value Evaluator::Run(const EvalContext& ctx, ExprId expr) {
       case Op::kDiv:
       case Op::kMod: {
         Value b = *--sp;
-        Value& a = sp[-1];
-        if (!a.is_number() || !b.is_number()) {
-          a = Value::Null();
-          break;
-        }
-        if (a.kind == ValueKind::kInt && b.kind == ValueKind::kInt && in.op != Op::kDiv) {
-          int64_t r;
-          bool ovf = false;
-          switch (in.op) {
-            case Op::kAdd: ovf = __builtin_add_overflow(a.i, b.i, &r); break;
-            case Op::kSub: ovf = __builtin_sub_overflow(a.i, b.i, &r); break;
-            case Op::kMul: ovf = __builtin_mul_overflow(a.i, b.i, &r); break;
-            default:  // kMod
-              if (b.i == 0) {
-                a = Value::Null();
-                continue;
-              }
-              r = (b.i == -1) ? 0 : a.i % b.i;
-              break;
-          }
-          if (!ovf) {
-            a = Value::Int(r);
-            break;
-          }
-        }
-        double x = a.as_double(), y = b.as_double();
-        switch (in.op) {
-          case Op::kAdd: a = Value::Double(x + y); break;
-          case Op::kSub: a = Value::Double(x - y); break;
-          case Op::kMul: a = Value::Double(x * y); break;
-          case Op::kDiv: a = y == 0 ? Value::Null() : Value::Double(x / y); break;
-          default: a = y == 0 ? Value::Null() : Value::Double(std::fmod(x, y)); break;
-        }
+        sp[-1] = Arith(in.op, sp[-1], b);
         break;
       }
       case Op::kEq:
@@ -561,7 +630,7 @@ Value Evaluator::Run(const EvalContext& ctx, ExprId expr) {
       case Op::kGt:
       case Op::kGe: {
         Value b = *--sp;
-        sp[-1] = Value::Bool(Compare(in.op, sp[-1], b));
+        sp[-1] = Value::Bool(CompareInline(in.op, sp[-1], b));
         break;
       }
       case Op::kContains: {

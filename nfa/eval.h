@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "nfa/cond_plan.h"
 #include "nfa/event.h"
 #include "nfa/program.h"
 #include "nfa/shared_buffer.h"
@@ -66,6 +67,12 @@ struct EvalContext {
   NodeId node = kNoNode;                 // the partial match: its last binding
   ExprMemo* memo = nullptr;              // may be null
   uint64_t epoch = 0;                    // current event epoch for the memo
+  // The partial match's copies of the stage fields its conditions read (the Nfa's
+  // per-run cache, KeyState::stage_values): kStageField operand i reads
+  // stage_values[stage_value_col[i]] unless that column is kNoId; both null (emit,
+  // tests): every kStageField walks the node chain.
+  const Value* stage_values = nullptr;
+  const uint32_t* stage_value_col = nullptr;
 };
 
 // Compare(op, a, b) for two numbers, without the general dispatch. With a double
@@ -138,6 +145,8 @@ class Evaluator {
   Evaluator();
 
   bool Condition(const EvalContext& ctx, CondId cond);
+  // The same truth, short-circuited: `plans` is BuildCondPlans(*ctx.program).
+  bool Condition(const EvalContext& ctx, const CondPlans& plans, CondId cond);
   // Condition truth of one expression (memoised when it reads only the event).
   bool ExprTruth(const EvalContext& ctx, ExprId expr);
   // The value of an expression. Lists and strings it points to stay valid until
@@ -154,6 +163,8 @@ class Evaluator {
  private:
   Value Run(const EvalContext& ctx, ExprId expr);
   Value StageValue(const EvalContext& ctx, uint32_t stage);
+  // The truth of an expression of CompareExpr shape, as Run computes it.
+  bool CompareTruth(const EvalContext& ctx, const CompareExpr& c);
   Value Member(const Value& base, uint32_t slot);
   Value Index(const Value& base, const Value& index);
   Value Call(Builtin fn, const Value* args, uint32_t n);

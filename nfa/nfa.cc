@@ -46,7 +46,11 @@ int64_t SatAdd(int64_t a, int64_t b) {
 }  // namespace
 
 Nfa::Nfa(const Program* program, SharedBuffer* buffer, Evaluator* evaluator, ExprMemo* memo)
-    : program_(program), buffer_(buffer), evaluator_(evaluator), memo_(memo) {
+    : program_(program),
+      buffer_(buffer),
+      evaluator_(evaluator),
+      memo_(memo),
+      cond_plans_(BuildCondPlans(*program)) {
   size_t n = program->states.size();
   edges_.reserve(program->edges.size());
   stack_.reserve(n * 2);
@@ -61,6 +65,116 @@ Nfa::Nfa(const Program* program, SharedBuffer* buffer, Evaluator* evaluator, Exp
   roots.push_back(program->start);
   BuildPlan(noop_, roots);
   BuildPlan(start_, {program->start});
+  BuildStepPlan();
+}
+
+void Nfa::BuildStepPlan() {
+  const Program& p = *program_;
+  // Stage value columns: every distinct (stage, slot) a condition reads with kStageField.
+  stage_value_col_.assign(p.stage_fields.size(), kNoId);
+  std::vector<StageField> columns;
+  std::vector<uint8_t> is_cond_expr(p.exprs.size(), 0);
+  for (const CondInstr& ci : p.cond_code) {
+    if (ci.op == CondOp::kExpr && ci.arg < p.exprs.size()) is_cond_expr[ci.arg] = 1;
+  }
+  for (ExprId e = 0; e < p.exprs.size(); ++e) {
+    if (!is_cond_expr[e]) continue;
+    for (uint32_t pc = p.exprs[e].begin; pc < p.exprs[e].end; ++pc) {
+      const Instr in = p.code[pc];
+      if (in.op != Op::kStageField || in.arg >= p.stage_fields.size()) continue;
+      const StageField f = p.stage_fields[in.arg];
+      if (f.stage >= p.stages.size()) continue;  // left to the chain walk
+      uint32_t c = 0;
+      while (c < columns.size() && (columns[c].stage != f.stage || columns[c].slot != f.slot)) ++c;
+      if (c == columns.size()) columns.push_back(f);
+      stage_value_col_[in.arg] = c;
+    }
+  }
+  stride_ = static_cast<uint32_t>(columns.size());
+  column_slot_.clear();
+  for (const StageField& f : columns) column_slot_.push_back(f.slot);
+  stage_cols_begin_.assign(p.stages.size() + 1, 0);
+  stage_cols_.clear();
+  for (uint32_t s = 0; s < p.stages.size(); ++s) {
+    stage_cols_begin_[s] = static_cast<uint32_t>(stage_cols_.size());
+    for (uint32_t c = 0; c < columns.size(); ++c) {
+      if (columns[c].stage == s) stage_cols_.push_back(c);
+    }
+  }
+  stage_cols_begin_[p.stages.size()] = static_cast<uint32_t>(stage_cols_.size());
+  missing_row_.assign(stride_, Value::Missing());
+  seen_cols_.reserve(stride_);
+  next_values_.reserve(16 * static_cast<size_t>(stride_));
+
+  has_state_windows_ = false;
+  for (const State& st : p.states) has_state_windows_ = has_state_windows_ || st.window_ms > 0;
+
+  // Step shapes.
+  shapes_.assign(p.states.size(), StepShape{});
+  for (StateId s = 0; s < p.states.size(); ++s) {
+    const State& st = p.states[s];
+    StepShape& shape = shapes_[s];
+    uint32_t takes = 0, ignores = 0;
+    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+      const Edge& edge = p.edges[e];
+      if (edge.action == Action::kProceed) shape.has_proceed = true;
+      if (edge.action == Action::kTake) {
+        ++takes;
+        shape.take_edge = e;
+      }
+      if (edge.action == Action::kIgnore && edge.target == s) {
+        ++ignores;
+        shape.ignore_edge = e;
+      }
+    }
+    shape.take_or_stay = !shape.has_proceed && st.num_edges == 2 && takes == 1 && ignores == 1;
+    if (!shape.take_or_stay) continue;
+    const CondRange take = p.conds[p.edges[shape.take_edge].cond];
+    const CondRange ignore = p.conds[p.edges[shape.ignore_edge].cond];
+    const CondInstr* code = p.cond_code.data();
+    if (ignore.end - ignore.begin == 1 && code[ignore.begin].op == CondOp::kTrue) {
+      shape.ignore_kind = kIgnoreTrue;  // followed_by_any
+    } else if (ignore.end - ignore.begin == take.end - take.begin + 1 && code[ignore.end - 1].op == CondOp::kNot &&
+               std::equal(code + take.begin, code + take.end, code + ignore.begin,
+                          [](const CondInstr& a, const CondInstr& b) { return a.op == b.op && a.arg == b.arg; })) {
+      shape.ignore_kind = kIgnoreNotTake;  // followed_by: ignore what the TAKE does not take
+    } else {
+      shape.ignore_kind = kIgnoreCond;
+    }
+  }
+}
+
+void Nfa::AppendRow(const Value* row, uint32_t stage, const StoredEvent* event) {
+  if (stride_ == 0) return;
+  const size_t at = next_values_.size();
+  next_values_.insert(next_values_.end(), row, row + stride_);
+  if (stage >= stage_cols_begin_.size() - 1) return;  // not bound (kNoId)
+  for (uint32_t k = stage_cols_begin_[stage]; k < stage_cols_begin_[stage + 1]; ++k) {
+    const uint32_t c = stage_cols_[k];
+    next_values_[at + c] = event->slot(column_slot_[c]);
+  }
+}
+
+void Nfa::RebuildStageValues(KeyState& key) {
+  // A restored (or otherwise copied) state: derive each run's row from its bindings,
+  // the latest binding of a stage winning, as the chain walk of kStageField reads it.
+  key.stage_values.assign(key.runs.size() * stride_, Value::Missing());
+  for (size_t k = 0; k < key.runs.size(); ++k) {
+    Value* row = key.stage_values.data() + k * stride_;
+    seen_cols_.assign(stride_, 0);
+    for (NodeId n = key.runs[k].node; n != kNoNode;) {
+      const Node& node = buffer_->node(n);
+      if (node.stage + 1u < stage_cols_begin_.size()) {
+        for (uint32_t i = stage_cols_begin_[node.stage]; i < stage_cols_begin_[node.stage + 1]; ++i) {
+          const uint32_t c = stage_cols_[i];
+          if (seen_cols_[c]) continue;
+          seen_cols_[c] = 1;
+          row[c] = node.event->slot(column_slot_[c]);
+        }
+      }
+      n = node.parent;
+    }
+  }
 }
 
 namespace {
@@ -264,7 +378,7 @@ StateId Nfa::FindFinalAfterProceed(StateId from, const EvalContext& ctx) {
   const Program& p = *program_;
   StateId found = kNoId;
   Walk(from, [&](StateId, const Edge& edge) {
-    if (edge.action != Action::kProceed || !evaluator_->Condition(ctx, edge.cond)) return WalkStep::kContinue;
+    if (edge.action != Action::kProceed || !Cond(ctx, edge.cond)) return WalkStep::kContinue;
     if (p.states[edge.target].type != StateType::kFinal) return WalkStep::kFollow;
     found = edge.target;
     return WalkStep::kStop;
@@ -272,7 +386,7 @@ StateId Nfa::FindFinalAfterProceed(StateId from, const EvalContext& ctx) {
   return found;
 }
 
-void Nfa::ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t epoch) {
+bool Nfa::ProcessRun(const Run& run, const Value* row, bool is_start, StoredEvent* event, uint64_t epoch) {
   const Program& p = *program_;
   EvalContext ctx;
   ctx.program = program_;
@@ -281,17 +395,44 @@ void Nfa::ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t
   ctx.node = run.node;
   ctx.memo = memo_;
   ctx.epoch = epoch;
+  ctx.stage_values = row;
+  ctx.stage_value_col = stage_value_col_.data();
 
   // Decision graph: follow PROCEED edges, collect the TAKE / IGNORE edges that fire.
   edges_.clear();
-  Walk(run.state, [&](StateId s, const Edge& edge) {
-    if (!evaluator_->Condition(ctx, edge.cond)) return WalkStep::kContinue;
-    if (edge.action == Action::kProceed) return WalkStep::kFollow;
-    edges_.push_back({edge.target, s, edge.action});
-    return WalkStep::kContinue;
-  });
+  const StepShape& shape = shapes_[run.state];
+  if (shape.has_proceed) {
+    Walk(run.state, [&](StateId s, const Edge& edge) {
+      if (!Cond(ctx, edge.cond)) return WalkStep::kContinue;
+      if (edge.action == Action::kProceed) return WalkStep::kFollow;
+      edges_.push_back({edge.target, s, edge.action});
+      return WalkStep::kContinue;
+    });
+  } else if (shape.take_or_stay && !is_start) {
+    // The common wait: TAKE(c) -> t and IGNORE(c') -> here. No walk, and when only
+    // the IGNORE fires the run stays exactly as it is.
+    const Edge& take_edge = p.edges[shape.take_edge];
+    const bool take = Cond(ctx, take_edge.cond);
+    const bool ignore = shape.ignore_kind == kIgnoreTrue      ? true
+                        : shape.ignore_kind == kIgnoreNotTake ? !take
+                                                              : Cond(ctx, p.edges[shape.ignore_edge].cond);
+    if (!take && ignore) return true;
+    const bool take_first = shape.take_edge < shape.ignore_edge;
+    if (take && take_first) edges_.push_back({take_edge.target, run.state, Action::kTake});
+    if (ignore) edges_.push_back({run.state, run.state, Action::kIgnore});
+    if (take && !take_first) edges_.push_back({take_edge.target, run.state, Action::kTake});
+  } else {
+    // No PROCEED: the decision graph is the state's own edges.
+    const State& st = p.states[run.state];
+    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+      const Edge& edge = p.edges[e];
+      if (is_start && edge.action == Action::kIgnore) continue;  // dropped below anyway
+      if (Cond(ctx, edge.cond)) edges_.push_back({edge.target, run.state, edge.action});
+    }
+  }
 
   produced_.clear();
+  produced_stages_.clear();
   // A run that ignores the event into its own state stays as it is: it keeps its
   // reference instead of taking a new one and dropping the old (the node is not
   // touched, which matters when many runs wait through a long window).
@@ -306,16 +447,22 @@ void Nfa::ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t
         buffer_->Ref(run.node);
       }
       produced_.push_back({pe.state, run.node, run.start, run.prev_ts});
+      produced_stages_.push_back(kNoId);
       continue;
     }
     // TAKE: bind the event to the source state's stage.
-    NodeId node = buffer_->Put(p.states[pe.source].stage, event, run.node);
+    const uint16_t stage = p.states[pe.source].stage;
+    NodeId node = buffer_->Put(stage, event, run.node);
     EventId start = is_start ? event->id : run.start;
     produced_.push_back({pe.state, node, start, event->ts()});
-    StateId fin = FindFinalAfterProceed(pe.state, ctx);
-    if (fin != kNoId) {
-      buffer_->Ref(node);
-      produced_.push_back({fin, node, start, event->ts()});
+    produced_stages_.push_back(stage);
+    if (shapes_[pe.state].has_proceed) {
+      StateId fin = FindFinalAfterProceed(pe.state, ctx);
+      if (fin != kNoId) {
+        buffer_->Ref(node);
+        produced_.push_back({fin, node, start, event->ts()});
+        produced_stages_.push_back(stage);
+      }
     }
   }
   if (!is_start && !kept) buffer_->Release(run.node);
@@ -325,7 +472,9 @@ void Nfa::ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t
   for (const Run& r : produced_) {
     if (p.states[r.state].type == StateType::kStop) discard = true;
   }
-  for (const Run& r : produced_) {
+  const size_t before = next_runs_.size();
+  for (size_t k = 0; k < produced_.size(); ++k) {
+    const Run& r = produced_[k];
     StateType t = p.states[r.state].type;
     if (t == StateType::kFinal) {
       potential_.push_back(r);
@@ -333,34 +482,94 @@ void Nfa::ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t
       buffer_->Release(r.node);
     } else {
       next_runs_.push_back(r);
+      AppendRow(row, produced_stages_[k], event);
     }
   }
+  // Its only continuation is an IGNORE into its own state (a TAKE always has a new
+  // node): the run is unchanged.
+  if (!is_start && next_runs_.size() == before + 1) {
+    const Run& r = next_runs_.back();
+    if (r.state == run.state && r.node == run.node && r.start == run.start && r.prev_ts == run.prev_ts) {
+      next_runs_.pop_back();
+      next_values_.resize(next_values_.size() - stride_);
+      return true;
+    }
+  }
+  return false;
 }
 
 void Nfa::Step(KeyState& key, StoredEvent* event, uint64_t epoch, std::vector<Output>& out) {
+  SyncStageValues(key);
   next_runs_.clear();
+  next_values_.clear();
   potential_.clear();
-  for (size_t k = 0; k < key.runs.size(); ++k) ProcessRun(key.runs[k], false, event, epoch);
+  // Runs that stay as they were are not copied: while nothing changed, next_runs_
+  // holds only what the current run became, and key.runs is left alone.
+  bool changed = false;
+  const size_t n = key.runs.size();
+  for (size_t k = 0; k < n; ++k) {
+    const Run& run = key.runs[k];
+    const Value* row = Row(key, k);
+    if (ProcessRun(run, row, false, event, epoch)) {
+      if (changed) {
+        next_runs_.push_back(run);
+        if (stride_ != 0) next_values_.insert(next_values_.end(), row, row + stride_);
+      }
+      continue;
+    }
+    if (!changed) {
+      changed = true;
+      next_runs_.insert(next_runs_.begin(), key.runs.begin(), key.runs.begin() + static_cast<ptrdiff_t>(k));
+      next_values_.insert(next_values_.begin(), key.stage_values.begin(),
+                          key.stage_values.begin() + static_cast<ptrdiff_t>(k * stride_));
+    }
+  }
   Run start;
   start.state = program_->start;
-  ProcessRun(start, true, event, epoch);
-  key.runs.assign(next_runs_.begin(), next_runs_.end());  // copy: each vector keeps its capacity
+  ProcessRun(start, stride_ == 0 ? nullptr : missing_row_.data(), true, event, epoch);
+  if (changed) {
+    key.runs.assign(next_runs_.begin(), next_runs_.end());  // copy: each vector keeps its capacity
+    key.stage_values.assign(next_values_.begin(), next_values_.end());
+  } else {
+    // Only the start run's continuations are new: they come after every run.
+    key.runs.insert(key.runs.end(), next_runs_.begin(), next_runs_.end());
+    key.stage_values.insert(key.stage_values.end(), next_values_.begin(), next_values_.end());
+  }
   EmitAccordingToSkip(key, out);
 }
 
 void Nfa::AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out) {
   const Program& p = *program_;
+  SyncStageValues(key);
   potential_.clear();
-  next_runs_.clear();
+  auto prev_out = [&](const Run& r) {
+    const int64_t window = p.states[r.state].window_ms;
+    return window > 0 && SatAdd(r.prev_ts, window) <= time;
+  };
+  auto first_out = [&](const Run& r) { return p.within_ms > 0 && SatAdd(r.start.ts, p.within_ms) <= time; };
+  // The runs that stay are compacted in place, a block of consecutive ones at a
+  // time (order kept).
+  const size_t n = key.runs.size();
+  size_t w = 0;
   bool changed = false;
-  for (const Run& r : key.runs) {
+  for (size_t k = 0; k < n;) {
+    const Run r = key.runs[k];
     const State& st = p.states[r.state];
-    bool prev_out = st.window_ms > 0 && SatAdd(r.prev_ts, st.window_ms) <= time;
-    bool first_out = p.within_ms > 0 && SatAdd(r.start.ts, p.within_ms) <= time;
-    if (!prev_out && !first_out) {
-      next_runs_.push_back(r);
+    if (!prev_out(r) && !first_out(r)) {
+      size_t j = k + 1;
+      while (j < n && !prev_out(key.runs[j]) && !first_out(key.runs[j])) ++j;
+      if (w != k) {
+        std::copy(key.runs.begin() + static_cast<ptrdiff_t>(k), key.runs.begin() + static_cast<ptrdiff_t>(j),
+                  key.runs.begin() + static_cast<ptrdiff_t>(w));
+        std::copy(key.stage_values.begin() + static_cast<ptrdiff_t>(k * stride_),
+                  key.stage_values.begin() + static_cast<ptrdiff_t>(j * stride_),
+                  key.stage_values.begin() + static_cast<ptrdiff_t>(w * stride_));
+      }
+      w += j - k;
+      k = j;
       continue;
     }
+    ++k;
     changed = true;
     if (st.type == StateType::kPending) {
       // Absence detected: nothing forbidden happened before the window closed.
@@ -372,22 +581,27 @@ void Nfa::AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out) {
       o.kind = OutputKind::kTimeout;
       o.node = r.node;  // the reference moves to the output
       o.start = r.start;
-      o.end = prev_out ? SatAdd(r.prev_ts, st.window_ms) : SatAdd(r.start.ts, p.within_ms);
+      o.end = prev_out(r) ? SatAdd(r.prev_ts, st.window_ms) : SatAdd(r.start.ts, p.within_ms);
       out.push_back(o);
     } else {
       buffer_->Release(r.node);
     }
   }
-  if (!changed) {
-    next_runs_.clear();
-    return;
-  }
-  key.runs.assign(next_runs_.begin(), next_runs_.end());  // copy: each vector keeps its capacity
+  if (!changed) return;
+  key.runs.resize(w);
+  key.stage_values.resize(w * stride_);
   EmitAccordingToSkip(key, out);
 }
 
 int64_t Nfa::NextDeadline(const KeyState& key) const {
   const Program& p = *program_;
+  if (!has_state_windows_) {
+    // Only the whole-match window: SatAdd is monotonic, so the earliest start decides.
+    if (p.within_ms <= 0 || key.runs.empty()) return INT64_MAX;
+    int64_t first = INT64_MAX;
+    for (const Run& r : key.runs) first = std::min(first, r.start.ts);
+    return SatAdd(first, p.within_ms);
+  }
   int64_t best = INT64_MAX;
   for (const Run& r : key.runs) {
     const State& st = p.states[r.state];
@@ -402,6 +616,7 @@ void Nfa::Clear(KeyState& key) {
   for (const Run& r : key.completed) buffer_->Release(r.node);
   key.runs.clear();
   key.completed.clear();
+  key.stage_values.clear();
 }
 
 // ---------------------------------------------------------------- skip strategies
@@ -451,16 +666,21 @@ bool Nfa::ShouldPrune(const EventId& start, const EventId& pruning) const {
   return false;
 }
 
-void Nfa::Prune(RunVector& runs, const EventId& pruning) {
+void Nfa::Prune(RunVector& runs, ValueVector* values, const EventId& pruning) {
   size_t w = 0;
   for (size_t k = 0; k < runs.size(); ++k) {
     if (ShouldPrune(runs[k].start, pruning)) {
       buffer_->Release(runs[k].node);
     } else {
+      if (values != nullptr && w != k) {
+        std::copy_n(values->begin() + static_cast<ptrdiff_t>(k * stride_), stride_,
+                    values->begin() + static_cast<ptrdiff_t>(w * stride_));
+      }
       runs[w++] = runs[k];
     }
   }
   runs.resize(w);
+  if (values != nullptr) values->resize(w * stride_);
 }
 
 void Nfa::EmitAccordingToSkip(KeyState& key, std::vector<Output>& out) {
@@ -490,8 +710,8 @@ void Nfa::EmitAccordingToSkip(KeyState& key, std::vector<Output>& out) {
     key.completed.erase(key.completed.begin());
     EventId pruning;
     if (PruningId(m.node, &pruning)) {
-      Prune(key.runs, pruning);
-      Prune(key.completed, pruning);
+      Prune(key.runs, &key.stage_values, pruning);
+      Prune(key.completed, nullptr, pruning);
     }
     out.push_back({OutputKind::kMatch, m.node, m.start, m.prev_ts});
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/pool_allocator.h"
+#include "nfa/cond_plan.h"
 #include "nfa/eval.h"
 #include "nfa/event.h"
 #include "nfa/program.h"
@@ -28,6 +29,7 @@ static_assert(std::is_trivially_copyable_v<Run>);
 // A key's runs live in pooled blocks: growing and shrinking them does not call
 // malloc once warm.
 using RunVector = std::vector<Run, PoolAllocator<Run>>;
+using ValueVector = std::vector<Value, PoolAllocator<Value>>;
 
 // Everything one key holds for one program: a plain value (runs reference
 // shared-buffer nodes by id), so it can be serialised and restored.
@@ -35,7 +37,24 @@ using RunVector = std::vector<Run, PoolAllocator<Run>>;
 struct KeyState {
   RunVector runs;              // live partial matches, oldest first (the start run is implicit)
   RunVector completed;         // matches held back by an earlier partial match (skip strategies)
+  // Per run, in the order of `runs`, Nfa::stage_value_stride() values: the fields of
+  // single stages that the program's conditions read, copied from the bound event
+  // when the run bound the stage (missing while unbound), so a condition reads the
+  // key's own data instead of node -> event -> slots. Strings point into the bound
+  // events, which the runs' node chains keep alive. Derived from `runs` and the
+  // buffer, so never serialised: whenever its size does not fit `runs` (a restored
+  // state), the Nfa rebuilds it before using it.
+  ValueVector stage_values;
   bool empty() const { return runs.empty() && completed.empty(); }
+  // Copies `other` into this state (each vector keeps its capacity) and empties it.
+  void TakeFrom(KeyState& other) {
+    runs.assign(other.runs.begin(), other.runs.end());
+    completed.assign(other.completed.begin(), other.completed.end());
+    stage_values.assign(other.stage_values.begin(), other.stage_values.end());
+    other.runs.clear();
+    other.completed.clear();
+    other.stage_values.clear();
+  }
 };
 
 enum class OutputKind : uint8_t { kMatch, kTimeout };
@@ -81,6 +100,9 @@ class Nfa {
   // Releases everything the key holds (used when a program is unloaded).
   void Clear(KeyState& key);
 
+  // Values per run in KeyState::stage_values (0 when no condition reads a stage field).
+  uint32_t stage_value_stride() const { return stride_; }
+
  private:
   struct Pending {
     StateId state;
@@ -94,20 +116,63 @@ class Nfa {
   enum class WalkStep : uint8_t { kContinue, kFollow, kStop };
   template <typename Visit>
   bool Walk(StateId from, Visit&& visit);
-  void ProcessRun(const Run& run, bool is_start, StoredEvent* event, uint64_t epoch);
+  // Applies the event to one run. Returns true when the run stays exactly as it was
+  // (then it is not appended to next_runs_); otherwise appends what it becomes.
+  bool ProcessRun(const Run& run, const Value* row, bool is_start, StoredEvent* event, uint64_t epoch);
+  void BuildStepPlan();
+  bool Cond(const EvalContext& ctx, CondId cond) { return evaluator_->Condition(ctx, cond_plans_, cond); }
+  // Appends a stage value row to next_values_: `row`, with the columns of `stage`
+  // taken from `event` (kNoId: the run did not bind the event).
+  void AppendRow(const Value* row, uint32_t stage, const StoredEvent* event);
+  const Value* Row(const KeyState& key, size_t run) const {
+    return stride_ == 0 ? nullptr : key.stage_values.data() + run * stride_;
+  }
+  // Rebuilds key.stage_values when it does not fit key.runs (a restored state).
+  void SyncStageValues(KeyState& key) {
+    if (key.stage_values.size() != key.runs.size() * stride_) RebuildStageValues(key);
+  }
+  void RebuildStageValues(KeyState& key);
   StateId FindFinalAfterProceed(StateId from, const EvalContext& ctx);
   void EmitAccordingToSkip(KeyState& key, std::vector<Output>& out);
   bool PruningId(NodeId match, EventId* id);
   bool ShouldPrune(const EventId& start, const EventId& pruning) const;
-  void Prune(RunVector& runs, const EventId& pruning);
+  void Prune(RunVector& runs, ValueVector* values, const EventId& pruning);
 
   const Program* program_;
   SharedBuffer* buffer_;
   Evaluator* evaluator_;
   ExprMemo* memo_;
 
+  CondPlans cond_plans_;  // the conditions, short-circuited (BuildCondPlans)
+
+  // Stage value cache (KeyState::stage_values): one column per distinct (stage,
+  // slot) that a condition reads with kStageField.
+  uint32_t stride_ = 0;                      // columns
+  std::vector<uint32_t> stage_value_col_;    // per Program::stage_fields entry: column or kNoId
+  std::vector<uint32_t> column_slot_;        // per column: the schema slot
+  std::vector<uint32_t> stage_cols_begin_;   // per stage s: its columns are
+  std::vector<uint32_t> stage_cols_;         //   stage_cols_[begin[s], begin[s + 1])
+  std::vector<Value> missing_row_;           // stride_ missing values: the start run's row
+
+  // Per state: how a run waiting there is stepped.
+  struct StepShape {
+    bool has_proceed = false;  // some edge is PROCEED: the decision graph needs Walk
+    // Exactly one TAKE and one IGNORE back to the state itself, no PROCEED: a run
+    // stays as it is when the TAKE does not fire and the IGNORE does.
+    bool take_or_stay = false;
+    uint8_t ignore_kind = 0;   // kIgnoreCond, kIgnoreTrue, kIgnoreNotTake
+    uint32_t take_edge = 0;
+    uint32_t ignore_edge = 0;
+  };
+  static constexpr uint8_t kIgnoreCond = 0, kIgnoreTrue = 1, kIgnoreNotTake = 2;
+  std::vector<StepShape> shapes_;
+  bool has_state_windows_ = false;  // some state has a window (per-stage `within`, `gap`)
+
   // Scratch, reused across calls.
   std::vector<Run> next_runs_;
+  std::vector<Value> next_values_;  // stage value rows of next_runs_
+  std::vector<uint32_t> produced_stages_;  // per produced_ entry: the stage it bound the event to, or kNoId
+  std::vector<uint8_t> seen_cols_;       // SyncStageValues scratch
   std::vector<Run> potential_;
   std::vector<Run> produced_;
   std::vector<Pending> edges_;

@@ -108,5 +108,30 @@ TEST_CASE("snapshot/restore: absence and a reorder buffer") {
                   kEvents, o);
 }
 
+// Conditions that read single stages use copies of those fields kept with each run
+// (nfa::KeyState::stage_values). They are not serialised: a restored state must
+// rebuild them from the restored events, strings included, for runs that have
+// bound one stage or several.
+TEST_CASE("snapshot/restore: conditions reading fields of single stages") {
+  const char* events = R"({"ts":1,"k":"a","t":"s","v":1,"name":"ann"}
+{"ts":2,"k":"b","t":"s","v":5,"name":"bob"}
+{"ts":3,"k":"a","t":"s","v":2,"name":"cid"}
+{"ts":4,"k":"a","t":"m","v":2,"name":"ann","tag":"p"}
+{"ts":5,"k":"b","t":"m","v":1,"name":"bob","tag":"q"}
+{"ts":6,"k":"a","t":"m","v":7,"name":"cid","tag":"r"}
+{"ts":7,"k":"a","t":"e","v":9,"name":"zed"}
+{"ts":8,"k":"b","t":"e","v":5,"name":"q"}
+{"ts":9,"k":"b","t":"e","v":7,"name":"q2"}
+{"ts":10,"k":"a","t":"e","v":4,"name":"r"}
+{"ts":11,"k":"a","t":"e","v":12,"name":"p"}
+)";
+  CheckEverySplit(R"(pattern p { key k within 1m
+      begin s where t == "s"
+      followed_by m where t == "m" and name == s.name
+      followed_by_any e where t == "e" and v > s.v + m.v and name != m.tag
+      emit { who = s.name, tag = m.tag } })",
+                  events);
+}
+
 }  // namespace
 }  // namespace tern::engine
