@@ -514,7 +514,10 @@ struct Engine::Impl {
     uint32_t k = a.entry == kFindKey ? rt.keys.Find(key.hash, key.bytes) : a.entry;
     if (k == KeyTable::kNone) {
       // A key without partial matches: only the start state can act. Keep the key
-      // only if the event leaves it something.
+      // only if the event leaves it something. (IsNoop said no because of a state
+      // some other key's run waits in: the start state alone may have nothing to do.
+      // A routed program got here because its start group fired.)
+      if (a.entry == kFindKey && rt.nfa->StartIsNoop(e, epoch)) return;
       rt.nfa->Step(fresh, e, epoch, outputs);
       if (!outputs.empty()) {
         KeyJson(rt, *e, key_json_scratch);
