@@ -1,8 +1,7 @@
 // The daemon behind `tern run`: a Kafka consumer-group member feeding the engine,
 // a producer writing its alerts, dead letters and late events, offset commits that
 // never run ahead of what an alert depends on, metrics over HTTP, hot reload.
-// Tested by tests/daemon/ (against the embedded broker) and
-// tests/unit/connectors/daemon_test.cc.
+// Tested by tests/daemon/daemon_test.py against the embedded broker (CTest daemon_*).
 #pragma once
 
 #include <atomic>
