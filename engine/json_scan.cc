@@ -410,6 +410,19 @@ TERN_SCAN_INLINE const char* SkipNested(const char* p, Strings& strings) {
 }
 
 #if defined(__SSE2__)
+// Stores one 64-byte chunk's quote bits and gathers its other bits, both cut to the
+// line in the last chunk (the padding after it: a zero byte, then anything).
+inline void StoreChunk(size_t chunk, size_t size, uint64_t quotes, uint64_t others, uint64_t* words,
+                       uint64_t* other) {
+  if (64 * chunk + 64 > size) {
+    const uint64_t in_line = (uint64_t{1} << (size % 64)) - 1;
+    quotes &= in_line;
+    others &= in_line;
+  }
+  words[chunk] = quotes;
+  *other |= others;
+}
+
 // The quote bitmap of a line, for IndexedStrings: bit j of words[i] is set when
 // data[64 i + j] is a quote, up to `size`; words[(size + 63) / 64] = 0. Returns
 // whether the line has a backslash, a control byte or a byte >= 0x80 (then the bitmap
@@ -432,13 +445,7 @@ bool QuoteWordsSse2(const char* data, size_t size, uint64_t* words) {
                                  _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))))))  // signed
                 << (16 * k);
     }
-    if (64 * chunk + 64 > size) {  // the padding: a zero byte, then anything
-      const uint64_t in_line = (uint64_t{1} << (size % 64)) - 1;
-      quotes &= in_line;
-      others &= in_line;
-    }
-    words[chunk] = quotes;
-    other |= others;
+    StoreChunk(chunk, size, quotes, others, words, &other);
   }
   words[count] = 0;
   return other != 0;
@@ -469,13 +476,7 @@ __attribute__((target("avx2"))) bool QuoteWordsAvx2(const char* data, size_t siz
         static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(
             _mm256_cmpeq_epi8(hi, backslash), _mm256_cmpgt_epi8(space, hi)))))
             << 32;
-    if (64 * chunk + 64 > size) {  // the padding: a zero byte, then anything
-      const uint64_t in_line = (uint64_t{1} << (size % 64)) - 1;
-      quotes &= in_line;
-      others &= in_line;
-    }
-    words[chunk] = quotes;
-    other |= others;
+    StoreChunk(chunk, size, quotes, others, words, &other);
   }
   words[count] = 0;
   return other != 0;

@@ -117,13 +117,6 @@ class KeyIndex {
     free_.push_back(index);
     --size_;
   }
-  // Removes every entry.
-  void Clear() {
-    for (uint32_t e = 0; e < entries_.size(); ++e) {
-      if (entries_[e].live) Erase(e);
-    }
-  }
-
   Entry& entry(uint32_t index) { return entries_[index]; }
   const Entry& entry(uint32_t index) const { return entries_[index]; }
   // All slots, live or free (check Entry::live).

@@ -199,6 +199,17 @@ def check_at_least_once(got, want, what):
     return by_id
 
 
+def all_alerts_once(daemon, bootstrap, topic, want, what):
+    """Waits for every wanted alert on `topic`, stops the daemon, and checks them
+    (check_at_least_once); returns (alerts written, by id)."""
+    wait_for("every alert of the stream",
+             lambda: set(map(without_id, consume(bootstrap, topic))) >= set(want))
+    time.sleep(1.0)  # nothing more may come
+    daemon.stop()
+    got = consume(bootstrap, topic)
+    return got, check_at_least_once(got, want, what)
+
+
 def replay(tern, patterns, lines, workdir):
     path = os.path.join(workdir, "input.jsonl")
     with open(path, "w") as f:
@@ -261,12 +272,7 @@ def scenario_restart(tern, repo, work, mock):
     daemon = Daemon(tern, config, os.path.join(work, "rs.log"))
     produce(mock.bootstrap, "rs.events", lines[150:])
     want = Counter(map(without_id, expected))
-    wait_for("every alert of the stream",
-             lambda: set(map(without_id, consume(mock.bootstrap, "rs.alerts"))) >= set(want))
-    time.sleep(1.0)
-    daemon.stop()
-    got = consume(mock.bootstrap, "rs.alerts")
-    by_id = check_at_least_once(got, want, "after a restart")
+    got, by_id = all_alerts_once(daemon, mock.bootstrap, "rs.alerts", want, "after a restart")
     print("daemon_test: restart ok: %d alerts written (%d distinct, as replay), duplicates identical"
           % (len(got), len(by_id)))
 
@@ -292,12 +298,7 @@ def scenario_outage(tern, repo, work, mock):
     time.sleep(3.0)
     mock.control("up")
     produce(mock.bootstrap, "ou.events", lines[200:])
-    wait_for("every alert of the stream",
-             lambda: set(map(without_id, consume(mock.bootstrap, "ou.alerts"))) >= set(want))
-    time.sleep(1.0)
-    daemon.stop()
-    got = consume(mock.bootstrap, "ou.alerts")
-    by_id = check_at_least_once(got, want, "after the outage")
+    got, by_id = all_alerts_once(daemon, mock.bootstrap, "ou.alerts", want, "after the outage")
     print("daemon_test: outage ok: %d alerts written (%d distinct, as replay) through a 3 s broker outage "
           "and injected request errors" % (len(got), len(by_id)))
 
