@@ -27,6 +27,7 @@
 #include "base/pool_allocator.h"
 #include "engine/alert_writer.h"
 #include "engine/key_table.h"
+#include "engine/start_filter.h"
 #include "nfa/eval.h"
 #include "nfa/nfa.h"
 #include "nfa/shared_buffer.h"
@@ -128,10 +129,12 @@ struct KeySpec {
   uint64_t epoch = 0;  // event epoch of bytes/hash
   std::vector<uint32_t> programs;  // the programs keyed by it, in order
   // Key-first routing (specs with Options::route_min_programs or more): every key
-  // some program holds state for, with those programs; and the start groups.
+  // some program holds state for, with those programs; the start groups, and the
+  // filter that tells which of them an event may start.
   bool routed = false;
   KeyIndex<RouteEntry> routes;
   std::vector<StartGroup> starts;
+  StartFilter start_filter;
 };
 
 // KeyTable entry of an active program: look it up, or known.
@@ -225,6 +228,7 @@ struct Engine::Impl {
   std::vector<uint32_t> unrouted;      // programs of specs that do not route, in order
   std::vector<uint32_t> routed_specs;  // specs that route key first
   std::vector<ActiveProgram> active;  // per event scratch
+  std::vector<uint32_t> starting;     // per event scratch: start groups that may fire
   std::string key_json_scratch;
   nfa::KeyState fresh;  // the state of a key seen for the first time
   AlertWriter writer;
@@ -289,6 +293,13 @@ struct Engine::Impl {
         if (added) spec.starts.push_back({p, {}});
         spec.starts[it->second].programs.push_back(p);
       }
+      std::vector<StartFilter::Group> groups;
+      for (const StartGroup& g : spec.starts) {
+        ProgramRuntime& rt = runtimes[g.representative];
+        groups.push_back({rt.nfa.get(), rt.program.get(), &rt.memo});
+      }
+      spec.start_filter.Build(groups);
+      starting.reserve(spec.starts.size());
     }
     // The routes of the keys programs already hold state for (a reload).
     for (uint32_t p = 0; p < runtimes.size(); ++p) {
@@ -481,7 +492,9 @@ struct Engine::Impl {
   void Route(uint32_t s, const nfa::StoredEvent* e) {
     KeySpec& spec = key_specs[s];
     const size_t first = active.size();
-    for (const StartGroup& g : spec.starts) {
+    spec.start_filter.Candidates(e, epoch, &starting);
+    for (uint32_t group : starting) {
+      const StartGroup& g = spec.starts[group];
       if (runtimes[g.representative].nfa->StartIsNoop(e, epoch)) continue;
       for (uint32_t p : g.programs) {
         if (StreamAllowed(runtimes[p], e->stream)) active.push_back({p, s, KeyTable::kNone});

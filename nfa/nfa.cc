@@ -342,21 +342,43 @@ uint64_t Nfa::LeafMask(const NoopPlan& plan, const StoredEvent* event, uint64_t 
     bool truth;
     if (leaf.simple_op == Op::kPop ||
         !FastCompare(leaf.simple_op, v, *leaf.constant, &truth)) {
-      truth = LeafTruth(leaf, event, epoch);
+      truth = EventExprTruth(leaf.expr, event, epoch);
     }
     mask |= uint64_t{truth} << i;
   }
   return mask;
 }
 
-bool Nfa::LeafTruth(const NoopLeaf& leaf, const StoredEvent* event, uint64_t epoch) {
+bool Nfa::EventExprTruth(ExprId expr, const StoredEvent* event, uint64_t epoch) {
   EvalContext ctx;
   ctx.program = program_;
   ctx.event = event;
   ctx.buffer = buffer_;
   ctx.memo = memo_;
   ctx.epoch = epoch;
-  return evaluator_->ExprTruth(ctx, leaf.expr);
+  return evaluator_->ExprTruth(ctx, expr);
+}
+
+std::vector<Nfa::StartGuard> Nfa::StartGuards() {
+  std::vector<StartGuard> guards;
+  NoopPlan& plan = start_;
+  if (plan.never || plan.table.empty()) return guards;
+  const size_t n = plan.leaves.size();
+  const uint64_t masks = uint64_t{1} << n;
+  for (uint64_t m = 0; m < masks; ++m) {
+    if (plan.table[m] == kNoopUnknown) plan.table[m] = DecideStartNoop(m);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    for (uint64_t fires_when = 0; fires_when < 2; ++fires_when) {
+      // A guard: every combination with the leaf the other way round is a no-op.
+      bool guard = true;
+      for (uint64_t m = 0; m < masks && guard; ++m) {
+        if (((m >> i) & 1) != fires_when) guard = plan.table[m] != 0;
+      }
+      if (guard) guards.push_back({plan.leaves[i].expr, fires_when != 0});
+    }
+  }
+  return guards;
 }
 
 bool Nfa::Answer(NoopPlan& plan, uint8_t (Nfa::*decide)(uint64_t), const StoredEvent* event, uint64_t epoch) {

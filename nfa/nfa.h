@@ -97,6 +97,22 @@ class Nfa {
   // Programs with equal nfa::StartIdentity give the same answer.
   bool StartIsNoop(const StoredEvent* event, uint64_t epoch);
 
+  // A test on one event-only expression that every event starting a partial match
+  // passes: whenever the expression's truth differs from `fires_when`, StartIsNoop
+  // is true. The engine evaluates the guards of many programs at once, through
+  // indexes over their constants, and asks StartIsNoop only when they pass.
+  struct StartGuard {
+    ExprId expr;
+    bool fires_when;
+  };
+  // Every guard of the start state, found by deciding StartIsNoop for each combination
+  // of its leaf values (none when there are too many leaves to tabulate). An expression
+  // guarding both ways means the start never fires.
+  std::vector<StartGuard> StartGuards();
+
+  // The condition truth of an event-only expression for `event` (memoised).
+  [[gnu::noinline]] bool EventExprTruth(ExprId expr, const StoredEvent* event, uint64_t epoch);
+
   // Releases everything the key holds (used when a program is unloaded).
   void Clear(KeyState& key);
 
@@ -203,9 +219,8 @@ class Nfa {
     bool never = false;            // too many leaves to decide
   };
   void BuildPlan(NoopPlan& plan, const std::vector<StateId>& roots);
+  // A leaf FastCompare cannot decide goes to EventExprTruth (out of line).
   uint64_t LeafMask(const NoopPlan& plan, const StoredEvent* event, uint64_t epoch);
-  // A leaf FastCompare cannot decide: the memo or the stack machine (out of line).
-  [[gnu::noinline]] bool LeafTruth(const NoopLeaf& leaf, const StoredEvent* event, uint64_t epoch);
   uint8_t CondValue3(const NoopPlan& plan, CondId cond, uint64_t leaf_mask);
   // Follows PROCEED edges from `from` like the decision graph, counting the TAKE and
   // IGNORE edges that fire under the leaf mask; false when one might or might not fire.

@@ -361,6 +361,60 @@ TEST_CASE("key-first routing writes exactly the alerts of stepping every program
   CHECK(got_all.alerts == want.alerts);
 }
 
+// Many patterns whose start conditions share fields and constants -- equal and
+// different thresholds, the same constant written 2 and 2.0, strings, `in` lists,
+// negations, disjunctions, a condition no index takes -- so the start filter
+// (engine/start_filter.h) decides for most of them at once.
+std::string SharedStartPatterns() {
+  const char* starts[] = {
+      "amount < 2",
+      "amount < 2.0 and type == \"auth\"",
+      "type == \"auth\" and amount < 1",
+      "amount <= 1 and merchant != \"m1\"",
+      "amount > 500",
+      "amount >= 500 and type == \"auth\"",
+      "type == \"decline\" and amount > 100",
+      "type == \"decline\" and amount > 250",
+      "merchant in [\"m1\", \"m2\"] and amount > 200",
+      "merchant in [\"m2\", \"m3\"]",
+      "merchant not in [\"m0\", \"m1\", \"m2\"] and amount == 7",
+      "type != \"auth\" and amount < 10",
+      "type == \"refund\" or amount > 1000",
+      "not (amount > 3) and type == \"cart\"",
+      "amount * 2 > 1900",
+      "type in [\"cart\", \"refund\"] and amount >= 250",
+  };
+  std::string out;
+  int i = 0;
+  for (int copy = 0; copy < 3; ++copy) {
+    for (const char* start : starts) {
+      const std::string then = copy == 0 ? "amount > 500" : copy == 1 ? "type == \"refund\"" : "amount < 2";
+      out += "pattern s" + std::to_string(i) + " { key card within " + std::to_string(10 + 10 * (i % 3)) +
+             "ms begin a where " + start + " followed_by b where " + then + " }\n";
+      ++i;
+    }
+  }
+  return out;
+}
+
+TEST_CASE("key-first routing with shared start guards writes exactly the alerts of stepping every program") {
+  const std::string patterns = SharedStartPatterns();
+  const std::string events = ManyEvents(4000);
+  Options direct;
+  direct.route_min_programs = 1000;
+  auto want = Replay(patterns, events, direct);
+  size_t matched = 0;
+  for (int i = 0; i < 48; ++i) {
+    bool found = false;
+    for (const auto& a : want.alerts) found = found || Contains(a, "\"pattern\":\"s" + std::to_string(i) + "\"");
+    matched += found ? 1 : 0;
+  }
+  CHECK(matched >= 40);  // almost every pattern matches somewhere
+  auto got = Replay(patterns, events, Options{});
+  CHECK(got.alerts == want.alerts);
+  CHECK(got.stats.live_runs == want.stats.live_runs);
+}
+
 TEST_CASE("key-first routing survives a reload") {
   const std::string events = ManyEvents(1200);
   std::string v2 = kManyPatterns;
@@ -374,6 +428,42 @@ TEST_CASE("key-first routing survives a reload") {
     int n = 0;
     while (std::getline(in, line)) {
       if (++n == 600) d.engine.ReplacePrograms(d.Compile(v2));
+      d.Push(line);
+    }
+    d.engine.Finish();
+    d.Collect();
+    return d.alerts;
+  };
+  Options direct;
+  direct.route_min_programs = 1000;
+  auto want = run(direct);
+  CHECK(want.size() > 100);
+  CHECK(run(Options{}) == want);
+}
+
+TEST_CASE("key-first routing with shared start guards survives a reload") {
+  const std::string events = ManyEvents(3000);  // the filter's triggers are chosen before and after
+  const std::string v1 = SharedStartPatterns();
+  // Thresholds move (an index's constants change), a string constant changes, and
+  // the pattern set shrinks: the start filter is rebuilt for the new groups.
+  std::string v2 = v1;
+  for (auto [from, to] : {std::pair<std::string, std::string>{"amount > 250 ", "amount > 260 "},
+                          {"amount < 1 ", "amount < 1.5 "},
+                          {"[\"m2\", \"m3\"]", "[\"m3\"]"}}) {
+    for (size_t at = v2.find(from); at != std::string::npos; at = v2.find(from, at + to.size())) {
+      v2.replace(at, from.size(), to);
+    }
+  }
+  v2 = v2.substr(0, v2.find("pattern s40 "));
+  REQUIRE(v2 != v1);
+  auto run = [&](Options options) {
+    Driver d(options);
+    d.Load(v1);
+    std::istringstream in(events);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+      if (++n == 1000) d.engine.ReplacePrograms(d.Compile(v2));
       d.Push(line);
     }
     d.engine.Finish();
