@@ -24,7 +24,8 @@
 
 namespace tern::engine {
 
-// FNV-1a over 8-byte words, then a murmur finaliser: keys are short.
+// FNV-1a over 8-byte words (the tail read with fixed-size loads), then a murmur
+// finaliser: keys are short.
 uint64_t HashKey(std::string_view bytes);
 
 // One key of one program.
