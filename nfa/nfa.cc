@@ -90,7 +90,7 @@ void Nfa::BuildStepPlan() {
       stage_value_col_[in.arg] = c;
     }
   }
-  stride_ = static_cast<uint32_t>(columns.size());
+  base_columns_ = static_cast<uint32_t>(columns.size());
   column_slot_.clear();
   for (const StageField& f : columns) column_slot_.push_back(f.slot);
   stage_cols_begin_.assign(p.stages.size() + 1, 0);
@@ -102,9 +102,6 @@ void Nfa::BuildStepPlan() {
     }
   }
   stage_cols_begin_[p.stages.size()] = static_cast<uint32_t>(stage_cols_.size());
-  missing_row_.assign(stride_, Value::Missing());
-  seen_cols_.reserve(stride_);
-  next_values_.reserve(16 * static_cast<size_t>(stride_));
 
   has_state_windows_ = false;
   for (const State& st : p.states) has_state_windows_ = has_state_windows_ || st.window_ms > 0;
@@ -142,6 +139,92 @@ void Nfa::BuildStepPlan() {
       shape.ignore_kind = kIgnoreCond;
     }
   }
+
+  // Row filters, for the states where a run the TAKE does not fire for stays as it is.
+  state_filter_.assign(p.states.size(), kNoId);
+  derived_.clear();
+  filters_.clear();
+  for (StateId s = 0; s < p.states.size(); ++s) {
+    const StepShape& shape = shapes_[s];
+    if (s == p.start || !shape.take_or_stay || shape.ignore_kind == kIgnoreCond) continue;
+    RowFilter f;
+    if (!BuildRowFilter(p, cond_plans_, p.edges[shape.take_edge].cond, stage_value_col_, base_columns_, &derived_, &f)) {
+      continue;
+    }
+    state_filter_[s] = static_cast<uint32_t>(filters_.size());
+    filters_.push_back(std::move(f));
+  }
+  filter_state_.assign(filters_.size(), FilterEventState{});
+  uint32_t tests = 0;
+  for (size_t f = 0; f < filters_.size(); ++f) {
+    filter_state_[f].tests_begin = tests;
+    tests += static_cast<uint32_t>(filters_[f].compares.size());
+  }
+  filter_tests_.assign(tests, RowTest{});
+  use_filters_ = !filters_.empty();
+
+  stride_ = base_columns_ + static_cast<uint32_t>(derived_.size());
+  missing_row_.assign(stride_, Value::Missing());
+  if (stride_ != 0) ComputeDerived(missing_row_.data());
+  seen_cols_.reserve(stride_);
+  next_values_.reserve(16 * static_cast<size_t>(stride_));
+}
+
+void Nfa::ComputeDerived(Value* row) const {
+  EvalContext ctx;
+  ctx.program = program_;
+  ctx.stage_values = row;
+  ctx.stage_value_col = stage_value_col_.data();
+  for (size_t d = 0; d < derived_.size(); ++d) row[base_columns_ + d] = TermValue(ctx, derived_[d]);
+}
+
+void Nfa::PrepareFilter(uint32_t f, const StoredEvent* event, uint64_t epoch) {
+  const RowFilter& filter = filters_[f];
+  FilterEventState& fs = filter_state_[f];
+  fs.step = step_count_;
+  EvalContext ctx;
+  ctx.program = program_;
+  ctx.event = event;
+  ctx.buffer = buffer_;
+  ctx.memo = memo_;
+  ctx.epoch = epoch;
+  fs.none = false;
+  for (ExprId e : filter.event_exprs) {
+    if (!evaluator_->ExprTruth(ctx, e)) {
+      fs.none = true;
+      return;
+    }
+  }
+  for (size_t c = 0; c < filter.compares.size(); ++c) {
+    const RowCompare& rc = filter.compares[c];
+    filter_tests_[fs.tests_begin + c] = PrepareRowTest(rc, TermValue(ctx, filter.event_terms[rc.term]));
+  }
+}
+
+size_t Nfa::SkipFiltered(const KeyState& key, size_t k, StateId state, uint32_t f, const StoredEvent* event,
+                         uint64_t epoch) {
+  if (filter_state_[f].step != step_count_) PrepareFilter(f, event, epoch);
+  const FilterEventState& fs = filter_state_[f];
+  const size_t n = key.runs.size();
+  const Run* runs = key.runs.data();
+  if (fs.none) {
+    while (k < n && runs[k].state == state) ++k;
+    return k;
+  }
+  if (filters_[f].compares.empty()) return k;  // the event-only part holds: every run may take
+  const RowTest* tests = filter_tests_.data() + fs.tests_begin;
+  const RowTest* tests_end = tests + filters_[f].compares.size();
+  const RowTest& first = tests[0];
+  const Value* rows = key.stage_values.data();
+  for (; k < n && runs[k].state == state; ++k) {
+    const Value* row = rows + k * stride_;
+    // The first test (the likeliest to fail) inline; the run passes when all hold.
+    if (!RowTestPasses(first, row[first.column])) continue;
+    const RowTest* t = tests + 1;
+    while (t != tests_end && RowTestPasses(*t, row[t->column])) ++t;
+    if (t == tests_end) return k;
+  }
+  return k;
 }
 
 void Nfa::AppendRow(const Value* row, uint32_t stage, const StoredEvent* event) {
@@ -153,6 +236,7 @@ void Nfa::AppendRow(const Value* row, uint32_t stage, const StoredEvent* event) 
     const uint32_t c = stage_cols_[k];
     next_values_[at + c] = event->slot(column_slot_[c]);
   }
+  if (!derived_.empty()) ComputeDerived(next_values_.data() + at);
 }
 
 void Nfa::RebuildStageValues(KeyState& key) {
@@ -174,6 +258,7 @@ void Nfa::RebuildStageValues(KeyState& key) {
       }
       n = node.parent;
     }
+    ComputeDerived(row);
   }
 }
 
@@ -507,14 +592,31 @@ void Nfa::Step(KeyState& key, StoredEvent* event, uint64_t epoch, std::vector<Ou
   // holds only what the current run became, and key.runs is left alone.
   bool changed = false;
   const size_t n = key.runs.size();
-  for (size_t k = 0; k < n; ++k) {
+  ++step_count_;
+  for (size_t k = 0; k < n;) {
     const Run& run = key.runs[k];
     const Value* row = Row(key, k);
+    const uint32_t f = use_filters_ ? state_filter_[run.state] : kNoId;
+    if (f != kNoId) {
+      const size_t j = SkipFiltered(key, k, run.state, f, event, epoch);
+      if (j != k) {
+        // Runs k..j-1 stay as they are.
+        if (changed) {
+          next_runs_.insert(next_runs_.end(), key.runs.begin() + static_cast<ptrdiff_t>(k),
+                            key.runs.begin() + static_cast<ptrdiff_t>(j));
+          next_values_.insert(next_values_.end(), key.stage_values.begin() + static_cast<ptrdiff_t>(k * stride_),
+                              key.stage_values.begin() + static_cast<ptrdiff_t>(j * stride_));
+        }
+        k = j;
+        continue;
+      }
+    }
     if (ProcessRun(run, row, false, event, epoch)) {
       if (changed) {
         next_runs_.push_back(run);
         if (stride_ != 0) next_values_.insert(next_values_.end(), row, row + stride_);
       }
+      ++k;
       continue;
     }
     if (!changed) {
@@ -523,6 +625,7 @@ void Nfa::Step(KeyState& key, StoredEvent* event, uint64_t epoch, std::vector<Ou
       next_values_.insert(next_values_.begin(), key.stage_values.begin(),
                           key.stage_values.begin() + static_cast<ptrdiff_t>(k * stride_));
     }
+    ++k;
   }
   Run start;
   start.state = program_->start;
