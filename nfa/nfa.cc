@@ -182,12 +182,7 @@ void Nfa::PrepareFilter(uint32_t f, const StoredEvent* event, uint64_t epoch) {
   const RowFilter& filter = filters_[f];
   FilterEventState& fs = filter_state_[f];
   fs.step = step_count_;
-  EvalContext ctx;
-  ctx.program = program_;
-  ctx.event = event;
-  ctx.buffer = buffer_;
-  ctx.memo = memo_;
-  ctx.epoch = epoch;
+  const EvalContext ctx = EventContext(event, epoch);
   fs.none = false;
   for (ExprId e : filter.event_exprs) {
     if (!evaluator_->ExprTruth(ctx, e)) {
@@ -197,7 +192,9 @@ void Nfa::PrepareFilter(uint32_t f, const StoredEvent* event, uint64_t epoch) {
   }
   for (size_t c = 0; c < filter.compares.size(); ++c) {
     const RowCompare& rc = filter.compares[c];
-    filter_tests_[fs.tests_begin + c] = PrepareRowTest(rc, TermValue(ctx, filter.event_terms[rc.term]));
+    const CompareTerm& term = filter.event_terms[rc.term];
+    const bool field = term.arith == Op::kPop && term.a.kind == OperandKind::kField;
+    filter_tests_[fs.tests_begin + c] = PrepareRowTest(rc, field ? event->slot(term.a.arg) : TermValue(ctx, term));
   }
 }
 
@@ -214,10 +211,10 @@ size_t Nfa::SkipFiltered(const KeyState& key, size_t k, StateId state, uint32_t 
   if (filters_[f].compares.empty()) return k;  // the event-only part holds: every run may take
   const RowTest* tests = filter_tests_.data() + fs.tests_begin;
   const RowTest* tests_end = tests + filters_[f].compares.size();
-  const RowTest& first = tests[0];
-  const Value* rows = key.stage_values.data();
-  for (; k < n && runs[k].state == state; ++k) {
-    const Value* row = rows + k * stride_;
+  const RowTest first = tests[0];
+  const size_t stride = stride_;
+  const Value* row = key.stage_values.data() + k * stride;
+  for (; k < n && runs[k].state == state; ++k, row += stride) {
     // The first test (the likeliest to fail) inline; the run passes when all hold.
     if (!RowTestPasses(first, row[first.column])) continue;
     const RowTest* t = tests + 1;
@@ -230,13 +227,14 @@ size_t Nfa::SkipFiltered(const KeyState& key, size_t k, StateId state, uint32_t 
 void Nfa::AppendRow(const Value* row, uint32_t stage, const StoredEvent* event) {
   if (stride_ == 0) return;
   const size_t at = next_values_.size();
-  next_values_.insert(next_values_.end(), row, row + stride_);
+  for (uint32_t c = 0; c < stride_; ++c) next_values_.push_back(row[c]);  // a few: cheaper than insert
+  Value* out = next_values_.data() + at;
   if (stage >= stage_cols_begin_.size() - 1) return;  // not bound (kNoId)
   for (uint32_t k = stage_cols_begin_[stage]; k < stage_cols_begin_[stage + 1]; ++k) {
     const uint32_t c = stage_cols_[k];
-    next_values_[at + c] = event->slot(column_slot_[c]);
+    out[c] = event->slot(column_slot_[c]);
   }
-  if (!derived_.empty()) ComputeDerived(next_values_.data() + at);
+  if (!derived_.empty()) ComputeDerived(out);
 }
 
 void Nfa::RebuildStageValues(KeyState& key) {
@@ -435,13 +433,7 @@ uint64_t Nfa::LeafMask(const NoopPlan& plan, const StoredEvent* event, uint64_t 
 }
 
 bool Nfa::LeafTruth(const NoopLeaf& leaf, const StoredEvent* event, uint64_t epoch) {
-  EvalContext ctx;
-  ctx.program = program_;
-  ctx.event = event;
-  ctx.buffer = buffer_;
-  ctx.memo = memo_;
-  ctx.epoch = epoch;
-  return evaluator_->ExprTruth(ctx, leaf.expr);
+  return evaluator_->ExprTruth(EventContext(event, epoch), leaf.expr);
 }
 
 bool Nfa::Answer(NoopPlan& plan, uint8_t (Nfa::*decide)(uint64_t), const StoredEvent* event, uint64_t epoch) {
@@ -473,13 +465,8 @@ StateId Nfa::FindFinalAfterProceed(StateId from, const EvalContext& ctx) {
 
 bool Nfa::ProcessRun(const Run& run, const Value* row, bool is_start, StoredEvent* event, uint64_t epoch) {
   const Program& p = *program_;
-  EvalContext ctx;
-  ctx.program = program_;
-  ctx.event = event;
-  ctx.buffer = buffer_;
+  EvalContext ctx = EventContext(event, epoch);
   ctx.node = run.node;
-  ctx.memo = memo_;
-  ctx.epoch = epoch;
   ctx.stage_values = row;
   ctx.stage_value_col = stage_value_col_.data();
 
@@ -650,6 +637,15 @@ void Nfa::AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out) {
     return window > 0 && SatAdd(r.prev_ts, window) <= time;
   };
   auto first_out = [&](const Run& r) { return p.within_ms > 0 && SatAdd(r.start.ts, p.within_ms) <= time; };
+  // Only the whole-match window: a run is out when its start is at or before the
+  // cutoff (SatAdd(start, within) <= time, solved for start).
+  int64_t cutoff = INT64_MAX;
+  if (!has_state_windows_) {
+    if (p.within_ms <= 0 || (time != INT64_MAX && __builtin_sub_overflow(time, p.within_ms, &cutoff))) return;
+  }
+  auto out_of_window = [&](const Run& r) {
+    return has_state_windows_ ? prev_out(r) || first_out(r) : r.start.ts <= cutoff;
+  };
   // The runs that stay are compacted in place, a block of consecutive ones at a
   // time (order kept).
   const size_t n = key.runs.size();
@@ -658,9 +654,9 @@ void Nfa::AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out) {
   for (size_t k = 0; k < n;) {
     const Run r = key.runs[k];
     const State& st = p.states[r.state];
-    if (!prev_out(r) && !first_out(r)) {
+    if (!out_of_window(r)) {
       size_t j = k + 1;
-      while (j < n && !prev_out(key.runs[j]) && !first_out(key.runs[j])) ++j;
+      while (j < n && !out_of_window(key.runs[j])) ++j;
       if (w != k) {
         std::copy(key.runs.begin() + static_cast<ptrdiff_t>(k), key.runs.begin() + static_cast<ptrdiff_t>(j),
                   key.runs.begin() + static_cast<ptrdiff_t>(w));

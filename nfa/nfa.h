@@ -137,6 +137,16 @@ class Nfa {
     if (key.stage_values.size() != key.runs.size() * stride_) RebuildStageValues(key);
   }
   void RebuildStageValues(KeyState& key);
+  // What a condition on `event` sees, before a partial match is set.
+  EvalContext EventContext(const StoredEvent* event, uint64_t epoch) const {
+    EvalContext ctx;
+    ctx.program = program_;
+    ctx.event = event;
+    ctx.buffer = buffer_;
+    ctx.memo = memo_;
+    ctx.epoch = epoch;
+    return ctx;
+  }
   // Fills the derived columns of `row` (row filters) from its stage columns.
   void ComputeDerived(Value* row) const;
   // The first run from `k` on that is not in state `state` (whose row filter is `f`) or

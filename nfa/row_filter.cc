@@ -13,7 +13,6 @@
 #include "nfa/row_filter.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace tern::nfa {
 
@@ -41,38 +40,25 @@ uint32_t StageTermColumn(const CompareTerm& t, const std::vector<uint32_t>& col,
   return base_columns + static_cast<uint32_t>(it - derived->begin());
 }
 
-}  // namespace
-
-RowTest PrepareRowTest(const RowCompare& c, const Value& term) {
-  RowTest t;
-  t.cmp = c.cmp;
-  t.column_left = c.column_left;
-  t.column = c.column;
-  t.term = term;
-  const bool nan = term.kind == ValueKind::kDouble && std::isnan(term.d);
-  if (term.is_number() && !nan) {
-    // The truth by the order of the left operand against the right one, then turned
-    // to the order of the column against the term.
-    uint8_t by_left = 0;
-    switch (c.cmp) {
-      case Op::kLt: by_left = 0b001; break;
-      case Op::kLe: by_left = 0b011; break;
-      case Op::kEq: by_left = 0b010; break;
-      case Op::kNe: by_left = 0b101; break;
-      case Op::kGe: by_left = 0b110; break;
-      case Op::kGt: by_left = 0b100; break;
-      default: return t;
-    }
-    const uint8_t reversed = static_cast<uint8_t>(((by_left & 1) << 2) | (by_left & 2) | ((by_left >> 2) & 1));
-    t.truth = c.column_left ? by_left : reversed;
-    t.term_int = term.kind == ValueKind::kInt;
-    t.mode = RowTest::Mode::kNumber;
-  } else if (term.kind == ValueKind::kString && (c.cmp == Op::kEq || c.cmp == Op::kNe)) {
-    t.truth = c.cmp == Op::kEq ? 0b01 : 0b10;
-    t.mode = RowTest::Mode::kString;
+void SetTruth(RowCompare& c) {
+  // The truth by the order of the left operand against the right one, then turned
+  // to the order of the column against the term.
+  uint8_t by_left = 0;
+  switch (c.cmp) {
+    case Op::kLt: by_left = 0b001; break;
+    case Op::kLe: by_left = 0b011; break;
+    case Op::kEq: by_left = 0b010; break;
+    case Op::kNe: by_left = 0b101; break;
+    case Op::kGe: by_left = 0b110; break;
+    case Op::kGt: by_left = 0b100; break;
+    default: break;
   }
-  return t;
+  const uint8_t reversed = static_cast<uint8_t>(((by_left & 1) << 2) | (by_left & 2) | ((by_left >> 2) & 1));
+  c.number_truth = c.column_left ? by_left : reversed;
+  c.string_truth = c.cmp == Op::kEq ? 0b01 : c.cmp == Op::kNe ? 0b10 : 0;
 }
+
+}  // namespace
 
 bool BuildRowFilter(const Program& p, const CondPlans& plans, CondId cond,
                     const std::vector<uint32_t>& stage_value_col, uint32_t base_columns,
@@ -112,6 +98,7 @@ bool BuildRowFilter(const Program& p, const CondPlans& plans, CondId cond,
           out->exact = false;
           break;
         }
+        SetTruth(rc);
         out->compares.push_back(rc);
         break;
       }

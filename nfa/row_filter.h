@@ -5,6 +5,7 @@
 // Tested by tests/unit/nfa/row_filter_test.cc.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -22,6 +23,11 @@ struct RowCompare {
   bool column_left = false;  // the column is the comparison's left operand
   uint32_t column = 0;       // into a stage value row
   uint32_t term = 0;         // into RowFilter::event_terms
+  // For RowTest: the truth by the order of the column against a number term (bit 0
+  // less, 1 equal, 2 greater), and for a string term bit 0 equal, bit 1 not (0 unless
+  // `cmp` is == or !=).
+  uint8_t number_truth = 0;
+  uint8_t string_truth = 0;
 };
 
 // A conjunction of tests, all implied by one condition (whose top level is an `and`
@@ -52,7 +58,22 @@ struct RowTest {
   Value term;
 };
 
-RowTest PrepareRowTest(const RowCompare& c, const Value& term);
+inline RowTest PrepareRowTest(const RowCompare& c, const Value& term) {
+  RowTest t;
+  t.cmp = c.cmp;
+  t.column_left = c.column_left;
+  t.column = c.column;
+  t.term = term;
+  if (term.kind == ValueKind::kInt || (term.kind == ValueKind::kDouble && !std::isnan(term.d))) {
+    t.mode = RowTest::Mode::kNumber;
+    t.truth = c.number_truth;
+    t.term_int = term.kind == ValueKind::kInt;
+  } else if (term.kind == ValueKind::kString && c.string_truth != 0) {
+    t.mode = RowTest::Mode::kString;
+    t.truth = c.string_truth;
+  }
+  return t;
+}
 
 // CompareInline(cmp, column, term), or with the operands the other way round.
 inline bool RowTestPasses(const RowTest& t, const Value& v) {

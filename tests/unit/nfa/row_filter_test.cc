@@ -74,6 +74,7 @@ TEST_CASE("row filters: a conjunction of event-vs-stage comparisons; stage-only 
 
 TEST_CASE("row filters: RowTestPasses decides as CompareInline") {
   static const char* kStrings[] = {"", "a", "b", "ab", "abcdefgh", "abcdefgi"};
+  static const char* kOps[] = {"==", "!=", "<", "<=", ">", ">="};  // kEq..kGe
   std::vector<Value> values = {Value::Missing(), Value::Null(), Value::Bool(true), Value::Bool(false)};
   for (int64_t i : {int64_t{-3}, int64_t{0}, int64_t{2}, int64_t{3}, int64_t{1} << 53, (int64_t{1} << 53) + 1,
                     std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
@@ -85,17 +86,27 @@ TEST_CASE("row filters: RowTestPasses decides as CompareInline") {
     values.push_back(Value::Double(d));
   }
   for (const char* s : kStrings) values.push_back(Value::String(s));
-  for (Op op : {Op::kEq, Op::kNe, Op::kLt, Op::kLe, Op::kGt, Op::kGe}) {
+  for (int o = 0; o < 6; ++o) {
+    const Op op = static_cast<Op>(static_cast<int>(Op::kEq) + o);
     for (bool column_left : {false, true}) {
+      // The compare as BuildRowFilter makes it: `x <op> a.x` or `a.x <op> x`.
+      Schema schema;
+      const std::string cond = column_left ? std::string("a.x ") + kOps[o] + " x" : std::string("x ") + kOps[o] + " a.x";
+      auto p = CompileOne("pattern p { begin a followed_by_any b where " + cond + " }", schema);
+      std::vector<uint32_t> cols(p->stage_fields.size(), 0);
+      RowCompare c;
+      for (CondId k = 0; k < p->conds.size(); ++k) {
+        std::vector<CompareTerm> derived;
+        RowFilter f;
+        if (BuildRowFilter(*p, BuildCondPlans(*p), k, cols, 1, &derived, &f)) c = f.compares.at(0);
+      }
+      REQUIRE(c.cmp == op);
+      REQUIRE(c.column_left == column_left);
       for (const Value& term : values) {
-        RowCompare c;
-        c.cmp = op;
-        c.column_left = column_left;
         const RowTest t = PrepareRowTest(c, term);
         for (const Value& column : values) {
           const bool want = column_left ? CompareInline(op, column, term) : CompareInline(op, term, column);
-          CAPTURE(static_cast<int>(op));
-          CAPTURE(column_left);
+          CAPTURE(cond);
           CAPTURE(static_cast<int>(term.kind));
           CAPTURE(static_cast<int>(column.kind));
           CHECK(RowTestPasses(t, column) == want);
