@@ -181,18 +181,6 @@ Value Arith(Op op, const Value& a, const Value& b) {
   }
 }
 
-// Evaluator::Compare with the common shapes inline: numbers that are not NaN (the
-// general path treats NaN specially) and strings under == / !=.
-inline bool CompareInline(Op op, const Value& a, const Value& b) {
-  if (a.is_number() && b.is_number() && !(a.kind == ValueKind::kDouble && std::isnan(a.d)) &&
-      !(b.kind == ValueKind::kDouble && std::isnan(b.d))) {
-    return CompareNumbersOp(op, a, b);
-  }
-  bool out;
-  if (a.kind == ValueKind::kString && b.kind == ValueKind::kString && FastCompare(op, a, b, &out)) return out;
-  return Evaluator::Compare(op, a, b);
-}
-
 // kStageField operand `arg`: the run's copy of the field when the caller has the
 // run's stage values, else the latest binding of the stage in the node chain.
 Value StageFieldWalk(const EvalContext& ctx, uint32_t arg) {
@@ -374,12 +362,14 @@ Value Evaluator::Evaluate(const EvalContext& ctx, ExprId expr) {
   return Run(ctx, expr);
 }
 
+Value TermValue(const EvalContext& ctx, const CompareTerm& t) {
+  const Value a = OperandValue(ctx, t.a);
+  return t.arith == Op::kPop ? a : ArithInline(t.arith, a, OperandValue(ctx, t.b));
+}
+
 bool Evaluator::CompareTruth(const EvalContext& ctx, const CompareExpr& c) {
-  Value x = OperandValue(ctx, c.x.a);
-  if (c.x.arith != Op::kPop) x = ArithInline(c.x.arith, x, OperandValue(ctx, c.x.b));
-  Value y = OperandValue(ctx, c.y.a);
-  if (c.y.arith != Op::kPop) y = ArithInline(c.y.arith, y, OperandValue(ctx, c.y.b));
-  return CompareInline(c.cmp, x, y);
+  const Value x = TermValue(ctx, c.x);
+  return CompareInline(c.cmp, x, TermValue(ctx, c.y));
 }
 
 Value Evaluator::StageValue(const EvalContext& ctx, uint32_t stage) {

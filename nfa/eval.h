@@ -4,6 +4,7 @@
 // Tested by tests/unit/nfa/eval_test.cc.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -174,5 +175,21 @@ class Evaluator {
   std::vector<const StoredEvent*> walk_;  // stage walk scratch (copied into the arena)
   ScratchArena arena_;
 };
+
+// Evaluator::Compare with the common shapes inline: numbers that are not NaN (the
+// general path treats NaN specially) and strings under == / !=.
+inline bool CompareInline(Op op, const Value& a, const Value& b) {
+  if (a.is_number() && b.is_number() && !(a.kind == ValueKind::kDouble && std::isnan(a.d)) &&
+      !(b.kind == ValueKind::kDouble && std::isnan(b.d))) {
+    return CompareNumbersOp(op, a, b);
+  }
+  bool out;
+  if (a.kind == ValueKind::kString && b.kind == ValueKind::kString && FastCompare(op, a, b, &out)) return out;
+  return Evaluator::Compare(op, a, b);
+}
+
+// The value of a CompareExpr term (an operand, or `operand <arith> operand`), as the
+// stack machine computes it.
+Value TermValue(const EvalContext& ctx, const CompareTerm& t);
 
 }  // namespace tern::nfa

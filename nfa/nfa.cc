@@ -90,7 +90,7 @@ void Nfa::BuildStepPlan() {
       stage_value_col_[in.arg] = c;
     }
   }
-  stride_ = static_cast<uint32_t>(columns.size());
+  base_columns_ = static_cast<uint32_t>(columns.size());
   column_slot_.clear();
   for (const StageField& f : columns) column_slot_.push_back(f.slot);
   stage_cols_begin_.assign(p.stages.size() + 1, 0);
@@ -102,9 +102,6 @@ void Nfa::BuildStepPlan() {
     }
   }
   stage_cols_begin_[p.stages.size()] = static_cast<uint32_t>(stage_cols_.size());
-  missing_row_.assign(stride_, Value::Missing());
-  seen_cols_.reserve(stride_);
-  next_values_.reserve(16 * static_cast<size_t>(stride_));
 
   has_state_windows_ = false;
   for (const State& st : p.states) has_state_windows_ = has_state_windows_ || st.window_ms > 0;
@@ -142,17 +139,102 @@ void Nfa::BuildStepPlan() {
       shape.ignore_kind = kIgnoreCond;
     }
   }
+
+  // Row filters, for the states where a run the TAKE does not fire for stays as it is.
+  state_filter_.assign(p.states.size(), kNoId);
+  derived_.clear();
+  filters_.clear();
+  for (StateId s = 0; s < p.states.size(); ++s) {
+    const StepShape& shape = shapes_[s];
+    if (s == p.start || !shape.take_or_stay || shape.ignore_kind == kIgnoreCond) continue;
+    RowFilter f;
+    if (!BuildRowFilter(p, cond_plans_, p.edges[shape.take_edge].cond, stage_value_col_, base_columns_, &derived_, &f)) {
+      continue;
+    }
+    state_filter_[s] = static_cast<uint32_t>(filters_.size());
+    filters_.push_back(std::move(f));
+  }
+  filter_state_.assign(filters_.size(), FilterEventState{});
+  uint32_t tests = 0;
+  for (size_t f = 0; f < filters_.size(); ++f) {
+    filter_state_[f].tests_begin = tests;
+    tests += static_cast<uint32_t>(filters_[f].compares.size());
+  }
+  filter_tests_.assign(tests, RowTest{});
+  use_filters_ = !filters_.empty();
+
+  stride_ = base_columns_ + static_cast<uint32_t>(derived_.size());
+  missing_row_.assign(stride_, Value::Missing());
+  if (stride_ != 0) ComputeDerived(missing_row_.data());
+  seen_cols_.reserve(stride_);
+  next_values_.reserve(16 * static_cast<size_t>(stride_));
+}
+
+void Nfa::ComputeDerived(Value* row) const {
+  EvalContext ctx;
+  ctx.program = program_;
+  ctx.stage_values = row;
+  ctx.stage_value_col = stage_value_col_.data();
+  for (size_t d = 0; d < derived_.size(); ++d) row[base_columns_ + d] = TermValue(ctx, derived_[d]);
+}
+
+void Nfa::PrepareFilter(uint32_t f, const StoredEvent* event, uint64_t epoch) {
+  const RowFilter& filter = filters_[f];
+  FilterEventState& fs = filter_state_[f];
+  fs.step = step_count_;
+  const EvalContext ctx = EventContext(event, epoch);
+  fs.none = false;
+  for (ExprId e : filter.event_exprs) {
+    if (!evaluator_->ExprTruth(ctx, e)) {
+      fs.none = true;
+      return;
+    }
+  }
+  for (size_t c = 0; c < filter.compares.size(); ++c) {
+    const RowCompare& rc = filter.compares[c];
+    const CompareTerm& term = filter.event_terms[rc.term];
+    const bool field = term.arith == Op::kPop && term.a.kind == OperandKind::kField;
+    filter_tests_[fs.tests_begin + c] = PrepareRowTest(rc, field ? event->slot(term.a.arg) : TermValue(ctx, term));
+  }
+}
+
+size_t Nfa::SkipFiltered(const KeyState& key, size_t k, StateId state, uint32_t f, const StoredEvent* event,
+                         uint64_t epoch) {
+  if (filter_state_[f].step != step_count_) PrepareFilter(f, event, epoch);
+  const FilterEventState& fs = filter_state_[f];
+  const size_t n = key.runs.size();
+  const Run* runs = key.runs.data();
+  if (fs.none) {
+    while (k < n && runs[k].state == state) ++k;
+    return k;
+  }
+  if (filters_[f].compares.empty()) return k;  // the event-only part holds: every run may take
+  const RowTest* tests = filter_tests_.data() + fs.tests_begin;
+  const RowTest* tests_end = tests + filters_[f].compares.size();
+  const RowTest first = tests[0];
+  const size_t stride = stride_;
+  const Value* row = key.stage_values.data() + k * stride;
+  for (; k < n && runs[k].state == state; ++k, row += stride) {
+    // The first test (the likeliest to fail) inline; the run passes when all hold.
+    if (!RowTestPasses(first, row[first.column])) continue;
+    const RowTest* t = tests + 1;
+    while (t != tests_end && RowTestPasses(*t, row[t->column])) ++t;
+    if (t == tests_end) return k;
+  }
+  return k;
 }
 
 void Nfa::AppendRow(const Value* row, uint32_t stage, const StoredEvent* event) {
   if (stride_ == 0) return;
   const size_t at = next_values_.size();
-  next_values_.insert(next_values_.end(), row, row + stride_);
+  for (uint32_t c = 0; c < stride_; ++c) next_values_.push_back(row[c]);  // a few: cheaper than insert
+  Value* out = next_values_.data() + at;
   if (stage >= stage_cols_begin_.size() - 1) return;  // not bound (kNoId)
   for (uint32_t k = stage_cols_begin_[stage]; k < stage_cols_begin_[stage + 1]; ++k) {
     const uint32_t c = stage_cols_[k];
-    next_values_[at + c] = event->slot(column_slot_[c]);
+    out[c] = event->slot(column_slot_[c]);
   }
+  if (!derived_.empty()) ComputeDerived(out);
 }
 
 void Nfa::RebuildStageValues(KeyState& key) {
@@ -174,6 +256,7 @@ void Nfa::RebuildStageValues(KeyState& key) {
       }
       n = node.parent;
     }
+    ComputeDerived(row);
   }
 }
 
@@ -350,13 +433,7 @@ uint64_t Nfa::LeafMask(const NoopPlan& plan, const StoredEvent* event, uint64_t 
 }
 
 bool Nfa::EventExprTruth(ExprId expr, const StoredEvent* event, uint64_t epoch) {
-  EvalContext ctx;
-  ctx.program = program_;
-  ctx.event = event;
-  ctx.buffer = buffer_;
-  ctx.memo = memo_;
-  ctx.epoch = epoch;
-  return evaluator_->ExprTruth(ctx, expr);
+  return evaluator_->ExprTruth(EventContext(event, epoch), expr);
 }
 
 std::vector<Nfa::StartGuard> Nfa::StartGuards() {
@@ -410,13 +487,8 @@ StateId Nfa::FindFinalAfterProceed(StateId from, const EvalContext& ctx) {
 
 bool Nfa::ProcessRun(const Run& run, const Value* row, bool is_start, StoredEvent* event, uint64_t epoch) {
   const Program& p = *program_;
-  EvalContext ctx;
-  ctx.program = program_;
-  ctx.event = event;
-  ctx.buffer = buffer_;
+  EvalContext ctx = EventContext(event, epoch);
   ctx.node = run.node;
-  ctx.memo = memo_;
-  ctx.epoch = epoch;
   ctx.stage_values = row;
   ctx.stage_value_col = stage_value_col_.data();
 
@@ -529,14 +601,31 @@ void Nfa::Step(KeyState& key, StoredEvent* event, uint64_t epoch, std::vector<Ou
   // holds only what the current run became, and key.runs is left alone.
   bool changed = false;
   const size_t n = key.runs.size();
-  for (size_t k = 0; k < n; ++k) {
+  ++step_count_;
+  for (size_t k = 0; k < n;) {
     const Run& run = key.runs[k];
     const Value* row = Row(key, k);
+    const uint32_t f = use_filters_ ? state_filter_[run.state] : kNoId;
+    if (f != kNoId) {
+      const size_t j = SkipFiltered(key, k, run.state, f, event, epoch);
+      if (j != k) {
+        // Runs k..j-1 stay as they are.
+        if (changed) {
+          next_runs_.insert(next_runs_.end(), key.runs.begin() + static_cast<ptrdiff_t>(k),
+                            key.runs.begin() + static_cast<ptrdiff_t>(j));
+          next_values_.insert(next_values_.end(), key.stage_values.begin() + static_cast<ptrdiff_t>(k * stride_),
+                              key.stage_values.begin() + static_cast<ptrdiff_t>(j * stride_));
+        }
+        k = j;
+        continue;
+      }
+    }
     if (ProcessRun(run, row, false, event, epoch)) {
       if (changed) {
         next_runs_.push_back(run);
         if (stride_ != 0) next_values_.insert(next_values_.end(), row, row + stride_);
       }
+      ++k;
       continue;
     }
     if (!changed) {
@@ -545,6 +634,7 @@ void Nfa::Step(KeyState& key, StoredEvent* event, uint64_t epoch, std::vector<Ou
       next_values_.insert(next_values_.begin(), key.stage_values.begin(),
                           key.stage_values.begin() + static_cast<ptrdiff_t>(k * stride_));
     }
+    ++k;
   }
   Run start;
   start.state = program_->start;
@@ -569,6 +659,15 @@ void Nfa::AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out) {
     return window > 0 && SatAdd(r.prev_ts, window) <= time;
   };
   auto first_out = [&](const Run& r) { return p.within_ms > 0 && SatAdd(r.start.ts, p.within_ms) <= time; };
+  // Only the whole-match window: a run is out when its start is at or before the
+  // cutoff (SatAdd(start, within) <= time, solved for start).
+  int64_t cutoff = INT64_MAX;
+  if (!has_state_windows_) {
+    if (p.within_ms <= 0 || (time != INT64_MAX && __builtin_sub_overflow(time, p.within_ms, &cutoff))) return;
+  }
+  auto out_of_window = [&](const Run& r) {
+    return has_state_windows_ ? prev_out(r) || first_out(r) : r.start.ts <= cutoff;
+  };
   // The runs that stay are compacted in place, a block of consecutive ones at a
   // time (order kept).
   const size_t n = key.runs.size();
@@ -577,9 +676,9 @@ void Nfa::AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out) {
   for (size_t k = 0; k < n;) {
     const Run r = key.runs[k];
     const State& st = p.states[r.state];
-    if (!prev_out(r) && !first_out(r)) {
+    if (!out_of_window(r)) {
       size_t j = k + 1;
-      while (j < n && !prev_out(key.runs[j]) && !first_out(key.runs[j])) ++j;
+      while (j < n && !out_of_window(key.runs[j])) ++j;
       if (w != k) {
         std::copy(key.runs.begin() + static_cast<ptrdiff_t>(k), key.runs.begin() + static_cast<ptrdiff_t>(j),
                   key.runs.begin() + static_cast<ptrdiff_t>(w));

@@ -13,6 +13,7 @@
 #include "nfa/eval.h"
 #include "nfa/event.h"
 #include "nfa/program.h"
+#include "nfa/row_filter.h"
 #include "nfa/shared_buffer.h"
 
 namespace tern::nfa {
@@ -119,6 +120,10 @@ class Nfa {
   // Values per run in KeyState::stage_values (0 when no condition reads a stage field).
   uint32_t stage_value_stride() const { return stride_; }
 
+  // Off: every run is stepped, none passed over by its state's row filter (for tests
+  // comparing the two).
+  void TestingOnlySetRowFilters(bool on) { use_filters_ = on && !filters_.empty(); }
+
  private:
   struct Pending {
     StateId state;
@@ -148,6 +153,24 @@ class Nfa {
     if (key.stage_values.size() != key.runs.size() * stride_) RebuildStageValues(key);
   }
   void RebuildStageValues(KeyState& key);
+  // What a condition on `event` sees, before a partial match is set.
+  EvalContext EventContext(const StoredEvent* event, uint64_t epoch) const {
+    EvalContext ctx;
+    ctx.program = program_;
+    ctx.event = event;
+    ctx.buffer = buffer_;
+    ctx.memo = memo_;
+    ctx.epoch = epoch;
+    return ctx;
+  }
+  // Fills the derived columns of `row` (row filters) from its stage columns.
+  void ComputeDerived(Value* row) const;
+  // The first run from `k` on that is not in state `state` (whose row filter is `f`) or
+  // that the filter lets through: the runs before it cannot take the event, so they
+  // stay as they are.
+  size_t SkipFiltered(const KeyState& key, size_t k, StateId state, uint32_t f, const StoredEvent* event,
+                      uint64_t epoch);
+  void PrepareFilter(uint32_t f, const StoredEvent* event, uint64_t epoch);
   StateId FindFinalAfterProceed(StateId from, const EvalContext& ctx);
   void EmitAccordingToSkip(KeyState& key, std::vector<Output>& out);
   bool PruningId(NodeId match, EventId* id);
@@ -169,6 +192,22 @@ class Nfa {
   std::vector<uint32_t> stage_cols_begin_;   // per stage s: its columns are
   std::vector<uint32_t> stage_cols_;         //   stage_cols_[begin[s], begin[s + 1])
   std::vector<Value> missing_row_;           // stride_ missing values: the start run's row
+  uint32_t base_columns_ = 0;                // columns [0, base_columns_) are stage fields,
+  std::vector<CompareTerm> derived_;         //   the rest the stage-only terms of row filters
+
+  // Row filters: per state where a run stays unchanged unless its TAKE fires (TAKE or
+  // stay, the IGNORE true or its negation), the filter of the TAKE's condition.
+  std::vector<RowFilter> filters_;
+  std::vector<uint32_t> state_filter_;  // per state: index into filters_, or kNoId
+  bool use_filters_ = false;
+  struct FilterEventState {
+    uint64_t step = 0;        // the Step call it was prepared for (step_count_)
+    bool none = false;        // an event-only conjunct is false: no run passes
+    uint32_t tests_begin = 0; // its compares, prepared for the event, in filter_tests_
+  };
+  std::vector<FilterEventState> filter_state_;
+  std::vector<RowTest> filter_tests_;
+  uint64_t step_count_ = 0;
 
   // Per state: how a run waiting there is stepped.
   struct StepShape {
