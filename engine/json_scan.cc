@@ -235,7 +235,8 @@ TERN_SCAN_INLINE const char* ScanNumber(const char* p, Number* n) {
     const char after = p[count];
     if (count - 1 < 15 && (count == 1 || *p != '0')) {
       if (after == '.') {
-        const unsigned fraction_count = static_cast<unsigned>(__builtin_ctz(~digits >> (count + 1)));
+        const unsigned fraction_count =
+            static_cast<unsigned>(__builtin_ctz(~digits >> (count + 1)));
         const char* end = p + count + 1 + fraction_count;
         if (fraction_count - 1 < 8 && count + fraction_count <= 8 && (*end | 0x20) != 'e') {
           // The integer digits shifted up against the fraction's, both against the top.

@@ -42,7 +42,9 @@ using Lines = std::vector<std::string>;
 Lines Drain(LineReader& reader) {
   Lines lines;
   Line line;
-  while (reader.Next(&line)) lines.push_back(std::to_string(line.number) + ":" + std::string(line.text));
+  while (reader.Next(&line)) {
+    lines.push_back(std::to_string(line.number) + ":" + std::string(line.text));
+  }
   CHECK(reader.error().empty());
   return lines;
 }
@@ -167,7 +169,8 @@ TEST_CASE("mapped files: every size around the blocks, every way to end") {
   }
   for (const std::string& content :
        {"\xEF\xBB\xBF" + std::string(100, 'b') + "\n", std::string(62, 'c') + "\r\n{}",
-        std::string(63, 'd') + "\r\n{}", std::string(64, ' ') + "\r\n" + std::string(64, '\n') + "{}"}) {
+        std::string(63, 'd') + "\r\n{}",
+        std::string(64, ' ') + "\r\n" + std::string(64, '\n') + "{}"}) {
     CAPTURE(content);
     CHECK(ReadAll(content) == Reference(content));
   }
