@@ -52,6 +52,9 @@ class LineReader {
  private:
   // Maps the open regular file fd_ if it is worth it; false leaves it to read().
   bool Map();
+  // Hands the mapped pages before the current line back (their page table entries, not
+  // the page cache), so that the reader's resident memory stays about one chunk.
+  void Release();
   // Moves the mapping's unread bytes into the buffer and leaves the rest of the file
   // to read(), from the end of the last whole block. False (and error_) when the file
   // cannot be positioned there.
@@ -68,6 +71,8 @@ class LineReader {
   size_t map_size_ = 0;         // bytes mapped
   bool mapped_ = false;         // data_ is map_: end_ is the end of its last whole
                                 // 64-byte block, after which read() takes over
+  size_t released_ = 0;         // mapping bytes [0, released_) handed back by Release();
+                                // a multiple of the page size
   size_t capacity_ = 0;       // bytes in buffer_; >= chunk size (or the tail of a mapping)
   static constexpr size_t kSlack = 64;  // bytes allocated past capacity_: a newline
                                         // bitmap reads whole 64-byte blocks

@@ -176,6 +176,17 @@ TEST_CASE("mapped files: every size around the blocks, every way to end") {
   }
 }
 
+TEST_CASE("a mapped file over several chunks: pages handed back behind the reader") {
+  // Lines of 1..300 bytes over 9 MiB, so that the pages before the current line are
+  // released (every 4 MiB) with lines straddling those points.
+  std::string content;
+  for (size_t k = 0; content.size() < (size_t{9} << 20); ++k) {
+    content += std::string(k * 7919 % 300, static_cast<char>('a' + k % 26));
+    content += k % 5 == 0 ? "\r\n" : "\n";
+  }
+  CHECK(ReadAll(content) == Reference(content));
+}
+
 TEST_CASE("a mapped file that grows while it is read") {
   // What was appended after Open() is read too, as with read() alone, and a last line
   // cut where the file ended when it was mapped is finished by what came after.
