@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <bit>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -25,9 +25,6 @@
 #endif
 
 namespace tern::engine {
-
-// Next() hands mapped pages back every kDefaultChunk bytes, found with a mask.
-static_assert(std::has_single_bit(LineReader::kDefaultChunk));
 
 namespace {
 
@@ -69,6 +66,7 @@ void LineReader::Reset() {
   map_ = nullptr;
   map_size_ = 0;
   mapped_ = false;
+  map_end_ = 0;
   released_ = 0;
   if (owns_fd_ && fd_ >= 0) close(fd_);
   fd_ = -1;
@@ -118,8 +116,9 @@ bool LineReader::Map() {
   map_size_ = size;
   mapped_ = true;
   data_ = map_;
-  end_ = size & ~size_t{63};
-  bytes_read_ = end_;
+  map_end_ = size & ~size_t{63};
+  end_ = std::min(map_end_, kDefaultChunk);
+  bytes_read_ = map_end_;
   newlines_ = NewlineBits(data_, 64);
   return true;
 }
@@ -203,7 +202,6 @@ bool LineReader::Next(Line* line) {
     // The next newline: from the bitmap, or the next block's, or after a refill.
     while (newlines_ == 0 && block_ + 64 < end_) {
       block_ += 64;
-      if ((block_ & (kDefaultChunk - 1)) == 0 && mapped_) Release();
       newlines_ = NewlineBits(base + block_, end_ - block_);
     }
     if (newlines_ != 0) {
@@ -213,7 +211,15 @@ bool LineReader::Next(Line* line) {
     } else if (!eof_) {
       // [begin_, end_) has no newline: read more, then look again from begin_ (which
       // the refill moves to 0; the bitmap of a block cut short by end_ is redone).
-      if (mapped_ && !LeaveMapping()) return false;
+      if (mapped_) {
+        if (end_ < map_end_) {
+          // The next chunk of the mapping (end_ stops at each, off the per-line path).
+          Release();
+          end_ = std::min(map_end_, end_ + kDefaultChunk);
+          continue;
+        }
+        if (!LeaveMapping()) return false;
+      }
       if (!Refill() && !error_.empty()) return false;
       block_ = begin_;
       newlines_ = block_ < end_ ? NewlineBits(data_ + block_, end_ - block_) : 0;

@@ -69,8 +69,10 @@ class LineReader {
                                 // begin_, end_ and block_ are offsets into it
   char* map_ = nullptr;         // the whole file, mapped read-only (or nullptr)
   size_t map_size_ = 0;         // bytes mapped
-  bool mapped_ = false;         // data_ is map_: end_ is the end of its last whole
-                                // 64-byte block, after which read() takes over
+  bool mapped_ = false;         // data_ is map_: end_ advances one chunk at a time
+                                // (a multiple of 64) up to map_end_
+  size_t map_end_ = 0;          // end of the mapping's last whole 64-byte block, after
+                                // which read() takes over
   size_t released_ = 0;         // mapping bytes [0, released_) handed back by Release();
                                 // a multiple of the page size
   size_t capacity_ = 0;       // bytes in buffer_; >= chunk size (or the tail of a mapping)
