@@ -1,11 +1,22 @@
-// Chunked line splitting over read(2): a bitmap of the newlines of 64 bytes at a
-// time (SSE2), popped one line at a time, and one memmove of the partial last line
-// per chunk.
+// Line splitting over a mapped file or chunks of read(2): a bitmap of the newlines of
+// 64 bytes at a time (SSE2), popped one line at a time, and one memmove of the partial
+// last line per chunk.
+//
+// Why the mapping: read(2) copies every byte of the file from the page cache into the
+// buffer (the kernel's _copy_to_iter was 5-18% of a W1 replay in perf); a mapping
+// hands out lines where the page cache holds them. The mapping is only read in whole
+// 64-byte blocks, never past its end (no padding to arrange, clean under ASan); the
+// bytes after the last whole block, with the line they may finish, are copied into
+// the buffer and read() continues from there, so the end of the file (no final
+// newline, a CR, a partial line) has a single code path.
 #include "engine/line_reader.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -46,14 +57,22 @@ uint64_t NewlineBits(const char* p, size_t n) {
 LineReader::LineReader(size_t chunk_bytes) : capacity_(chunk_bytes < 16 ? 16 : chunk_bytes) {}
 
 LineReader::~LineReader() {
+  if (map_ != nullptr) munmap(map_, map_size_);
   if (owns_fd_ && fd_ >= 0) close(fd_);
 }
 
 void LineReader::Reset() {
+  if (map_ != nullptr) munmap(map_, map_size_);
+  map_ = nullptr;
+  map_size_ = 0;
+  mapped_ = false;
+  map_end_ = 0;
+  released_ = 0;
   if (owns_fd_ && fd_ >= 0) close(fd_);
   fd_ = -1;
   owns_fd_ = false;
   if (!buffer_) buffer_ = std::make_unique_for_overwrite<char[]>(capacity_ + kSlack);
+  data_ = buffer_.get();
   begin_ = end_ = block_ = 0;
   newlines_ = 0;
   eof_ = false;
@@ -76,11 +95,63 @@ bool LineReader::Open(const std::string& path, std::string* error) {
     eof_ = true;
     return false;
   }
-#ifdef POSIX_FADV_SEQUENTIAL
-  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-#endif
   fd_ = fd;
   owns_fd_ = true;
+  if (!Map()) {
+#ifdef POSIX_FADV_SEQUENTIAL
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+  }
+  return true;
+}
+
+bool LineReader::Map() {
+  struct stat st;
+  if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 64) return false;
+  const size_t size = static_cast<size_t>(st.st_size);
+  void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd_, 0);
+  if (map == MAP_FAILED) return false;
+  madvise(map, size, MADV_SEQUENTIAL);
+  map_ = static_cast<char*>(map);
+  map_size_ = size;
+  mapped_ = true;
+  data_ = map_;
+  map_end_ = size & ~size_t{63};
+  end_ = std::min(map_end_, kDefaultChunk);
+  bytes_read_ = map_end_;
+  newlines_ = NewlineBits(data_, 64);
+  return true;
+}
+
+void LineReader::Release() {
+  // Every page of the mapping would otherwise stay in the resident set until the end
+  // (a 2M-line file: 190 MB of RSS instead of 20). MADV_DONTNEED on a private mapping
+  // never written to drops the page table entries only; the pages stay cached.
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t upto = begin_ / page * page;
+  if (upto > released_) {
+    madvise(map_ + released_, upto - released_, MADV_DONTNEED);
+    released_ = upto;
+  }
+}
+
+bool LineReader::LeaveMapping() {
+  const size_t tail = end_ - begin_;
+  if (tail > capacity_) {
+    while (capacity_ < tail) capacity_ *= 2;
+    buffer_ = std::make_unique_for_overwrite<char[]>(capacity_ + kSlack);
+  }
+  std::memcpy(buffer_.get(), data_ + begin_, tail);
+  if (lseek(fd_, static_cast<off_t>(end_), SEEK_SET) < 0) {
+    error_ = std::string("read error: ") + std::strerror(errno);
+    eof_ = true;
+    return false;
+  }
+  data_ = buffer_.get();
+  mapped_ = false;
+  begin_ = block_ = 0;
+  end_ = tail;
+  newlines_ = 0;  // [begin_, end_) has no newline
   return true;
 }
 
@@ -102,6 +173,7 @@ bool LineReader::Refill() {
     std::memcpy(grown.get(), buffer_.get(), end_);
     buffer_ = std::move(grown);
     capacity_ = bigger;
+    data_ = buffer_.get();
   }
   while (true) {
     ssize_t n = read(fd_, buffer_.get() + end_, capacity_ - end_);
@@ -124,7 +196,7 @@ bool LineReader::Refill() {
 bool LineReader::Next(Line* line) {
   if (fd_ < 0 || !error_.empty()) return false;
   while (true) {
-    char* base = buffer_.get();
+    const char* base = data_;
     const size_t line_begin = begin_;
     size_t line_end;
     // The next newline: from the bitmap, or the next block's, or after a refill.
@@ -139,9 +211,18 @@ bool LineReader::Next(Line* line) {
     } else if (!eof_) {
       // [begin_, end_) has no newline: read more, then look again from begin_ (which
       // the refill moves to 0; the bitmap of a block cut short by end_ is redone).
+      if (mapped_) {
+        if (end_ < map_end_) {
+          // The next chunk of the mapping (end_ stops at each, off the per-line path).
+          Release();
+          end_ = std::min(map_end_, end_ + kDefaultChunk);
+          continue;
+        }
+        if (!LeaveMapping()) return false;
+      }
       if (!Refill() && !error_.empty()) return false;
       block_ = begin_;
-      newlines_ = block_ < end_ ? NewlineBits(buffer_.get() + block_, end_ - block_) : 0;
+      newlines_ = block_ < end_ ? NewlineBits(data_ + block_, end_ - block_) : 0;
       continue;
     } else if (begin_ < end_) {
       line_end = end_;  // the last line has no newline

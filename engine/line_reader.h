@@ -1,5 +1,6 @@
-// Reads a JSON Lines file in big chunks and hands out one line at a time as a
-// string_view, with its 1-based line number. Blank lines are skipped but counted.
+// Reads a JSON Lines file (mapped into memory, or in big chunks) and hands out one
+// line at a time as a string_view, with its 1-based line number. Blank lines are
+// skipped but counted.
 // Tested by tests/unit/engine/line_reader_test.cc.
 #pragma once
 
@@ -16,9 +17,13 @@ struct Line {
   uint64_t number = 0;    // 1-based line number in the file
 };
 
-// Created by whoever replays a file (cli replay, benches); owns its buffer and fd.
-// A line longer than the chunk grows the buffer, so any line length works. After
-// warm-up Next() does not allocate.
+// Created by whoever replays a file (cli replay, benches); owns its buffer, mapping and
+// fd. A regular file opened by Open() is mapped and its lines are handed out from the
+// mapping up to its last whole 64-byte block; the rest, and pipes, stdin and OpenFd(),
+// go through read() into the buffer (whatever was appended to the file since it was
+// opened is read too). A line longer than the chunk grows the buffer, so any line
+// length works. After warm-up Next() does not allocate. A mapped file truncated by
+// another process while being read raises SIGBUS.
 // Thread: one reader thread. Locks: none.
 class LineReader {
  public:
@@ -29,7 +34,8 @@ class LineReader {
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
 
-  // Opens a file; "-" reads standard input. On failure returns false and sets *error
+  // Opens a file (mapped when it is a regular file of at least 64 bytes); "-" reads
+  // standard input. On failure returns false and sets *error
   // to e.g. "cannot open 'x.jsonl': No such file or directory".
   bool Open(const std::string& path, std::string* error);
   // Reads from an already open descriptor; the reader does not close it.
@@ -44,13 +50,32 @@ class LineReader {
   uint64_t line_number() const { return line_number_; }  // of the last line handed out or skipped
 
  private:
+  // Maps the open regular file fd_ if it is worth it; false leaves it to read().
+  bool Map();
+  // Hands the mapped pages before the current line back (their page table entries, not
+  // the page cache), so that the reader's resident memory stays about one chunk.
+  void Release();
+  // Moves the mapping's unread bytes into the buffer and leaves the rest of the file
+  // to read(), from the end of the last whole block. False (and error_) when the file
+  // cannot be positioned there.
+  bool LeaveMapping();
   // Moves the unread tail to the front, grows the buffer if it is full, and reads
   // until the buffer is full or the input ends. Returns false when nothing new came.
   bool Refill();
   void Reset();
 
   std::unique_ptr<char[]> buffer_;
-  size_t capacity_ = 0;       // bytes in buffer_; >= chunk size
+  const char* data_ = nullptr;  // the bytes lines are cut from: buffer_ or map_;
+                                // begin_, end_ and block_ are offsets into it
+  char* map_ = nullptr;         // the whole file, mapped read-only (or nullptr)
+  size_t map_size_ = 0;         // bytes mapped
+  bool mapped_ = false;         // data_ is map_: end_ advances one chunk at a time
+                                // (a multiple of 64) up to map_end_
+  size_t map_end_ = 0;          // end of the mapping's last whole 64-byte block, after
+                                // which read() takes over
+  size_t released_ = 0;         // mapping bytes [0, released_) handed back by Release();
+                                // a multiple of the page size
+  size_t capacity_ = 0;       // bytes in buffer_; >= chunk size (or the tail of a mapping)
   static constexpr size_t kSlack = 64;  // bytes allocated past capacity_: a newline
                                         // bitmap reads whole 64-byte blocks
   size_t begin_ = 0;          // first unread byte

@@ -580,6 +580,41 @@ TEST_CASE("json scan: every structural at every offset of the 64-byte blocks") {
   CHECK(fast.dom_fallbacks() < dom.dom_fallbacks());
 }
 
+TEST_CASE("json scan: numbers of every digit count around the fast paths") {
+  // Integers of up to 15 digits and decimals of up to 8 digits in all are read from
+  // one 16-byte compare; numbers on both sides of those limits, with leading zeros,
+  // signs, exponents and stray bytes after them, must come out as the DOM path reads
+  // them (or be refused as it refuses them), as a member and as the time field.
+  nfa::Schema schema;
+  schema.Intern({FieldSegment{"a", 0}});
+  EventParser fast(schema, "ts");
+  EventParser dom(schema, "ts");
+  dom.TestingOnlyForceDom(true);
+  std::mt19937_64 rng(7);
+  auto digits = [&](int count, bool leading_zero) {
+    std::string out;
+    for (int i = 0; i < count; ++i) out += static_cast<char>('0' + rng() % 10);
+    if (count > 0) out[0] = leading_zero ? '0' : static_cast<char>('1' + rng() % 9);
+    return out;
+  };
+  for (int int_digits = 0; int_digits <= 17; ++int_digits) {
+    for (int fraction_digits = -1; fraction_digits <= 10; ++fraction_digits) {  // -1: no '.'
+      for (bool leading_zero : {false, true}) {
+        for (const char* sign : {"", "-"}) {
+          for (const char* after : {"", "e5", "E-3", ".5", "x"}) {
+            std::string number = sign + digits(int_digits, leading_zero);
+            if (fraction_digits >= 0) number += "." + digits(fraction_digits, false);
+            number += after;
+            CAPTURE(number);
+            CompareWithDom(fast, dom, schema, R"({"ts":1,"a":)" + number + "}");
+            CompareWithDom(fast, dom, schema, R"({"ts":)" + number + R"(,"a":2})");
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("json scan: differential against the DOM path") {
   const uint64_t iterations = EnvOr("TERN_JSON_DIFF_ITERATIONS", 20000);
   const uint64_t seed = EnvOr("TERN_JSON_DIFF_SEED", 20240501);

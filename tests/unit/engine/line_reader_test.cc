@@ -1,8 +1,9 @@
 // Tests of engine::LineReader: line splitting, numbering, CRLF, blank lines, the
-// last line without newline, lines longer than a chunk, pipes.
+// last line without newline, lines longer than a chunk, pipes, mapped files.
 #include "engine/line_reader.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -35,21 +36,38 @@ class TempFile {
   std::string path_;
 };
 
-// "N:text" for every line handed out.
-std::vector<std::string> ReadAll(std::string_view content, size_t chunk = LineReader::kDefaultChunk) {
+using Lines = std::vector<std::string>;
+
+// "N:text" for every line the reader hands out until the end.
+Lines Drain(LineReader& reader) {
+  Lines lines;
+  Line line;
+  while (reader.Next(&line)) {
+    lines.push_back(std::to_string(line.number) + ":" + std::string(line.text));
+  }
+  CHECK(reader.error().empty());
+  return lines;
+}
+
+// The lines of `content` in a file, read both ways, which must agree: Open() (which
+// maps a regular file of 64 bytes or more) and OpenFd() (read() alone).
+Lines ReadAll(std::string_view content, size_t chunk = LineReader::kDefaultChunk) {
   TempFile file(content);
   LineReader reader(chunk);
   std::string error;
   REQUIRE(reader.Open(file.path(), &error));
-  std::vector<std::string> lines;
-  Line line;
-  while (reader.Next(&line)) lines.push_back(std::to_string(line.number) + ":" + std::string(line.text));
-  CHECK(reader.error().empty());
+  const Lines lines = Drain(reader);
   CHECK(reader.bytes_read() == content.size());
+
+  const int fd = open(file.path().c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  LineReader streaming(chunk);
+  streaming.OpenFd(fd);
+  CHECK(Drain(streaming) == lines);
+  CHECK(streaming.bytes_read() == content.size());
+  close(fd);
   return lines;
 }
-
-using Lines = std::vector<std::string>;
 
 TEST_CASE("lines and numbers") {
   CHECK(ReadAll("a\nb\nc\n") == Lines{"1:a", "2:b", "3:c"});
@@ -108,6 +126,83 @@ TEST_CASE("newlines at every offset of the 64-byte blocks") {
     CAPTURE(chunk);
     CHECK(ReadAll(content, chunk) == want);
   }
+}
+
+// The reader's contract, spelled out the slow way: lines split at '\n', one final
+// '\r' dropped, blank lines (spaces, tabs, CRs) skipped but counted, a byte order
+// mark dropped from the first line.
+Lines Reference(std::string_view content) {
+  if (content.starts_with("\xEF\xBB\xBF")) content.remove_prefix(3);
+  Lines lines;
+  int number = 0;
+  while (!content.empty()) {
+    const size_t newline = content.find('\n');
+    std::string_view text = content.substr(0, newline);
+    content.remove_prefix(newline == std::string_view::npos ? content.size() : newline + 1);
+    ++number;
+    if (text.ends_with('\r')) text.remove_suffix(1);
+    if (text.find_first_not_of(" \t\r") != std::string_view::npos) {
+      lines.push_back(std::to_string(number) + ":" + std::string(text));
+    }
+  }
+  return lines;
+}
+
+TEST_CASE("mapped files: every size around the blocks, every way to end") {
+  // The mapping serves whole 64-byte blocks and read() the rest: lines ending before,
+  // on and after a block's end, the file cut anywhere (mid-line, after a newline),
+  // then ended with nothing, a newline, a CR, CRLF, a blank line.
+  const std::string_view endings[] = {"", "\n", "\r", "\r\n", "\n\n", " \n", "\r\n\t"};
+  for (size_t size = 0; size <= 200; ++size) {
+    for (size_t line_length : {1, 7, 63, 64, 65, 200}) {
+      std::string lines;
+      for (int k = 0; lines.size() < size; ++k) {
+        lines += std::string(line_length - 1, 'x') + static_cast<char>('a' + k % 26) + '\n';
+      }
+      lines.resize(size);
+      for (std::string_view ending : endings) {
+        const std::string content = lines + std::string(ending);
+        CAPTURE(content);
+        CHECK(ReadAll(content, 16) == Reference(content));  // 16: the tail's buffer grows
+      }
+    }
+  }
+  for (const std::string& content :
+       {"\xEF\xBB\xBF" + std::string(100, 'b') + "\n", std::string(62, 'c') + "\r\n{}",
+        std::string(63, 'd') + "\r\n{}",
+        std::string(64, ' ') + "\r\n" + std::string(64, '\n') + "{}"}) {
+    CAPTURE(content);
+    CHECK(ReadAll(content) == Reference(content));
+  }
+}
+
+TEST_CASE("a mapped file over several chunks: pages handed back behind the reader") {
+  // Lines of 1..300 bytes over 9 MiB, so that the pages before the current line are
+  // released (every 4 MiB) with lines straddling those points.
+  std::string content;
+  for (size_t k = 0; content.size() < (size_t{9} << 20); ++k) {
+    content += std::string(k * 7919 % 300, static_cast<char>('a' + k % 26));
+    content += k % 5 == 0 ? "\r\n" : "\n";
+  }
+  CHECK(ReadAll(content) == Reference(content));
+}
+
+TEST_CASE("a mapped file that grows while it is read") {
+  // What was appended after Open() is read too, as with read() alone, and a last line
+  // cut where the file ended when it was mapped is finished by what came after.
+  TempFile file(std::string(100, 'a') + "\n" + std::string(30, 'b'));
+  LineReader reader;
+  std::string error;
+  REQUIRE(reader.Open(file.path(), &error));
+  Line line;
+  REQUIRE(reader.Next(&line));
+  CHECK(line.text == std::string(100, 'a'));
+  std::FILE* f = std::fopen(file.path().c_str(), "ab");
+  REQUIRE(f != nullptr);
+  std::fputs("bb\n{\"more\":1}\n", f);
+  std::fclose(f);
+  CHECK(Drain(reader) == Lines{"2:" + std::string(32, 'b'), "3:{\"more\":1}"});
+  CHECK(reader.bytes_read() == 101 + 32 + 1 + 11);
 }
 
 TEST_CASE("a missing file") {
