@@ -89,6 +89,16 @@ TEST_CASE("the mock's connections have Nagle's algorithm off, also after a broke
   CHECK(NoDelayOfNextConnection(**mock) == 1);
 }
 
+TEST_CASE("a mock started without nodelay leaves librdkafka's Nagle on") {
+  auto mock = MockCluster::Start(1, /*nodelay=*/false);
+  REQUIRE(mock.ok());
+  CHECK((*mock)->nodelay_listeners() == 0);
+  CHECK(NoDelayOfNextConnection(**mock) == 0);
+  REQUIRE((*mock)->SetBrokerDown(1).ok());
+  REQUIRE((*mock)->SetBrokerUp(1).ok());
+  CHECK(NoDelayOfNextConnection(**mock) == 0);
+}
+
 TEST_CASE("mock cluster argument errors") {
   CHECK_FALSE(MockCluster::Start(0).ok());
   auto mock = MockCluster::Start(1);
