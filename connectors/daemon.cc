@@ -65,6 +65,7 @@ constexpr size_t kMaxBatch = 2048;         // messages per poll
 constexpr int64_t kCommitIntervalMs = 200;
 constexpr int64_t kStatsIntervalMs = 1000;
 constexpr int kShutdownFlushMs = 30000;
+constexpr int kClusterIdWaitMs = 2000;     // at start, to tell the embedded broker
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -267,7 +268,15 @@ bool Daemon::Impl::Setup(std::string* error) {
   ConsumerOptions co;
   co.bootstrap_servers = c.brokers;
   co.group_id = c.group;
-  co.properties.emplace_back("fetch.wait.max.ms", "5");
+  if (c.consumer_properties.count("fetch.wait.max.ms") == 0) {
+    // A real broker answers a held fetch as soon as records arrive, so the wait only
+    // bounds idle fetching. librdkafka's mock (`tern kafka-mock`) holds it for the
+    // whole wait and returns one record batch per partition per fetch: a 5 ms hold
+    // leaves a backlog of batches that drains one fetch at a time (docs/kafka.md).
+    const bool mock = producer->ClusterId(kClusterIdWaitMs).starts_with("mockCluster");
+    co.properties.emplace_back("fetch.wait.max.ms", mock ? "1" : "5");
+    if (mock) spdlog::info("the brokers are librdkafka's mock cluster: fetch.wait.max.ms 1");
+  }
   co.properties.emplace_back("socket.nagle.disable", "true");
   for (const auto& [k, v] : c.consumer_properties) co.properties.emplace_back(k, v);
   co.on_rebalance = [this](RebalanceKind kind, std::span<const TopicPartition> parts) {

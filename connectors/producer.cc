@@ -123,6 +123,14 @@ Status Producer::Flush(int timeout_ms) {
 
 int Producer::in_flight() const { return rd_kafka_outq_len(handle_); }
 
+std::string Producer::ClusterId(int timeout_ms) const {
+  char* id = rd_kafka_clusterid(handle_, timeout_ms);
+  if (id == nullptr) return {};
+  std::string out(id);
+  rd_kafka_mem_free(handle_, id);
+  return out;
+}
+
 Status Producer::fatal_error() const {
   char reason[512] = "";
   rd_kafka_resp_err_t err = rd_kafka_fatal_error(handle_, reason, sizeof reason);

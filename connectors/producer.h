@@ -80,6 +80,9 @@ class Producer {
   int in_flight() const;
   // A fatal error the producer hit (it then fails every Produce), or ok.
   Status fatal_error() const;
+  // The cluster id from the brokers' metadata, waiting up to timeout_ms for it;
+  // empty if none came. librdkafka's mock cluster's starts with "mockCluster".
+  std::string ClusterId(int timeout_ms) const;
 
  private:
   Producer() = default;

@@ -156,6 +156,14 @@ TEST_CASE("a broker outage delays delivery but loses nothing") {
   CHECK(total == 100);
 }
 
+TEST_CASE("the mock cluster's id tells it apart") {
+  auto mock = MockCluster::Start(1);
+  REQUIRE(mock.ok());
+  Reports reports;
+  auto producer = MakeProducer(**mock, &reports);
+  CHECK(producer->ClusterId(5000).starts_with("mockCluster"));
+}
+
 TEST_CASE("a failed delivery report hands the message back") {
   auto mock = MockCluster::Start(1);
   REQUIRE(mock.ok());
