@@ -3,7 +3,7 @@
 // Smoke-tested by CTest kafka_roundtrip_smoke; figures only from Release runs.
 //
 //   kafka_roundtrip [--messages 2000] [--fetch-wait-ms 1] [--linger-ms 0] [--gap-us 500]
-//                   [--jitter-us 1000]
+//                   [--jitter-us 1000] [--blocks 1] [--mock-nodelay 1]
 //
 // The pause before each send is gap + uniform[0, jitter) microseconds (fixed
 // seed): without jitter every send lands just after a fetch was issued, and
@@ -11,6 +11,10 @@
 // worst phase instead of a random arrival.
 // Prints one line: messages, p50, p90, p99, max in milliseconds, and the settings;
 // then the same for produce -> delivery report (acks=all) of the same messages.
+// --blocks N also prints produce->consume for each N-th of the messages in order:
+// every message is its own record batch in the mock's log, and the mock finds the
+// batch a fetch asks for by walking its log from the oldest (docs/kafka.md), so
+// the round trip grows with the number of batches already in the partition.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -53,16 +57,20 @@ int main(int argc, char** argv) {
   std::string linger_ms = "0";
   int gap_us = 500;      // idle time between a receive and the next send
   int jitter_us = 1000;  // plus uniform[0, jitter_us)
+  int blocks = 1;
+  bool mock_nodelay = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--messages")) messages = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--fetch-wait-ms")) fetch_wait_ms = argv[i + 1];
     else if (!std::strcmp(argv[i], "--linger-ms")) linger_ms = argv[i + 1];
     else if (!std::strcmp(argv[i], "--gap-us")) gap_us = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--jitter-us")) jitter_us = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--blocks")) blocks = std::max(1, std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--mock-nodelay")) mock_nodelay = std::atoi(argv[i + 1]) != 0;
     else return Fail(std::string("unknown option ") + argv[i]);
   }
 
-  auto mock = MockCluster::Start(1);
+  auto mock = MockCluster::Start(1, mock_nodelay);
   if (!mock.ok()) return Fail(mock.status().message());
   if (auto s = (*mock)->CreateTopic("events", 1); !s.ok()) return Fail(s.message());
 
@@ -128,11 +136,21 @@ int main(int argc, char** argv) {
     std::printf("%-17s %zu  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms\n", what, v.size(),
                 at(0.50), at(0.90), at(0.99), v.back());
   };
+  if (blocks > 1) {
+    const size_t per = latencies_ms.size() / static_cast<size_t>(blocks);
+    for (int b = 0; b < blocks && per > 0; ++b) {
+      std::vector<double> part(latencies_ms.begin() + static_cast<ptrdiff_t>(b * per),
+                               latencies_ms.begin() + static_cast<ptrdiff_t>((b + 1) * per));
+      char label[32];
+      std::snprintf(label, sizeof label, "  block %d", b + 1);
+      print(label, part);
+    }
+  }
   print("produce->consume", latencies_ms);
   print("produce->ack", ack_ms);
   std::printf(
       "settings: "
-      "(fetch.wait.max.ms=%s linger.ms=%s gap %d+U[0,%d) us, one in flight)\n",
-      fetch_wait_ms.c_str(), linger_ms.c_str(), gap_us, jitter_us);
+      "(fetch.wait.max.ms=%s linger.ms=%s gap %d+U[0,%d) us, one in flight, mock TCP_NODELAY %s)\n",
+      fetch_wait_ms.c_str(), linger_ms.c_str(), gap_us, jitter_us, mock_nodelay ? "on" : "off");
   return 0;
 }

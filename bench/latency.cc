@@ -6,11 +6,15 @@
 //   end to end   event handed to this process's producer -> alert read here;
 //   inside Tern  record consumed by the daemon -> alert handed to its producer
 //                (the daemon's tern-consumed-us / tern-produced-us headers);
-// and the daemon's CPU time (from /proc) per event for the throughput figure.
+// and the daemon's CPU time (from /proc) per event for the throughput figure, plus the
+// CPU of the mock's thread and of this process (the mock, the event producer, the
+// reader), since on a 2-core machine they compete with the daemon.
 // Tested by CTest latency_smoke (a 1 s run); figures come from bench runs only.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <dirent.h>
 
 #include <algorithm>
 #include <atomic>
@@ -44,8 +48,20 @@ constexpr const char* kUsage =
     "                    [--daemon-debug CONTEXTS] [--producer-debug CONTEXTS]\n"
     "                    (librdkafka debug contexts: the daemon's consumer, this tool's producer)\n"
     "                    [--brokers ADDR]   (a broker elsewhere instead of an in-process mock)\n"
-    "  --dump FILE: one line per alert: send time (us), end-to-end ms, inside-Tern ms\n"
-    "  defaults: --rate 2000 --seconds 10 --probe-every 10 --linger-ms 0 --keys 1000\n";
+    "                    [--partitions N] [--mock-nodelay 0|1] [--reader-fetch-wait-ms MS]\n"
+    "                    [--daemon-consumer K=V]... [--daemon-producer K=V]... [--producer K=V]...\n"
+    "  --dump FILE: one line per alert: send time (us), end-to-end ms, inside-Tern ms,\n"
+    "               send -> consumed by the daemon ms\n"
+    "  --partitions: of the input topic (events go round robin); --mock-nodelay 0: the\n"
+    "  mock without TCP_NODELAY; --fetch-wait-ms default: the daemon's own default;\n"
+    "  --reader-fetch-wait-ms: the alert reader's (default: --fetch-wait-ms, or 1);\n"
+    "  K=V: librdkafka properties for the daemon's consumer or producer, or this tool's\n"
+    "  event producer (--daemon-producer linger.ms=V overrides --linger-ms for the daemon;\n"
+    "  V=default: the daemon's own)\n"
+    "  defaults: --rate 2000 --seconds 10 --probe-every 10 --linger-ms 0 --keys 1000\n"
+    "            --fetch-wait-ms 1 --partitions 1 --mock-nodelay 1\n"
+    "  Prints the daemon's CPU (events per CPU-second, share of a core) and, with the\n"
+    "  in-process mock, the mock thread's and this whole process's share of a core.\n";
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -58,9 +74,9 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-// utime + stime of a process, in seconds.
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+// utime + stime of a process (or of /proc/self/task/TID/stat's thread), in seconds.
+double CpuSeconds(const std::string& stat_path) {
+  std::ifstream in(stat_path);
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return 0;
@@ -76,6 +92,31 @@ double CpuSeconds(pid_t pid) {
   if (fields.size() < 13) return 0;
   const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
   return (std::atof(fields[11].c_str()) + std::atof(fields[12].c_str())) / tick;
+}
+
+// CPU seconds of this process's thread named `name` (librdkafka names its threads,
+// e.g. "rdk:mock"); 0 if none.
+double ThreadCpuSeconds(const std::string& name) {
+  double total = 0;
+  DIR* dir = ::opendir("/proc/self/task");
+  if (dir == nullptr) return 0;
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    std::ifstream comm(std::string("/proc/self/task/") + entry->d_name + "/comm");
+    std::string thread;
+    std::getline(comm, thread);
+    if (thread != name) continue;
+    total += CpuSeconds(std::string("/proc/self/task/") + entry->d_name + "/stat");
+  }
+  ::closedir(dir);
+  return total;
+}
+
+// "k=v" to a TOML line `"k" = "v"`.
+std::string TomlProperty(const std::string& kv) {
+  const size_t eq = kv.find('=');
+  if (eq == std::string::npos) return "";
+  return "\"" + kv.substr(0, eq) + "\" = \"" + kv.substr(eq + 1) + "\"\n";
 }
 
 double Percentile(std::vector<double>& v, double p) {
@@ -103,6 +144,10 @@ int main(int argc, char** argv) {
   std::string consumer_debug;  // librdkafka `debug` contexts for the daemon's consumer
   std::string producer_debug;  // and for this tool's event producer
   std::string brokers;         // empty: an in-process mock cluster
+  int partitions = 1;
+  bool mock_nodelay = true;
+  std::string reader_fetch_wait_ms;  // empty: fetch_wait_ms
+  std::vector<std::string> daemon_consumer, daemon_producer, event_producer;  // "k=v"
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--help") {
@@ -122,20 +167,34 @@ int main(int argc, char** argv) {
     else if (a == "--daemon-debug") consumer_debug = v;
     else if (a == "--producer-debug") producer_debug = v;
     else if (a == "--brokers") brokers = v;
+    else if (a == "--partitions") partitions = std::max(1, std::atoi(v));
+    else if (a == "--mock-nodelay") mock_nodelay = std::atoi(v) != 0;
+    else if (a == "--reader-fetch-wait-ms") reader_fetch_wait_ms = v;
+    else if (a == "--daemon-consumer") daemon_consumer.push_back(v);
+    else if (a == "--daemon-producer") daemon_producer.push_back(v);
+    else if (a == "--producer") event_producer.push_back(v);
     else return Fail("unknown option " + std::string(a) + "\n" + kUsage);
   }
   if (tern.empty() || rate <= 0 || seconds <= 0) return Fail(kUsage);
+  // --fetch-wait-ms default: the daemon's own default (the reader then uses 1).
+  if (reader_fetch_wait_ms.empty()) reader_fetch_wait_ms = fetch_wait_ms == "default" ? "1" : fetch_wait_ms;
+  for (const auto* list : {&daemon_consumer, &daemon_producer, &event_producer}) {
+    for (const std::string& kv : *list) {
+      if (kv.find('=') == std::string::npos) return Fail("not K=V: " + kv);
+    }
+  }
 
   // The broker: in this process, or (--brokers) one running elsewhere, e.g.
   // `tern kafka-mock --topic lat.events:1 --topic lat.alerts:1`.
   std::unique_ptr<MockCluster> mock;
   std::string bootstrap = brokers;
   if (bootstrap.empty()) {
-    auto started = MockCluster::Start(1);
+    auto started = MockCluster::Start(1, mock_nodelay);
     if (!started.ok()) return Fail(started.status().message());
     mock = std::move(started.value());
     bootstrap = mock->bootstrap_servers();
-    for (const char* topic : {"lat.events", "lat.alerts"}) (void)mock->CreateTopic(topic, 1);
+    (void)mock->CreateTopic("lat.events", partitions);
+    (void)mock->CreateTopic("lat.alerts", 1);
   }
 
   // The daemon: one pattern, one alert per probe event.
@@ -146,9 +205,21 @@ int main(int argc, char** argv) {
     p << "pattern probe {\n  key k\n  begin hit where probe == true\n  emit { sent = sent_us }\n}\n";
     std::ofstream c(dir + "/tern.toml");
     c << "[kafka]\nbrokers = \"" << bootstrap << "\"\ngroup = \"lat\"\n"
-      << "[kafka.consumer]\n\"fetch.wait.max.ms\" = " << fetch_wait_ms << "\n\"session.timeout.ms\" = 6000\n\"heartbeat.interval.ms\" = 500\n"
-      << (consumer_debug.empty() ? "" : "\"debug\" = \"" + consumer_debug + "\"\n")
-      << "[kafka.producer]\n\"linger.ms\" = \"" << linger_ms << "\"\n"
+      << "[kafka.consumer]\n"
+      << (fetch_wait_ms == "default" ? "" : "\"fetch.wait.max.ms\" = " + fetch_wait_ms + "\n")
+      << "\"session.timeout.ms\" = 6000\n\"heartbeat.interval.ms\" = 500\n"
+      << (consumer_debug.empty() ? "" : "\"debug\" = \"" + consumer_debug + "\"\n");
+    for (const std::string& kv : daemon_consumer) c << TomlProperty(kv);
+    c << "[kafka.producer]\n";
+    // --linger-ms sets both producers unless --daemon-producer names linger.ms
+    // ("linger.ms=default": the daemon's own default).
+    bool daemon_linger = false;
+    for (const std::string& kv : daemon_producer) daemon_linger |= kv.rfind("linger.ms=", 0) == 0;
+    if (!daemon_linger) c << "\"linger.ms\" = \"" << linger_ms << "\"\n";
+    for (const std::string& kv : daemon_producer) {
+      if (kv != "linger.ms=default") c << TomlProperty(kv);
+    }
+    c
       << "[input]\ntopics = [\"lat.events\"]\n[output]\nalerts.topic = \"lat.alerts\"\n"
       << "late.topic = \"\"\ndead.letter.topic = \"\"\n[patterns]\nfiles = [\"probe.tern\"]\n"
       << "[metrics]\naddress = \"\"\n[log]\nlevel = \"warn\"\n";
@@ -170,7 +241,7 @@ int main(int argc, char** argv) {
     ConsumerOptions co;
     co.bootstrap_servers = bootstrap;
     co.group_id = "lat-reader";
-    co.properties = {{"fetch.wait.max.ms", fetch_wait_ms}, {"session.timeout.ms", "6000"},
+    co.properties = {{"fetch.wait.max.ms", reader_fetch_wait_ms}, {"session.timeout.ms", "6000"},
                      {"heartbeat.interval.ms", "500"}, {"socket.nagle.disable", "true"}};
     auto consumer = Consumer::Create(std::move(co));
     if (!consumer.ok()) {
@@ -216,6 +287,9 @@ int main(int argc, char** argv) {
   po.bootstrap_servers = bootstrap;
   po.properties = {{"linger.ms", linger_ms}, {"socket.nagle.disable", "true"}};
   if (!producer_debug.empty()) po.properties.emplace_back("debug", producer_debug);
+  for (const std::string& kv : event_producer) {
+    po.properties.emplace_back(kv.substr(0, kv.find('=')), kv.substr(kv.find('=') + 1));
+  }
   auto producer = Producer::Create(std::move(po));
   if (!producer.ok()) return Fail(producer.status().message());
   Producer& out = *producer.value();
@@ -241,7 +315,9 @@ int main(int argc, char** argv) {
   }
 
   // The measured run: events at a fixed rate, sent in 1 ms slices.
-  const double cpu_before = CpuSeconds(daemon);
+  const double cpu_before = CpuSeconds("/proc/" + std::to_string(daemon) + "/stat");
+  const double mock_cpu_before = ThreadCpuSeconds("rdk:mock");
+  const double self_cpu_before = CpuSeconds("/proc/self/stat");
   const uint64_t total = static_cast<uint64_t>(rate * seconds);
   const auto t0 = std::chrono::steady_clock::now();
   std::string line;
@@ -256,7 +332,7 @@ int main(int argc, char** argv) {
     line = "{\"ts\":" + std::to_string(ts++) + ",\"k\":\"k" + std::to_string(i % static_cast<uint64_t>(keys)) +
            "\",\"probe\":" + (probe ? "true" : "false") + ",\"sent_us\":" + std::to_string(NowUs()) + "}";
     while (true) {
-      auto s = out.Produce("lat.events", {}, line, {}, 0, 0);
+      auto s = out.Produce("lat.events", {}, line, {}, 0, static_cast<int32_t>(i % static_cast<uint64_t>(partitions)));
       if (s.ok()) break;
       out.Poll(1);
     }
@@ -272,7 +348,10 @@ int main(int argc, char** argv) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  const double cpu_after = CpuSeconds(daemon);
+  const double cpu_after = CpuSeconds("/proc/" + std::to_string(daemon) + "/stat");
+  const double mock_cpu = ThreadCpuSeconds("rdk:mock") - mock_cpu_before;
+  const double self_cpu = CpuSeconds("/proc/self/stat") - self_cpu_before;
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   kill(daemon, SIGTERM);
   int status = 0;
   waitpid(daemon, &status, 0);
@@ -288,22 +367,27 @@ int main(int argc, char** argv) {
   std::sort(inside_ms.begin(), inside_ms.end());
   const size_t got = end_to_end_ms.size();
   const double cpu = cpu_after - cpu_before;
-  std::printf("rate %.0f ev/s for %.1f s (sent in %.2f s), probe every %d, linger.ms %s: %zu/%llu alerts back\n",
-              rate, seconds, send_seconds, probe_every, linger_ms.c_str(), got,
+  std::printf("rate %.0f ev/s for %.1f s (sent in %.2f s), probe every %d, linger.ms %s, fetch.wait.max.ms %s "
+              "(reader %s), %d partition(s), mock TCP_NODELAY %s: %zu/%llu alerts back\n",
+              rate, seconds, send_seconds, probe_every, linger_ms.c_str(), fetch_wait_ms.c_str(),
+              reader_fetch_wait_ms.c_str(), partitions, mock ? (mock_nodelay ? "on" : "off") : "n/a", got,
               static_cast<unsigned long long>(probes));
   std::printf("end to end ms:  p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", Percentile(end_to_end_ms, 0.5),
               Percentile(end_to_end_ms, 0.99), Percentile(end_to_end_ms, 0.999),
               end_to_end_ms.empty() ? 0.0 : end_to_end_ms.back());
   std::printf("inside Tern ms: p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", Percentile(inside_ms, 0.5),
               Percentile(inside_ms, 0.99), Percentile(inside_ms, 0.999), inside_ms.empty() ? 0.0 : inside_ms.back());
-  std::printf("daemon CPU %.2f s for %llu events: %.0f events per CPU-second\n", cpu,
-              static_cast<unsigned long long>(total), cpu > 0 ? static_cast<double>(total) / cpu : 0.0);
+  std::printf("daemon CPU %.2f s for %llu events: %.0f events per CPU-second (%.0f%% of a core over %.1f s); "
+              "mock thread %.0f%%, this process (mock, event producer, reader) %.0f%%\n", cpu,
+              static_cast<unsigned long long>(total), cpu > 0 ? static_cast<double>(total) / cpu : 0.0,
+              100 * cpu / wall, wall, 100 * mock_cpu / wall, 100 * self_cpu / wall);
   std::printf("RESULT rate=%.0f linger_ms=%s alerts=%zu probes=%llu e2e_p50_ms=%.3f e2e_p99_ms=%.3f "
-              "e2e_p999_ms=%.3f inside_p50_ms=%.3f inside_p99_ms=%.3f cpu_s=%.3f events_per_cpu_s=%.0f daemon_status=%d\n",
+              "e2e_p999_ms=%.3f inside_p50_ms=%.3f inside_p99_ms=%.3f cpu_s=%.3f events_per_cpu_s=%.0f "
+              "daemon_core=%.3f mock_core=%.3f bench_core=%.3f daemon_status=%d\n",
               rate, linger_ms.c_str(), got, static_cast<unsigned long long>(probes), Percentile(end_to_end_ms, 0.5),
               Percentile(end_to_end_ms, 0.99), Percentile(end_to_end_ms, 0.999), Percentile(inside_ms, 0.5),
               Percentile(inside_ms, 0.99), cpu, cpu > 0 ? static_cast<double>(total) / cpu : 0.0,
-              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+              cpu / wall, mock_cpu / wall, self_cpu / wall, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
   std::system(("rm -rf " + dir).c_str());
   return got == probes && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }

@@ -25,20 +25,25 @@
 // offset rebuilds every partial match (Engine::OldestLivePositions). A crash or a
 // restart therefore re-reads what an unfinished alert depends on; the alerts that
 // come out again carry the same ids. A message whose delivery fails for good is
-// produced again. Commits go out every kCommitIntervalMs and at shutdown.
+// produced again, from the copy its failed delivery report hands back (librdkafka
+// holds every message until its report, so the daemon keeps no copy of its own).
+// Commits go out every kCommitIntervalMs and at shutdown.
 //
 // Latency. Both clients disable Nagle's algorithm (small requests are not held back
 // waiting for an ACK). The consumer is polled with a short wait and drained without waiting;
 // alerts are produced the moment the engine emits them (linger.ms from the producer
 // properties); delivery reports are served every iteration. Each alert carries the
-// wall-clock microseconds at which its event was consumed and at which the alert was
-// handed to the producer (headers tern-consumed-us / tern-produced-us) for the
-// latency bench.
+// wall-clock microseconds at which the daemon started handling its event and at
+// which the alert was handed to the producer (headers tern-consumed-us /
+// tern-produced-us) for the latency bench. Clock reads are kept few: one per record,
+// one per polled batch, one per record with alerts, one per producer poll with
+// delivery reports.
 #include "connectors/daemon.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <deque>
 #include <unordered_map>
@@ -60,6 +65,7 @@ constexpr size_t kMaxBatch = 2048;         // messages per poll
 constexpr int64_t kCommitIntervalMs = 200;
 constexpr int64_t kStatsIntervalMs = 1000;
 constexpr int kShutdownFlushMs = 30000;
+constexpr int kClusterIdWaitMs = 2000;     // at start, to tell the embedded broker
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -85,6 +91,12 @@ uint64_t Position(uint64_t topic_hash, int32_t partition, int64_t offset) {
 }
 
 int64_t OffsetOf(uint64_t position) { return static_cast<int64_t>(position & ((uint64_t{1} << 40) - 1)); }
+
+// `v` in decimal, in `buf`.
+std::string_view Decimal(int64_t v, char (&buf)[24]) {
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return {buf, static_cast<size_t>(end - buf)};
+}
 
 // The Kafka message key of an alert: a string key as its text, anything else
 // (numbers, lists of a multi-field key, null) as its JSON.
@@ -142,22 +154,33 @@ struct Daemon::Impl {
   std::vector<Partition> partitions;
   std::unordered_map<std::string, uint32_t> partition_ids;  // "topic\0partition"
   std::string id_scratch;
+  std::string last_topic;       // PartitionId's last answer, for runs of one partition
+  int32_t last_partition = -1;
+  uint32_t last_id = 0;
   std::vector<uint64_t> live_positions;  // scratch for commits
 
   // ---- produced messages
-  struct Pending {
+  // librdkafka holds each message until its delivery report, and a failed report
+  // hands it back (DeliveryReport::key/value/headers): only a message to produce
+  // again is copied here.
+  struct Unacked {
+    int64_t event_time_us = 0;  // an alert's input record timestamp (0: unknown)
+    bool is_alert = false;
+    bool acked = false;
+  };
+  struct Retry {
+    uint64_t seq;
     std::string topic, key, value;
     std::vector<std::pair<std::string, std::string>> headers;
-    int64_t event_time_us = 0;  // the input record's timestamp (0: unknown)
-    bool is_alert = false;
   };
   uint64_t next_seq = 0;
   uint64_t acked_prefix = 0;         // every seq below it is acknowledged
-  std::deque<uint8_t> acked;         // acked[i]: seq acked_prefix + i
-  std::unordered_map<uint64_t, Pending> pending;
-  std::vector<uint64_t> retry;       // failed deliveries to produce again
+  std::deque<Unacked> outstanding;   // outstanding[i]: seq acked_prefix + i
+  size_t unacked = 0;                // entries of `outstanding` not acked
+  std::vector<Retry> retry;          // failed produces and deliveries, to produce again
   std::vector<Header> header_scratch;
   std::string key_scratch;
+  int64_t delivery_now_us = 0;       // NowUs() of the current producer poll, 0: not read yet
 
   int64_t last_commit_ms = 0;
   int64_t last_stats_ms = 0;
@@ -169,13 +192,18 @@ struct Daemon::Impl {
 
   // ------------------------------------------------------------ the loop
   uint32_t PartitionId(std::string_view topic, int32_t partition);
-  void Handle(const Message& m);
+  // `polled_ms`: steady time the batch was polled.
+  void Handle(const Message& m, int64_t polled_ms);
   // The engine's pending alerts to the producer; `completing` is the record whose
   // processing produced them (null for window timers fired by an idle partition).
   void SendAlerts(const Message* completing, int64_t consumed_us);
-  void Send(Pending p);
+  // Produces one message under a new sequence number.
+  void Send(std::string_view topic, std::string_view key, std::string_view value,
+            std::span<const Header> headers, bool is_alert, int64_t event_time_us);
+  void Produce(uint64_t seq, std::string_view topic, std::string_view key, std::string_view value,
+               std::span<const Header> headers);
   void RetryFailed();  // produces again the messages whose delivery failed
-  void Produce(uint64_t seq);
+  void PollProducer(int timeout_ms);
   void OnDelivery(const DeliveryReport& r);
   void Commit(bool sync);
   void CheckIdle(int64_t now_ms);
@@ -240,7 +268,15 @@ bool Daemon::Impl::Setup(std::string* error) {
   ConsumerOptions co;
   co.bootstrap_servers = c.brokers;
   co.group_id = c.group;
-  co.properties.emplace_back("fetch.wait.max.ms", "5");
+  if (c.consumer_properties.count("fetch.wait.max.ms") == 0) {
+    // A real broker answers a held fetch as soon as records arrive, so the wait only
+    // bounds idle fetching. librdkafka's mock (`tern kafka-mock`) holds it for the
+    // whole wait and returns one record batch per partition per fetch: a 5 ms hold
+    // leaves a backlog of batches that drains one fetch at a time (docs/kafka.md).
+    const bool mock = producer->ClusterId(kClusterIdWaitMs).starts_with("mockCluster");
+    co.properties.emplace_back("fetch.wait.max.ms", mock ? "1" : "5");
+    if (mock) spdlog::info("the brokers are librdkafka's mock cluster: fetch.wait.max.ms 1");
+  }
   co.properties.emplace_back("socket.nagle.disable", "true");
   for (const auto& [k, v] : c.consumer_properties) co.properties.emplace_back(k, v);
   co.on_rebalance = [this](RebalanceKind kind, std::span<const TopicPartition> parts) {
@@ -312,12 +348,16 @@ void Daemon::Impl::Reload() {
 // ---------------------------------------------------------------- the loop
 
 uint32_t Daemon::Impl::PartitionId(std::string_view topic, int32_t partition) {
+  if (partition == last_partition && topic == last_topic) return last_id;
+  last_topic.assign(topic);
+  last_partition = partition;
   id_scratch.assign(topic);
   id_scratch.push_back('\0');
   id_scratch.append(std::to_string(partition));
   auto it = partition_ids.find(id_scratch);
-  if (it != partition_ids.end()) return it->second;
+  if (it != partition_ids.end()) return last_id = it->second;
   const uint32_t id = static_cast<uint32_t>(partitions.size());
+  last_id = id;
   partition_ids.emplace(id_scratch, id);
   Partition p;
   p.topic.assign(topic);
@@ -328,67 +368,92 @@ uint32_t Daemon::Impl::PartitionId(std::string_view topic, int32_t partition) {
   return id;
 }
 
-void Daemon::Impl::Send(Pending p) {
+void Daemon::Impl::Send(std::string_view topic, std::string_view key, std::string_view value,
+                        std::span<const Header> headers, bool is_alert, int64_t event_time_us) {
   const uint64_t seq = next_seq++;
-  acked.push_back(0);
-  pending.emplace(seq, std::move(p));
-  Produce(seq);
+  outstanding.push_back({event_time_us, is_alert, false});
+  ++unacked;
+  Produce(seq, topic, key, value, headers);
 }
 
-void Daemon::Impl::Produce(uint64_t seq) {
-  const Pending& p = pending.at(seq);
-  header_scratch.clear();
-  for (const auto& [k, v] : p.headers) header_scratch.push_back({k, v});
+void Daemon::Impl::Produce(uint64_t seq, std::string_view topic, std::string_view key,
+                           std::string_view value, std::span<const Header> headers) {
   while (true) {
-    Status s = producer->Produce(p.topic, p.key, p.value, header_scratch, seq);
+    Status s = producer->Produce(topic, key, value, headers, seq);
     if (s.ok()) return;
     if (s.code() == Errc::kQueueFull) {
-      producer->Poll(1);  // serve reports so the queue drains
+      PollProducer(1);  // serve reports so the queue drains
       continue;
     }
     if (s.fatal()) {
       fatal = s;
       return;
     }
-    spdlog::warn("produce to {}: {}; will retry", p.topic, s.message());
-    retry.push_back(seq);
+    spdlog::warn("produce to {}: {}; will retry", topic, s.message());
+    Retry& r = retry.emplace_back();
+    r.seq = seq;
+    r.topic.assign(topic);
+    r.key.assign(key);
+    r.value.assign(value);
+    for (const Header& h : headers) r.headers.emplace_back(h.key, h.value);
     return;
   }
 }
 
+void Daemon::Impl::PollProducer(int timeout_ms) {
+  delivery_now_us = 0;
+  producer->Poll(timeout_ms);
+}
+
 void Daemon::Impl::OnDelivery(const DeliveryReport& r) {
-  auto it = pending.find(r.opaque);
-  if (it == pending.end()) return;
+  if (r.opaque < acked_prefix || r.opaque - acked_prefix >= outstanding.size()) return;
+  Unacked& u = outstanding[r.opaque - acked_prefix];
+  if (u.acked) return;
   if (!r.status.ok()) {
-    spdlog::warn("delivery to {} failed: {}; producing it again", it->second.topic, r.status.message());
-    retry.push_back(r.opaque);
+    spdlog::warn("delivery to {} failed: {}; producing it again", r.topic, r.status.message());
+    Retry& again = retry.emplace_back();
+    again.seq = r.opaque;
+    again.topic.assign(r.topic);
+    again.key.assign(r.key);
+    again.value.assign(r.value);
+    for (const Header& h : r.headers) again.headers.emplace_back(h.key, h.value);
     return;
   }
-  if (it->second.is_alert) {
+  if (u.is_alert) {
     alerts_out->Add();
-    if (it->second.event_time_us > 0) end_to_end->Observe(static_cast<double>(NowUs() - it->second.event_time_us) / 1e6);
+    if (u.event_time_us > 0) {
+      if (delivery_now_us == 0) delivery_now_us = NowUs();
+      end_to_end->Observe(static_cast<double>(delivery_now_us - u.event_time_us) / 1e6);
+    }
   }
-  pending.erase(it);
-  acked[r.opaque - acked_prefix] = 1;
-  while (!acked.empty() && acked.front() != 0) {
-    acked.pop_front();
+  u.acked = true;
+  --unacked;
+  while (!outstanding.empty() && outstanding.front().acked) {
+    outstanding.pop_front();
     ++acked_prefix;
   }
 }
 
-void Daemon::Impl::Handle(const Message& m) {
+void Daemon::Impl::Handle(const Message& m, int64_t polled_ms) {
+  // When its handling starts: the time the record waited behind its batch-mates is
+  // not counted in tern_processing_latency_seconds (it is in end-to-end latency).
   const int64_t consumed_us = NowUs();
   events_in->Add();
   const uint32_t id = PartitionId(m.topic(), m.partition());
   Partition& part = partitions[id];
-  part.last_seen_ms = SteadyMs();
+  part.last_seen_ms = polled_ms;
   part.idle = false;
   const uint64_t seq_before = next_seq;
   const DaemonConfig& c = options.config;
-  auto source_headers = [&](Pending& p) {
-    p.headers.emplace_back("tern-topic", std::string(m.topic()));
-    p.headers.emplace_back("tern-partition", std::to_string(m.partition()));
-    p.headers.emplace_back("tern-offset", std::to_string(m.offset()));
+  // A dead letter or late copy: the record as received, with its source in headers.
+  char partition_text[24], offset_text[24];
+  auto send_copy = [&](std::string_view topic, std::string_view error) {
+    Header headers[4] = {{"tern-topic", m.topic()},
+                         {"tern-partition", Decimal(m.partition(), partition_text)},
+                         {"tern-offset", Decimal(m.offset(), offset_text)},
+                         {"tern-error", error}};
+    Send(topic, m.has_key() ? m.key() : std::string_view(), m.value(),
+         std::span<const Header>(headers, error.empty() ? 3 : 4), /*is_alert=*/false, 0);
   };
 
   nfa::StoredEvent* e = engine->NewEvent();
@@ -397,29 +462,14 @@ void Daemon::Impl::Handle(const Message& m) {
     engine->Discard(e);
     malformed->Add();
     spdlog::debug("{}[{}]@{}: malformed event: {}", m.topic(), m.partition(), m.offset(), error);
-    if (!c.dead_letter_topic.empty()) {
-      Pending p;
-      p.topic = c.dead_letter_topic;
-      p.key.assign(m.has_key() ? m.key() : std::string_view());
-      p.value.assign(m.value());
-      p.headers.emplace_back("tern-error", error);
-      source_headers(p);
-      Send(std::move(p));
-    }
+    if (!c.dead_letter_topic.empty()) send_copy(c.dead_letter_topic, error);
   } else {
     e->position = Position(part.topic_hash, m.partition(), m.offset());
     e->partition = id;
     e->stream = part.stream;
     if (engine->Push(e)) {
       late->Add();
-      if (!c.late_topic.empty()) {
-        Pending p;
-        p.topic = c.late_topic;
-        p.key.assign(m.has_key() ? m.key() : std::string_view());
-        p.value.assign(m.value());
-        source_headers(p);
-        Send(std::move(p));
-      }
+      if (!c.late_topic.empty()) send_copy(c.late_topic, {});
     }
     SendAlerts(&m, consumed_us);
   }
@@ -432,31 +482,37 @@ void Daemon::Impl::SendAlerts(const Message* completing, int64_t consumed_us) {
   if (alerts.empty()) return;
   const int64_t produced_us = NowUs();
   const int64_t event_ms = completing != nullptr ? completing->timestamp_ms() : 0;
+  char consumed_text[24], produced_text[24], event_text[24];
+  const std::string_view consumed = Decimal(consumed_us, consumed_text);
+  const std::string_view produced = Decimal(produced_us, produced_text);
+  const std::string_view event = Decimal(event_ms, event_text);
   for (engine::Alert& a : alerts) {
-    Pending p;
-    p.topic = a.to.empty() ? options.config.alerts_topic : std::string(a.to);
-    p.key.assign(AlertKey(a, key_scratch));
-    p.value = std::move(a.json);
-    p.headers.emplace_back("tern-alert-id", a.id);
-    p.headers.emplace_back("tern-pattern", engine->programs()[a.pattern]->name);
-    p.is_alert = true;
+    Header headers[5] = {{"tern-alert-id", a.id},
+                         {"tern-pattern", engine->programs()[a.pattern]->name},
+                         {"tern-consumed-us", consumed},
+                         {"tern-produced-us", produced},
+                         {"tern-event-ms", event}};
+    size_t count = 2;
     if (completing != nullptr) {
-      p.headers.emplace_back("tern-consumed-us", std::to_string(consumed_us));
-      p.headers.emplace_back("tern-produced-us", std::to_string(produced_us));
-      if (event_ms > 0) p.headers.emplace_back("tern-event-ms", std::to_string(event_ms));
-      p.event_time_us = event_ms > 0 ? event_ms * 1000 : 0;
+      count = event_ms > 0 ? 5 : 4;
       inside->Observe(static_cast<double>(produced_us - consumed_us) / 1e6);
     }
-    Send(std::move(p));
+    const std::string_view topic = a.to.empty() ? std::string_view(options.config.alerts_topic) : std::string_view(a.to);
+    Send(topic, AlertKey(a, key_scratch), a.json, std::span<const Header>(headers, count), /*is_alert=*/true,
+         completing != nullptr && event_ms > 0 ? event_ms * 1000 : 0);
   }
   alerts.clear();
 }
 
 void Daemon::Impl::RetryFailed() {
   if (retry.empty()) return;
-  std::vector<uint64_t> again;
+  std::vector<Retry> again;
   again.swap(retry);
-  for (uint64_t seq : again) Produce(seq);
+  for (const Retry& r : again) {
+    header_scratch.clear();
+    for (const auto& [k, v] : r.headers) header_scratch.push_back({k, v});
+    Produce(r.seq, r.topic, r.key, r.value, header_scratch);
+  }
 }
 
 void Daemon::Impl::CheckIdle(int64_t now_ms) {
@@ -505,7 +561,7 @@ void Daemon::Impl::UpdateStats() {
   const engine::Stats& s = engine->stats();
   live_keys->Set(static_cast<double>(s.live_keys));
   live_partials->Set(static_cast<double>(s.live_runs));
-  in_flight->Set(static_cast<double>(pending.size()));
+  in_flight->Set(static_cast<double>(unacked));
   for (const PartitionLag& l : consumer->Lag()) {
     if (l.lag >= 0) lag->WithLabels({l.topic, std::to_string(l.partition)}).Set(static_cast<double>(l.lag));
   }
@@ -540,9 +596,12 @@ int Daemon::Run() {
       m.fatal = s;
       break;
     }
-    for (const Message& msg : batch) m.Handle(msg);
+    if (!batch.empty()) {
+      const int64_t polled_ms = SteadyMs();  // idleness needs no finer time
+      for (const Message& msg : batch) m.Handle(msg, polled_ms);
+    }
     batch.Clear();
-    m.producer->Poll(0);
+    m.PollProducer(0);
     m.RetryFailed();
     const int64_t now = SteadyMs();
     m.CheckIdle(now);
@@ -558,11 +617,11 @@ int Daemon::Run() {
   if (m.server) m.server->SetHealth(false, "stopping");
   // Stop consuming; deliver what is in flight (failed deliveries are produced again).
   const int64_t deadline = SteadyMs() + kShutdownFlushMs;
-  while (!m.pending.empty() && SteadyMs() < deadline && m.fatal.ok()) {
-    m.producer->Poll(10);
+  while (m.unacked > 0 && SteadyMs() < deadline && m.fatal.ok()) {
+    m.PollProducer(10);
     m.RetryFailed();
   }
-  if (!m.pending.empty()) spdlog::error("{} messages not delivered at shutdown; their offsets stay uncommitted", m.pending.size());
+  if (m.unacked > 0) spdlog::error("{} messages not delivered at shutdown; their offsets stay uncommitted", m.unacked);
   m.Commit(/*sync=*/true);
   Status closed = m.consumer->Close();
   if (!closed.ok()) spdlog::warn("leaving the group: {}", closed.message());

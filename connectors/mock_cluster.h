@@ -40,7 +40,9 @@ enum class KafkaApi : int16_t {
 // Thread: any (librdkafka serialises mock commands). Locks: librdkafka's.
 class MockCluster {
  public:
-  static Result<std::unique_ptr<MockCluster>> Start(int brokers);
+  // `nodelay`: TCP_NODELAY on the connections the brokers accept (see
+  // mock_cluster.cc); false leaves librdkafka's Nagle on, for comparisons.
+  static Result<std::unique_ptr<MockCluster>> Start(int brokers, bool nodelay = true);
   ~MockCluster();
   MockCluster(const MockCluster&) = delete;
   MockCluster& operator=(const MockCluster&) = delete;
@@ -48,6 +50,9 @@ class MockCluster {
   // "127.0.0.1:PORT1,127.0.0.1:PORT2,...": the clients' bootstrap.servers.
   const std::string& bootstrap_servers() const { return bootstrap_servers_; }
   int broker_count() const { return broker_count_; }
+  // Listeners found and set to TCP_NODELAY at start (see mock_cluster.cc): one per
+  // broker, unless the process cannot read /proc/self/fd; 0 when started without.
+  int nodelay_listeners() const { return nodelay_listeners_; }
 
   // Topics are also auto-created on first use with the mock's default of 4
   // partitions; CreateTopic fixes the count. Replication must be <= brokers.
@@ -73,6 +78,8 @@ class MockCluster {
   rd_kafka_mock_cluster_t* cluster_ = nullptr;  // destroyed before handle_
   std::string bootstrap_servers_;
   int broker_count_ = 0;  // >= 1
+  bool nodelay_ = true;
+  int nodelay_listeners_ = 0;  // 0..broker_count_
 };
 
 }  // namespace tern::connectors

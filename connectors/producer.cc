@@ -61,8 +61,24 @@ void Producer::Callbacks::OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m
     // librdkafka already retried what it could; retriable() here means that
     // producing the message again may succeed (e.g. message.timeout.ms expired).
     report.status = Status::FromKafka(message->err, "delivery to '" + std::string(report.topic) + "'");
+    if (message->key != nullptr) report.key = {static_cast<const char*>(message->key), message->key_len};
+    if (message->payload != nullptr) {
+      report.value = {static_cast<const char*>(message->payload), message->len};
+    }
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(message, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      size_t size = 0;
+      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+        self->failed_headers_.push_back(
+            {name, value == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(value), size)});
+      }
+      report.headers = self->failed_headers_;
+    }
   }
   self->on_delivery_(report);
+  self->failed_headers_.clear();
 }
 
 void Producer::Callbacks::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -106,6 +122,14 @@ Status Producer::Flush(int timeout_ms) {
 }
 
 int Producer::in_flight() const { return rd_kafka_outq_len(handle_); }
+
+std::string Producer::ClusterId(int timeout_ms) const {
+  char* id = rd_kafka_clusterid(handle_, timeout_ms);
+  if (id == nullptr) return {};
+  std::string out(id);
+  rd_kafka_mem_free(handle_, id);
+  return out;
+}
 
 Status Producer::fatal_error() const {
   char reason[512] = "";

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "connectors/properties.h"
 #include "connectors/status.h"
@@ -31,6 +32,11 @@ struct DeliveryReport {
   int64_t offset = -1;     // broker offset; -1 on failure
   uint64_t opaque = 0;     // what the caller passed to Produce
   Status status;           // ok: acknowledged by all in-sync replicas
+  // A failed delivery's message as it was produced, so the caller can produce it
+  // again without keeping its own copy of every message; empty when delivered.
+  std::string_view key;
+  std::string_view value;
+  std::span<const Header> headers;
 };
 
 struct ProducerOptions {
@@ -74,6 +80,9 @@ class Producer {
   int in_flight() const;
   // A fatal error the producer hit (it then fails every Produce), or ok.
   Status fatal_error() const;
+  // The cluster id from the brokers' metadata, waiting up to timeout_ms for it;
+  // empty if none came. librdkafka's mock cluster's starts with "mockCluster".
+  std::string ClusterId(int timeout_ms) const;
 
  private:
   Producer() = default;
@@ -84,6 +93,7 @@ class Producer {
   std::function<void(const DeliveryReport&)> on_delivery_;
   std::function<void(const Status&)> on_error_;
   std::string topic_scratch_;  // NUL-terminated topic for rd_kafka_producev
+  std::vector<Header> failed_headers_;  // a failed report's headers, during its callback
 };
 
 }  // namespace tern::connectors

@@ -14,6 +14,10 @@ Scenarios:
   outage        the broker goes down while the daemon works and comes back, and
                 injected produce/fetch/commit request errors: no alert is lost
                 (duplicates only with the same id).
+  redeliver     the daemon's first produce requests fail for good (an injected
+                MESSAGE_TOO_LARGE, which librdkafka does not retry): the daemon
+                produces the failed alerts again from their delivery reports, and
+                none is lost.
   reload        SIGHUP with a changed pattern file: the unchanged pattern keeps its
                 partial match and completes it; a file with errors is rejected and
                 the running patterns keep running.
@@ -141,12 +145,14 @@ def scrape(log_path, metric):
 
 
 def write_config(path, bootstrap, name, pattern_globs, events_topic=None, idle=None,
-                 log_level="info"):
+                 log_level="info", producer=None):
     with open(path, "w") as f:
         f.write('[kafka]\nbrokers = "%s"\ngroup = "%s"\n' % (bootstrap, name))
         # The mock makes a re-joining member wait session.timeout.ms - 1 s (docs/kafka.md).
         f.write('[kafka.consumer]\n"fetch.wait.max.ms" = 5\n"session.timeout.ms" = 3000\n'
                 '"heartbeat.interval.ms" = 500\n')
+        if producer:
+            f.write('[kafka.producer]\n' + "".join('"%s" = %s\n' % kv for kv in producer.items()))
         f.write('[input]\ntopics = ["%s"]\n' % (events_topic or name + ".events"))
         if idle is not None:
             f.write('idle = "%s"\n' % idle)
@@ -301,6 +307,27 @@ def scenario_outage(tern, repo, work, mock):
     got, by_id = all_alerts_once(daemon, mock.bootstrap, "ou.alerts", want, "after the outage")
     print("daemon_test: outage ok: %d alerts written (%d distinct, as replay) through a 3 s broker outage "
           "and injected request errors" % (len(got), len(by_id)))
+
+
+def scenario_redeliver(tern, repo, work, mock):
+    patterns, lines = shipped(repo)
+    expected = replay(tern, patterns, lines, work)
+    want = Counter(map(without_id, expected))
+    config = os.path.join(work, "rd.toml")
+    write_config(config, mock.bootstrap, "rd", [os.path.join(repo, "patterns", "*.tern")])
+    log = os.path.join(work, "rd.log")
+    produce(mock.bootstrap, "rd.events", lines)
+    # Only the daemon produces from here on: its first 5 produce requests fail with
+    # MESSAGE_TOO_LARGE (10), a permanent error librdkafka reports without retrying.
+    mock.control("errors produce 10 5")
+    daemon = Daemon(tern, config, log)
+    got, by_id = all_alerts_once(daemon, mock.bootstrap, "rd.alerts", want, "after failed deliveries")
+    with open(log) as f:
+        again = f.read().count("producing it again")
+    if again == 0:
+        fail("no delivery failed: the injected produce errors did not reach the daemon")
+    print("daemon_test: redeliver ok: %d alerts written (%d distinct, as replay); %d failed deliveries "
+          "produced again" % (len(got), len(by_id), again))
 
 
 def scenario_reload(tern, repo, work, mock):
@@ -464,14 +491,15 @@ def main():
         fail("usage: daemon_test.py TERN REPO SCENARIO")
     tern, repo, scenario = sys.argv[1], sys.argv[2], sys.argv[3]
     scenarios = {"replay_equal": scenario_replay_equal, "restart": scenario_restart,
-                 "reload": scenario_reload, "outage": scenario_outage, "partitions": scenario_partitions}
+                 "reload": scenario_reload, "outage": scenario_outage, "partitions": scenario_partitions,
+                 "redeliver": scenario_redeliver}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
     if scenario == "partitions":
         topics = ["pt.events:3"] + ["%s.%s:1" % (p, t) for p in ("ph", "pi") for t in ("alerts", "late", "dead")]
     else:
-        prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou"}[scenario]
+        prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou", "redeliver": "rd"}[scenario]
         topics = ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")]
     mock = Mock(tern, topics)
     try:

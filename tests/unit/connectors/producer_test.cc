@@ -156,5 +156,68 @@ TEST_CASE("a broker outage delays delivery but loses nothing") {
   CHECK(total == 100);
 }
 
+TEST_CASE("the mock cluster's id tells it apart") {
+  auto mock = MockCluster::Start(1);
+  REQUIRE(mock.ok());
+  Reports reports;
+  auto producer = MakeProducer(**mock, &reports);
+  CHECK(producer->ClusterId(5000).starts_with("mockCluster"));
+}
+
+TEST_CASE("a failed delivery report hands the message back") {
+  auto mock = MockCluster::Start(1);
+  REQUIRE(mock.ok());
+  REQUIRE((*mock)->CreateTopic("alerts", 1).ok());
+  struct Failed {
+    std::string topic, key, value;
+    std::vector<std::pair<std::string, std::string>> headers;
+    uint64_t opaque;
+  };
+  std::vector<Failed> failed;
+  size_t delivered = 0;
+  ProducerOptions options;
+  options.bootstrap_servers = (*mock)->bootstrap_servers();
+  options.properties = testing::FastProducerProperties();
+  options.properties.insert(options.properties.end(), {{"message.timeout.ms", "1500"}, {"log_level", "0"}});
+  options.on_delivery = [&](const DeliveryReport& r) {
+    if (r.status.ok()) {
+      ++delivered;
+      CHECK(r.key.empty());  // only a failure carries the message
+      CHECK(r.value.empty());
+      CHECK(r.headers.empty());
+      return;
+    }
+    Failed f{std::string(r.topic), std::string(r.key), std::string(r.value), {}, r.opaque};
+    for (const Header& h : r.headers) f.headers.emplace_back(h.key, h.value);
+    failed.push_back(std::move(f));
+  };
+  options.on_error = [](const Status&) {};
+  auto producer = Producer::Create(std::move(options));
+  REQUIRE(producer.ok());
+  const Header headers[] = {{"tern-alert-id", "a1"}, {"empty", ""}};
+  REQUIRE((*producer)->Produce("alerts", "k", "delivered", headers, 1).ok());
+  REQUIRE((*producer)->Flush(5000).ok());
+  REQUIRE(delivered == 1);
+
+  REQUIRE((*mock)->SetBrokerDown(-1).ok());
+  REQUIRE((*producer)->Produce("alerts", "key-7", "the value", headers, 7).ok());
+  REQUIRE((*producer)->Produce("alerts", "", "no key, no headers", {}, 8).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (failed.size() < 2 && std::chrono::steady_clock::now() < deadline) (*producer)->Poll(50);
+  REQUIRE(failed.size() == 2);
+  CHECK(failed[0].opaque == 7);
+  CHECK(failed[0].topic == "alerts");
+  CHECK(failed[0].key == "key-7");
+  CHECK(failed[0].value == "the value");
+  REQUIRE(failed[0].headers.size() == 2);
+  CHECK(failed[0].headers[0] == std::pair<std::string, std::string>("tern-alert-id", "a1"));
+  CHECK(failed[0].headers[1] == std::pair<std::string, std::string>("empty", ""));
+  CHECK(failed[1].opaque == 8);
+  CHECK(failed[1].key.empty());
+  CHECK(failed[1].value == "no key, no headers");
+  CHECK(failed[1].headers.empty());
+  REQUIRE((*mock)->SetBrokerUp(-1).ok());
+}
+
 }  // namespace
 }  // namespace tern::connectors
