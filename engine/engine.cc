@@ -298,6 +298,7 @@ struct Engine::Impl {
         ProgramRuntime& rt = runtimes[g.representative];
         groups.push_back({rt.nfa.get(), rt.program.get(), &rt.memo});
       }
+      spec.start_filter = StartFilter(1024, options.start_filter_sample_period);
       spec.start_filter.Build(groups);
       starting.reserve(spec.starts.size());
     }

@@ -23,6 +23,9 @@ struct Options {
   // per group of alike ones); fewer are asked one by one whether an event concerns
   // them. Same alerts either way; 1 routes every program (tests).
   size_t route_min_programs = 4;
+  // A routed spec's start filter re-chooses which guard triggers each start group
+  // from the first 1,024 events of every this many (StartFilter; tests make it small).
+  uint32_t start_filter_sample_period = 1u << 20;
 };
 
 enum class AlertKind : uint8_t { kMatch, kTimeout };

@@ -285,8 +285,11 @@ void StartFilter::ChooseTriggers() {
   const size_t words = bits_.size();
   true_triggers_.assign(words, 0);
   false_triggers_.assign(words, 0);
-  std::vector<uint32_t> trigger(never_.size(), UINT32_MAX);  // per group: (word * 64 + bit) * 2 + truth
-  std::vector<uint32_t> count(words * 128 + 1, 0);
+  // Scratch kept between samples: choosing again allocates nothing.
+  std::vector<uint32_t>& trigger = trigger_scratch_;  // per group: (word * 64 + bit) * 2 + truth
+  std::vector<uint32_t>& count = count_scratch_;
+  trigger.assign(never_.size(), UINT32_MAX);
+  count.assign(words * 128 + 1, 0);
   for (uint32_t g = 0; g < never_.size(); ++g) {
     if (never_[g] || need_begin_[g] == need_begin_[g + 1]) continue;
     uint32_t best_seen = UINT32_MAX;

@@ -119,6 +119,8 @@ class StartFilter {
   std::vector<uint64_t> false_triggers_;  // per word: ... when false
   std::vector<uint32_t> trigger_begin_;   // per (word * 64 + bit) * 2 + truth: its groups are
   std::vector<uint32_t> triggered_groups_;  //   triggered_groups_[trigger_begin_[t], trigger_begin_[t + 1])
+  std::vector<uint32_t> trigger_scratch_;   // ChooseTriggers: per group, its trigger
+  std::vector<uint32_t> count_scratch_;     // ChooseTriggers: groups per trigger
 };
 
 }  // namespace tern::engine

@@ -17,6 +17,9 @@ StoredEvent* EventStore::Acquire() {
     e->payload.reserve(kPayloadReserve);
     e->strings.reserve(kStringsReserve);
     e->index = static_cast<uint32_t>(records_.size() - 1);
+    // The free list can hold every record: grow it with the pool, not on a burst of
+    // releases.
+    if (free_.capacity() < records_.capacity()) free_.reserve(records_.capacity());
   }
   e->refs = 1;
   e->id = {};

@@ -11,6 +11,9 @@ NodeId SharedBuffer::Put(uint16_t stage, StoredEvent* event, NodeId parent) {
   } else {
     id = static_cast<NodeId>(nodes_.size());
     nodes_.emplace_back();
+    // The free list can hold every node: grow it with the pool, not when many
+    // nodes are released at once (a window closing on every key).
+    if (free_.capacity() < nodes_.capacity()) free_.reserve(nodes_.capacity());
   }
   Node& n = nodes_[id];
   n.event = event;
