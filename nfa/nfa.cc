@@ -61,10 +61,16 @@ Nfa::Nfa(const Program* program, SharedBuffer* buffer, Evaluator* evaluator, Exp
     StateType t = program->states[s].type;
     if ((t == StateType::kNormal || t == StateType::kPending) && s != program->start) wait_states_.push_back(s);
   }
-  std::vector<StateId> roots = wait_states_;
-  roots.push_back(program->start);
+  // The start state first: its leaves are then the first ones of noop_, in the same
+  // order, and StartIsNoop reuses IsNoop's leaf mask of the same event.
+  std::vector<StateId> roots = {program->start};
+  roots.insert(roots.end(), wait_states_.begin(), wait_states_.end());
   BuildPlan(noop_, roots);
   BuildPlan(start_, {program->start});
+  start_in_noop_ = !noop_.never && !start_.never;
+  for (size_t i = 0; i < start_.leaves.size() && start_in_noop_; ++i) {
+    start_in_noop_ = noop_.leaf_bit[start_.leaves[i].expr] == i;
+  }
   BuildStepPlan();
 }
 
@@ -460,7 +466,18 @@ std::vector<Nfa::StartGuard> Nfa::StartGuards() {
 
 bool Nfa::Answer(NoopPlan& plan, uint8_t (Nfa::*decide)(uint64_t), const StoredEvent* event, uint64_t epoch) {
   if (plan.never) return false;
-  const uint64_t mask = LeafMask(plan, event, epoch);
+  uint64_t mask;
+  if (&plan == &start_ && start_in_noop_ && epoch != 0 && noop_mask_epoch_ == epoch) {
+    // IsNoop has read this event's leaves: the start state's are the first of them.
+    const size_t n = start_.leaves.size();
+    mask = n == 64 ? noop_mask_ : noop_mask_ & ((uint64_t{1} << n) - 1);
+  } else {
+    mask = LeafMask(plan, event, epoch);
+    if (&plan == &noop_) {
+      noop_mask_ = mask;
+      noop_mask_epoch_ = epoch;
+    }
+  }
   if (plan.table.empty()) return (this->*decide)(mask) != 0;
   uint8_t& decided = plan.table[mask];
   if (decided == kNoopUnknown) decided = (this->*decide)(mask);

@@ -270,6 +270,10 @@ class Nfa {
   bool Answer(NoopPlan& plan, uint8_t (Nfa::*decide)(uint64_t), const StoredEvent* event, uint64_t epoch);
   NoopPlan noop_;
   NoopPlan start_;
+  // start_'s leaves are noop_'s first ones, in order: its mask is a prefix of noop_'s.
+  bool start_in_noop_ = false;
+  uint64_t noop_mask_ = 0;        // noop_'s leaf mask of the event of
+  uint64_t noop_mask_epoch_ = 0;  // this epoch (0: none)
   std::vector<uint8_t> tri_stack_;    // CondValue3 scratch
 };
 
