@@ -298,6 +298,12 @@ def measure(variant, tools, args, mode, data_dir, log, cache):
     engine = dict(by_eps[len(by_eps) // 2])  # the median run, segments included
     for key in ("p50_us", "p90_us", "p99_us", "p999_us", "ns_per_event"):
         engine[key] = statistics.median(r[key] for r in engine_runs)
+    # Per segment, the fastest of the runs: noise on this shared machine only adds
+    # time, so the minimum is the steadiest estimate of how the cost moves along the
+    # stream (W7's flatness judgement reads these).
+    segs = [r["seg_ns"] for r in engine_runs if r.get("seg_ns")]
+    if segs and all(len(s) == len(segs[0]) for s in segs):
+        engine["seg_ns"] = [min(s[i] for s in segs) for i in range(len(segs[0]))]
     engine["runs"] = len(engine_runs)
     engine["report"] = first["stdout"]
     if int(engine["alerts"]) != replay_alerts:
@@ -673,7 +679,8 @@ def main():
         if param == "within" and main_row is not None:
             out.append("")
             out.append(f"{name} (window as in its pattern file) over the stream, in ten equal "
-                       "segments; live PM and engine heap at each segment's end:")
+                       "segments; engine ns/ev per segment = the fastest of the tern_bench_engine runs "
+                       "for that segment; live PM and engine heap at each segment's end:")
             out.append("")
             out.append(segments_table(main_row))
     out.append("")
