@@ -283,13 +283,18 @@ def scenario_restart(tern, repo, work, mock):
           % (len(got), len(by_id)))
 
 
-def scenario_outage(tern, repo, work, mock):
+def shipped_setup(tern, repo, work, mock, prefix):
+    """The shipped patterns and sample stream, the alerts replay gives for it (ids
+    aside), and a daemon config and log path for topics `prefix`.*."""
     patterns, lines = shipped(repo)
-    expected = replay(tern, patterns, lines, work)
-    want = Counter(map(without_id, expected))
-    config = os.path.join(work, "ou.toml")
-    write_config(config, mock.bootstrap, "ou", [os.path.join(repo, "patterns", "*.tern")])
-    log = os.path.join(work, "ou.log")
+    want = Counter(map(without_id, replay(tern, patterns, lines, work)))
+    config = os.path.join(work, prefix + ".toml")
+    write_config(config, mock.bootstrap, prefix, [os.path.join(repo, "patterns", "*.tern")])
+    return lines, want, config, os.path.join(work, prefix + ".log")
+
+
+def scenario_outage(tern, repo, work, mock):
+    lines, want, config, log = shipped_setup(tern, repo, work, mock, "ou")
     produce(mock.bootstrap, "ou.events", lines[:100])
     daemon = Daemon(tern, config, log)
     wait_for("the first events to be consumed", lambda: (scrape(log, "tern_events_total") or 0) >= 1)
@@ -310,12 +315,7 @@ def scenario_outage(tern, repo, work, mock):
 
 
 def scenario_redeliver(tern, repo, work, mock):
-    patterns, lines = shipped(repo)
-    expected = replay(tern, patterns, lines, work)
-    want = Counter(map(without_id, expected))
-    config = os.path.join(work, "rd.toml")
-    write_config(config, mock.bootstrap, "rd", [os.path.join(repo, "patterns", "*.tern")])
-    log = os.path.join(work, "rd.log")
+    lines, want, config, log = shipped_setup(tern, repo, work, mock, "rd")
     produce(mock.bootstrap, "rd.events", lines)
     # Only the daemon produces from here on: its first 5 produce requests fail with
     # MESSAGE_TOO_LARGE (10), a permanent error librdkafka reports without retrying.
