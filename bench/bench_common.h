@@ -37,9 +37,7 @@ inline bool CompilePatterns(const std::vector<std::string>& paths, engine::Engin
     std::stringstream text;
     text << in.rdbuf();
     sources.push_back(std::make_shared<const SourceFile>(path, text.str()));
-    for (auto& program : compiler::CompileSource(sources.back(), engine.schema(), sink)) {
-      engine.AddProgram(std::move(program));
-    }
+    engine.AddPrograms(compiler::CompileSource(sources.back(), engine.schema(), sink));
   }
   if (!sink.diagnostics().empty()) std::fputs(RenderAll(sink.diagnostics()).c_str(), stderr);
   return !sink.has_errors();

@@ -138,7 +138,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
     Flush(output.log, output.log_file);
   }
   if (loaded.sink.has_errors()) return kExitFailed;
-  for (const auto& program : loaded.programs) engine.AddProgram(program);
+  engine.AddPrograms(loaded.programs);
 
   engine::LineReader reader;
   std::string error;

@@ -216,7 +216,7 @@ bool Daemon::Impl::LoadPatterns(std::string* errors) {
   std::vector<std::shared_ptr<const nfa::Program>> programs;
   if (!options.load_patterns(options.config.pattern_files, engine->schema(), &programs, errors)) return false;
   if (engine->programs().empty()) {
-    for (auto& p : programs) engine->AddProgram(p);
+    engine->AddPrograms(programs);
   } else {
     size_t kept = engine->ReplacePrograms(programs);
     spdlog::info("reload: {} patterns, {} kept their partial matches", programs.size(), kept);

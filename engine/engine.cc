@@ -578,14 +578,18 @@ Engine::~Engine() {
 
 nfa::Schema& Engine::schema() { return impl_->schema; }
 
-void Engine::AddProgram(std::shared_ptr<const nfa::Program> program) {
+void Engine::AddProgram(std::shared_ptr<const nfa::Program> program) { AddPrograms({std::move(program)}); }
+
+void Engine::AddPrograms(const std::vector<std::shared_ptr<const nfa::Program>>& programs) {
   Impl& m = *impl_;
-  m.programs.push_back(program);
-  m.runtimes.emplace_back();
-  ProgramRuntime& rt = m.runtimes.back();
-  rt.program = std::move(program);
-  rt.fingerprint = nfa::Fingerprint(*rt.program);
-  m.BindMemo(rt);
+  for (const auto& program : programs) {
+    m.programs.push_back(program);
+    m.runtimes.emplace_back();
+    ProgramRuntime& rt = m.runtimes.back();
+    rt.program = program;
+    rt.fingerprint = nfa::Fingerprint(*rt.program);
+    m.BindMemo(rt);
+  }
   m.Wire();
 }
 
