@@ -12,13 +12,17 @@
 #include "engine/line_reader.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <mutex>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -52,16 +56,91 @@ uint64_t NewlineBits(const char* p, size_t n) {
   return n >= 64 ? bits : bits & ((uint64_t{1} << n) - 1);
 }
 
+// A mapped file that another process truncates raises SIGBUS at the next read of a
+// page past its new end. The handler maps zero pages over the rest of that mapping,
+// so the read finds zeros instead of killing the process, and marks the mapping
+// truncated. Zeros hold no newline, so no line cut from the mapping can include them;
+// Next() stops with an error at the next chunk of the mapping or where read() takes
+// over (LeaveMapping, which also catches a cut inside the last page: zeros there
+// without a fault). Faults elsewhere go to the handler installed before ours (or the
+// default action). A reader that finds no free region slot reads with read() instead.
+struct MappedRegion {
+  std::atomic<bool> used{false};
+  std::atomic<const char*> begin{nullptr};
+  std::atomic<size_t> size{0};
+  std::atomic<bool> truncated{false};
+};
+constexpr int kMaxRegions = 16;
+MappedRegion g_regions[kMaxRegions];
+struct sigaction g_previous_sigbus;
+size_t g_page = 4096;
+
+void OnSigbus(int sig, siginfo_t* info, void* context) {
+  const char* addr = static_cast<const char*>(info->si_addr);
+  for (MappedRegion& r : g_regions) {
+    const char* begin = r.begin.load(std::memory_order_acquire);
+    const size_t size = r.size.load(std::memory_order_acquire);
+    if (begin == nullptr || addr < begin || addr >= begin + size) continue;
+    char* from = reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(addr) & ~(g_page - 1));
+    const size_t length = static_cast<size_t>(begin + size - from);
+    if (mmap(from, length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+      break;
+    }
+    r.truncated.store(true, std::memory_order_release);
+    return;
+  }
+  if (g_previous_sigbus.sa_flags & SA_SIGINFO) {
+    g_previous_sigbus.sa_sigaction(sig, info, context);
+  } else if (g_previous_sigbus.sa_handler != SIG_DFL && g_previous_sigbus.sa_handler != SIG_IGN) {
+    g_previous_sigbus.sa_handler(sig);
+  } else {
+    // The default action: the faulting access runs again without us.
+    signal(SIGBUS, SIG_DFL);
+  }
+}
+
+// A region slot for [begin, begin + size), or -1 when none is free.
+int RegisterMapping(const char* begin, size_t size) {
+  static std::once_flag installed;
+  std::call_once(installed, [] {
+    g_page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    struct sigaction action {};
+    action.sa_sigaction = OnSigbus;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGBUS, &action, &g_previous_sigbus);
+  });
+  for (int i = 0; i < kMaxRegions; ++i) {
+    bool expected = false;
+    if (!g_regions[i].used.compare_exchange_strong(expected, true)) continue;
+    g_regions[i].truncated.store(false);
+    g_regions[i].size.store(size, std::memory_order_release);
+    g_regions[i].begin.store(begin, std::memory_order_release);
+    return i;
+  }
+  return -1;
+}
+
+void UnregisterMapping(int region) {
+  if (region < 0) return;
+  g_regions[region].begin.store(nullptr, std::memory_order_release);
+  g_regions[region].size.store(0, std::memory_order_release);
+  g_regions[region].used.store(false, std::memory_order_release);
+}
+
 }  // namespace
 
 LineReader::LineReader(size_t chunk_bytes) : capacity_(chunk_bytes < 16 ? 16 : chunk_bytes) {}
 
 LineReader::~LineReader() {
+  UnregisterMapping(region_);
   if (map_ != nullptr) munmap(map_, map_size_);
   if (owns_fd_ && fd_ >= 0) close(fd_);
 }
 
 void LineReader::Reset() {
+  UnregisterMapping(region_);
+  region_ = -1;
   if (map_ != nullptr) munmap(map_, map_size_);
   map_ = nullptr;
   map_size_ = 0;
@@ -111,6 +190,11 @@ bool LineReader::Map() {
   const size_t size = static_cast<size_t>(st.st_size);
   void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd_, 0);
   if (map == MAP_FAILED) return false;
+  region_ = RegisterMapping(static_cast<const char*>(map), size);
+  if (region_ < 0) {
+    munmap(map, size);
+    return false;
+  }
   madvise(map, size, MADV_SEQUENTIAL);
   map_ = static_cast<char*>(map);
   map_size_ = size;
@@ -135,7 +219,21 @@ void LineReader::Release() {
   }
 }
 
+bool LineReader::Truncated() {
+  if (region_ < 0 || !g_regions[region_].truncated.load(std::memory_order_acquire)) return false;
+  error_ = "the file shrank while being read (it had " + std::to_string(map_size_) +
+           " bytes when opened); stopped after line " + std::to_string(line_number_);
+  eof_ = true;
+  return true;
+}
+
 bool LineReader::LeaveMapping() {
+  // A file cut short inside the mapping's last page reads zeros there, with no SIGBUS.
+  struct stat st;
+  if (fstat(fd_, &st) == 0 && static_cast<size_t>(st.st_size) < map_end_) {
+    g_regions[region_].truncated.store(true, std::memory_order_release);
+    return true;  // the caller's Truncated() reports it
+  }
   const size_t tail = end_ - begin_;
   if (tail > capacity_) {
     while (capacity_ < tail) capacity_ *= 2;
@@ -214,11 +312,12 @@ bool LineReader::Next(Line* line) {
       if (mapped_) {
         if (end_ < map_end_) {
           // The next chunk of the mapping (end_ stops at each, off the per-line path).
+          if (Truncated()) return false;
           Release();
           end_ = std::min(map_end_, end_ + kDefaultChunk);
           continue;
         }
-        if (!LeaveMapping()) return false;
+        if (!LeaveMapping() || Truncated()) return false;
       }
       if (!Refill() && !error_.empty()) return false;
       block_ = begin_;

@@ -23,7 +23,8 @@ struct Line {
 // go through read() into the buffer (whatever was appended to the file since it was
 // opened is read too). A line longer than the chunk grows the buffer, so any line
 // length works. After warm-up Next() does not allocate. A mapped file truncated by
-// another process while being read raises SIGBUS.
+// another process while being read ends the input with an error (a SIGBUS handler
+// catches the read past the new end); the lines handed out before are whole.
 // Thread: one reader thread. Locks: none.
 class LineReader {
  public:
@@ -55,6 +56,9 @@ class LineReader {
   // Hands the mapped pages before the current line back (their page table entries, not
   // the page cache), so that the reader's resident memory stays about one chunk.
   void Release();
+  // True (and error_ set, input ended) once the SIGBUS handler found the mapped file
+  // shorter than when it was mapped.
+  bool Truncated();
   // Moves the mapping's unread bytes into the buffer and leaves the rest of the file
   // to read(), from the end of the last whole block. False (and error_) when the file
   // cannot be positioned there.
@@ -73,6 +77,7 @@ class LineReader {
                                 // (a multiple of 64) up to map_end_
   size_t map_end_ = 0;          // end of the mapping's last whole 64-byte block, after
                                 // which read() takes over
+  int region_ = -1;             // the mapping's slot in the SIGBUS handler's table
   size_t released_ = 0;         // mapping bytes [0, released_) handed back by Release();
                                 // a multiple of the page size
   size_t capacity_ = 0;       // bytes in buffer_; >= chunk size (or the tail of a mapping)

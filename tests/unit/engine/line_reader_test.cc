@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -203,6 +204,75 @@ TEST_CASE("a mapped file that grows while it is read") {
   std::fclose(f);
   CHECK(Drain(reader) == Lines{"2:" + std::string(32, 'b'), "3:{\"more\":1}"});
   CHECK(reader.bytes_read() == 101 + 32 + 1 + 11);
+}
+
+// Lines "line <k> xxx...", 40-140 bytes, numbered from 1, up to `bytes`.
+std::string NumberedLines(size_t bytes) {
+  std::string content;
+  for (size_t k = 1; content.size() < bytes; ++k) {
+    content += "line " + std::to_string(k) + " " + std::string(k * 37 % 100 + 30, 'x') + "\n";
+  }
+  return content;
+}
+
+// Reads `file` after cutting it to `cut` bytes once `before` lines were read; checks
+// that every line handed out is whole and the input ends with the shrink error.
+void ReadTruncated(const TempFile& file, const Lines& want, size_t before, size_t cut) {
+  LineReader reader;
+  std::string error;
+  REQUIRE(reader.Open(file.path(), &error));
+  Line line;
+  size_t got = 0;
+  for (; got < before; ++got) {
+    REQUIRE(reader.Next(&line));
+    CHECK(line.text == want[got]);
+  }
+  REQUIRE(truncate(file.path().c_str(), static_cast<off_t>(cut)) == 0);
+  while (reader.Next(&line)) {
+    REQUIRE(got < want.size());
+    CHECK(line.text == want[got]);
+    ++got;
+  }
+  CHECK(reader.error().find("the file shrank while being read") != std::string::npos);
+  // Nothing past the cut was handed out as a line.
+  size_t whole = 0;
+  for (size_t offset = 0; whole < want.size() && offset + want[whole].size() + 1 <= cut; ++whole) {
+    offset += want[whole].size() + 1;
+  }
+  CHECK(got <= std::max(whole, before));
+  CHECK(got >= before);
+}
+
+TEST_CASE("a mapped file cut short while it is read: an error, not SIGBUS") {
+  const std::string content = NumberedLines(size_t{3} << 20);
+  Lines want;
+  for (size_t b = 0, e; (e = content.find('\n', b)) != std::string::npos; b = e + 1) {
+    want.push_back(content.substr(b, e - b));
+  }
+  SUBCASE("cut pages before the end: the read past the new end faults") {
+    TempFile file(content);
+    ReadTruncated(file, want, 10, (size_t{1} << 20) + 123);
+  }
+  SUBCASE("cut to nothing") {
+    TempFile file(content);
+    ReadTruncated(file, want, 1, 0);
+  }
+  SUBCASE("cut inside the mapping's last page: zeros there, no fault") {
+    TempFile file(content);
+    ReadTruncated(file, want, 10, content.size() - 200);
+  }
+  SUBCASE("over several chunks of the mapping: stops at the next chunk") {
+    const std::string big = NumberedLines(size_t{9} << 20);
+    Lines all;
+    for (size_t b = 0, e; (e = big.find('\n', b)) != std::string::npos; b = e + 1) {
+      all.push_back(big.substr(b, e - b));
+    }
+    TempFile file(big);
+    ReadTruncated(file, all, 10, (size_t{1} << 20) + 123);
+  }
+  SUBCASE("a file that stays whole reads to the end without error") {
+    CHECK(ReadAll(content) == Reference(content));
+  }
 }
 
 TEST_CASE("a missing file") {
