@@ -464,30 +464,31 @@ std::vector<Nfa::StartGuard> Nfa::StartGuards() {
   return guards;
 }
 
-bool Nfa::Answer(NoopPlan& plan, uint8_t (Nfa::*decide)(uint64_t), const StoredEvent* event, uint64_t epoch) {
-  if (plan.never) return false;
-  uint64_t mask;
-  if (&plan == &start_ && start_in_noop_ && epoch != 0 && noop_mask_epoch_ == epoch) {
-    // IsNoop has read this event's leaves: the start state's are the first of them.
-    const size_t n = start_.leaves.size();
-    mask = n == 64 ? noop_mask_ : noop_mask_ & ((uint64_t{1} << n) - 1);
-  } else {
-    mask = LeafMask(plan, event, epoch);
-    if (&plan == &noop_) {
-      noop_mask_ = mask;
-      noop_mask_epoch_ = epoch;
-    }
-  }
+bool Nfa::Answer(NoopPlan& plan, uint8_t (Nfa::*decide)(uint64_t), uint64_t mask) {
   if (plan.table.empty()) return (this->*decide)(mask) != 0;
   uint8_t& decided = plan.table[mask];
   if (decided == kNoopUnknown) decided = (this->*decide)(mask);
   return decided != 0;
 }
 
-bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) { return Answer(noop_, &Nfa::DecideNoop, event, epoch); }
+bool Nfa::IsNoop(const StoredEvent* event, uint64_t epoch) {
+  if (noop_.never) return false;
+  noop_mask_ = LeafMask(noop_, event, epoch);
+  noop_mask_epoch_ = epoch;
+  return Answer(noop_, &Nfa::DecideNoop, noop_mask_);
+}
 
 bool Nfa::StartIsNoop(const StoredEvent* event, uint64_t epoch) {
-  return Answer(start_, &Nfa::DecideStartNoop, event, epoch);
+  if (start_.never) return false;
+  uint64_t mask;
+  if (start_in_noop_ && epoch != 0 && noop_mask_epoch_ == epoch) {
+    // IsNoop has read this event's leaves: the start state's are the first of them.
+    const size_t n = start_.leaves.size();
+    mask = n == 64 ? noop_mask_ : noop_mask_ & ((uint64_t{1} << n) - 1);
+  } else {
+    mask = LeafMask(start_, event, epoch);
+  }
+  return Answer(start_, &Nfa::DecideStartNoop, mask);
 }
 
 StateId Nfa::FindFinalAfterProceed(StateId from, const EvalContext& ctx) {

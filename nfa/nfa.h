@@ -266,8 +266,8 @@ class Nfa {
   bool Fired(const NoopPlan& plan, StateId from, uint64_t leaf_mask, int* takes, int* ignores, bool* self_ignore);
   uint8_t DecideNoop(uint64_t leaf_mask);
   uint8_t DecideStartNoop(uint64_t leaf_mask);
-  // The plan's answer for the event: looked up by leaf mask, decided on first sight.
-  bool Answer(NoopPlan& plan, uint8_t (Nfa::*decide)(uint64_t), const StoredEvent* event, uint64_t epoch);
+  // The plan's answer for an event's leaf mask: looked up, decided on first sight.
+  bool Answer(NoopPlan& plan, uint8_t (Nfa::*decide)(uint64_t), uint64_t mask);
   NoopPlan noop_;
   NoopPlan start_;
   // start_'s leaves are noop_'s first ones, in order: its mask is a prefix of noop_'s.
