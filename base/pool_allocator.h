@@ -10,6 +10,16 @@
 
 namespace tern {
 
+// For a slab of slots (a std::vector) recycled through a free list of their indices:
+// keeps the free list able to hold every slot, growing it with the slab (amortised,
+// as the slab grows) instead of when many slots are released at once (a window
+// closing on every key), which would allocate on the hot path. Call after growing
+// the slab.
+template <typename FreeList, typename Slab>
+inline void KeepFreeListRoom(FreeList& free_list, const Slab& slab) {
+  if (free_list.capacity() < slab.capacity()) free_list.reserve(slab.capacity());
+}
+
 // Thread: each thread has its own pool; a block must be freed on the thread
 // that allocated it (the engine is single-threaded). Locks: none.
 class BlockPool {

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/pool_allocator.h"
 #include "nfa/nfa.h"
 
 namespace tern::engine {
@@ -83,9 +84,7 @@ class KeyIndex {
     } else {
       index = static_cast<uint32_t>(entries_.size());
       entries_.emplace_back();
-      // The free list can hold every entry: grow it with the entries, not when many
-      // keys are erased at once (a window closing on all of them).
-      if (free_.capacity() < entries_.capacity()) free_.reserve(entries_.capacity());
+      KeepFreeListRoom(free_, entries_);
     }
     Entry& entry = entries_[index];
     entry.key_bytes.assign(bytes);

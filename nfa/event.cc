@@ -1,6 +1,8 @@
 // Event record pool.
 #include "nfa/event.h"
 
+#include "base/pool_allocator.h"
+
 namespace tern::nfa {
 
 const Value StoredEvent::kMissingSlot = Value::Missing();
@@ -17,9 +19,7 @@ StoredEvent* EventStore::Acquire() {
     e->payload.reserve(kPayloadReserve);
     e->strings.reserve(kStringsReserve);
     e->index = static_cast<uint32_t>(records_.size() - 1);
-    // The free list can hold every record: grow it with the pool, not on a burst of
-    // releases.
-    if (free_.capacity() < records_.capacity()) free_.reserve(records_.capacity());
+    KeepFreeListRoom(free_, records_);
   }
   e->refs = 1;
   e->id = {};

@@ -1,6 +1,8 @@
 // Node pool with iterative release.
 #include "nfa/shared_buffer.h"
 
+#include "base/pool_allocator.h"
+
 namespace tern::nfa {
 
 NodeId SharedBuffer::Put(uint16_t stage, StoredEvent* event, NodeId parent) {
@@ -11,9 +13,7 @@ NodeId SharedBuffer::Put(uint16_t stage, StoredEvent* event, NodeId parent) {
   } else {
     id = static_cast<NodeId>(nodes_.size());
     nodes_.emplace_back();
-    // The free list can hold every node: grow it with the pool, not when many
-    // nodes are released at once (a window closing on every key).
-    if (free_.capacity() < nodes_.capacity()) free_.reserve(nodes_.capacity());
+    KeepFreeListRoom(free_, nodes_);
   }
   Node& n = nodes_[id];
   n.event = event;
