@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds librdkafka 2.0.2 (Debian bookworm's source package) with
 # msgset-find-from-newest.patch into build/patched-mock/lib, for latency
-# EXPERIMENTS against a mock broker whose fetches do not walk the whole
+# measurements against a mock broker whose fetches do not walk the whole
 # partition log (rd_kafka_mock_msgset_find, "FIXME: Maintain an index"; see
-# docs/kafka.md). Nothing in the build, the tests or the demo uses it.
+# docs/kafka.md). scripts/bench-latency.sh runs it; nothing in the build, the
+# tests or the demo uses it.
 #
 #   bash bench/mock/build.sh
 #   LD_LIBRARY_PATH=build/patched-mock/lib build/release/bench/tern_latency \
