@@ -43,25 +43,4 @@ inline bool CompilePatterns(const std::vector<std::string>& paths, engine::Engin
   return !sink.has_errors();
 }
 
-// "250ms", "2s", "10m", "1h", "1d" or a bare number of milliseconds.
-inline bool ParseDurationMs(std::string_view text, int64_t* ms) {
-  size_t digits = 0;
-  int64_t value = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
-    value = value * 10 + (text[digits] - '0');
-    ++digits;
-  }
-  if (digits == 0) return false;
-  std::string_view unit = text.substr(digits);
-  int64_t scale = 0;
-  if (unit.empty() || unit == "ms") scale = 1;
-  if (unit == "s") scale = 1000;
-  if (unit == "m") scale = 60 * 1000;
-  if (unit == "h") scale = 3600 * 1000;
-  if (unit == "d") scale = 24 * 3600 * 1000;
-  if (scale == 0) return false;
-  *ms = value * scale;
-  return true;
-}
-
 }  // namespace tern::bench

@@ -38,6 +38,7 @@
 #define TERN_HAVE_TSC 1
 #endif
 
+#include "base/duration.h"
 #include "bench/bench_common.h"
 #include "engine/engine.h"
 #include "engine/event_parser.h"
@@ -185,7 +186,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--time-field" && i + 1 < argc) {
       time_field = argv[++i];
     } else if (arg == "--lateness" && i + 1 < argc) {
-      if (!tern::bench::ParseDurationMs(argv[++i], &lateness_ms)) {
+      if (!tern::ParseDuration(argv[++i], &lateness_ms)) {
         std::fprintf(stderr, "tern_bench_engine: bad --lateness '%s'\n", argv[i]);
         return 2;
       }
