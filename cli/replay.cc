@@ -71,7 +71,7 @@ void Log(ReplayOutput& output, const std::string& line) {
 }
 
 void DrainAlerts(engine::Engine& engine, ReplayOutput& output, uint64_t* count) {
-  std::vector<engine::Alert>& alerts = engine.alerts();
+  engine::AlertList& alerts = engine.alerts();
   if (alerts.empty()) return;  // most events: no alert
   for (const engine::Alert& alert : alerts) {
     Append(output.alerts, output.alerts_file, alert.json);

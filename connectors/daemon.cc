@@ -478,7 +478,7 @@ void Daemon::Impl::Handle(const Message& m, int64_t polled_ms) {
 }
 
 void Daemon::Impl::SendAlerts(const Message* completing, int64_t consumed_us) {
-  std::vector<engine::Alert>& alerts = engine->alerts();
+  engine::AlertList& alerts = engine->alerts();
   if (alerts.empty()) return;
   const int64_t produced_us = NowUs();
   const int64_t event_ms = completing != nullptr ? completing->timestamp_ms() : 0;

@@ -218,7 +218,7 @@ struct Engine::Impl {
   std::vector<std::string> stream_names;
   std::vector<Partition> partitions;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
-  std::vector<Alert> alerts;
+  AlertList alerts;
   Stats stats;
   uint64_t next_seq = 1;
   uint64_t epoch = 0;
@@ -416,14 +416,13 @@ struct Engine::Impl {
 
   void Emit(uint32_t program, std::string_view key_bytes, std::string_view key_json, const nfa::Output& o) {
     ProgramRuntime& rt = runtimes[program];
-    Alert a;
+    Alert& a = alerts.Append();
     a.pattern = program;
     a.kind = o.kind == nfa::OutputKind::kMatch ? AlertKind::kMatch : AlertKind::kTimeout;
     a.to = rt.program->to;
     writer.Write(*rt.program, buffer, evaluator, key_bytes, key_json, o, a);
     if (a.kind == AlertKind::kMatch) ++stats.matches;
     else ++stats.timeouts;
-    alerts.push_back(std::move(a));
     buffer.Release(o.node);
   }
 
@@ -872,7 +871,7 @@ bool Engine::Restore(std::string_view d) {
   return ok && pos == d.size();
 }
 
-std::vector<Alert>& Engine::alerts() { return impl_->alerts; }
+AlertList& Engine::alerts() { return impl_->alerts; }
 
 const Stats& Engine::stats() const {
   Impl& m = *impl_;

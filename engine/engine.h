@@ -41,6 +41,36 @@ struct Alert {
   std::string_view to;        // the pattern's `to` destination; empty = default
 };
 
+// The alerts produced since the caller last cleared them, in order. clear() keeps
+// the Alert objects and their strings' capacity, so a warm engine writes alerts
+// without allocating (a vector<Alert> would free every string on clear()).
+class AlertList {
+ public:
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  Alert& operator[](size_t i) { return slots_[i]; }
+  const Alert& operator[](size_t i) const { return slots_[i]; }
+  Alert* begin() { return slots_.data(); }
+  Alert* end() { return slots_.data() + size_; }
+  const Alert* begin() const { return slots_.data(); }
+  const Alert* end() const { return slots_.data() + size_; }
+  void clear() { size_ = 0; }
+  // Room for n alerts before any allocation of slots.
+  void reserve(size_t n) {
+    if (slots_.size() < n) slots_.resize(n);
+  }
+  // The slot for the next alert: a used one (its fields hold an earlier alert's
+  // values; the writer overwrites them all) or a new one.
+  Alert& Append() {
+    if (size_ == slots_.size()) slots_.emplace_back();
+    return slots_[size_++];
+  }
+
+ private:
+  std::vector<Alert> slots_;  // [0, size_) are the alerts; the rest spare
+  size_t size_ = 0;
+};
+
 struct Stats {
   uint64_t events = 0;          // accepted events (late ones included)
   uint64_t late = 0;            // events older than their partition's watermark
@@ -120,7 +150,7 @@ class Engine {
   void Snapshot(std::string& out) const;
   bool Restore(std::string_view data);
 
-  std::vector<Alert>& alerts();
+  AlertList& alerts();
   const Stats& stats() const;
 
  private:
