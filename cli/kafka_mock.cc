@@ -32,6 +32,8 @@ constexpr char kKafkaMockUsage[] =
     "with `ok COMMAND` or `error COMMAND: why`):\n"
     "  down [BROKER]                 disconnect a broker (default: all) until `up`\n"
     "  up [BROKER]                   let it accept connections again\n"
+    "  leader TOPIC PARTITION BROKER the partition's leader becomes BROKER\n"
+    "  coordinator GROUP BROKER      the consumer group's coordinator becomes BROKER\n"
     "  errors API CODE [COUNT]       the next COUNT (default 1) requests of API\n"
     "                                (produce, fetch, commit, metadata, heartbeat,\n"
     "                                joingroup, syncgroup) fail with Kafka error CODE\n"
@@ -62,6 +64,20 @@ std::string Control(connectors::MockCluster& mock, const std::string& line) {
     int32_t broker = -1;
     if (!(in >> broker)) broker = -1;
     connectors::Status s = verb == "down" ? mock.SetBrokerDown(broker) : mock.SetBrokerUp(broker);
+    return s.ok() ? "" : s.message();
+  }
+  if (verb == "leader") {
+    std::string topic;
+    int32_t partition = 0, broker = 0;
+    if (!(in >> topic >> partition >> broker)) return "usage: leader TOPIC PARTITION BROKER";
+    connectors::Status s = mock.SetPartitionLeader(topic, partition, broker);
+    return s.ok() ? "" : s.message();
+  }
+  if (verb == "coordinator") {
+    std::string group;
+    int32_t broker = 0;
+    if (!(in >> group >> broker)) return "usage: coordinator GROUP BROKER";
+    connectors::Status s = mock.SetGroupCoordinator(group, broker);
     return s.ok() ? "" : s.message();
   }
   if (verb == "errors") {

@@ -139,6 +139,18 @@ Status MockCluster::SetBrokerUp(int32_t broker_id) {
   return s;
 }
 
+Status MockCluster::SetPartitionLeader(std::string_view topic, int32_t partition, int32_t broker_id) {
+  std::string name(topic);
+  return Status::FromKafka(rd_kafka_mock_partition_set_leader(cluster_, name.c_str(), partition, broker_id),
+                           "leader of " + name + "[" + std::to_string(partition) + "]");
+}
+
+Status MockCluster::SetGroupCoordinator(std::string_view group, int32_t broker_id) {
+  std::string name(group);
+  return Status::FromKafka(rd_kafka_mock_coordinator_set(cluster_, "group", name.c_str(), broker_id),
+                           "coordinator of group " + name);
+}
+
 Status MockCluster::SetBrokerRtt(int32_t broker_id, int rtt_ms) {
   return Status::FromKafka(rd_kafka_mock_broker_set_rtt(cluster_, broker_id, rtt_ms),
                            "broker " + std::to_string(broker_id) + " rtt");

@@ -62,6 +62,11 @@ class MockCluster {
   // connections until SetBrokerUp; no leader change happens.
   Status SetBrokerDown(int32_t broker_id);
   Status SetBrokerUp(int32_t broker_id);
+  // Moves a partition's leadership to `broker_id` (e.g. to keep a topic reachable
+  // while another broker is down).
+  Status SetPartitionLeader(std::string_view topic, int32_t partition, int32_t broker_id);
+  // Makes `broker_id` the coordinator of consumer group `group`.
+  Status SetGroupCoordinator(std::string_view group, int32_t broker_id);
   // Adds `rtt_ms` of latency to every response of a broker (-1: all).
   Status SetBrokerRtt(int32_t broker_id, int rtt_ms);
 

@@ -2,8 +2,9 @@
 """CTest kafka_mock_cli: runs `tern kafka-mock` briefly and checks its contract.
 
 The first stdout line is `bootstrap 127.0.0.1:PORT,...` (one address per
-broker), the ports accept TCP connections, SIGTERM stops it with status 0, and
-a bad command line exits 2. Usage: kafka_mock_test.py PATH/TO/tern
+broker), the ports accept TCP connections, the control commands on stdin are
+answered `ok COMMAND` or `error COMMAND: why`, SIGTERM stops it with status 0,
+and a bad command line exits 2. Usage: kafka_mock_test.py PATH/TO/tern
 """
 import re
 import socket
@@ -24,7 +25,7 @@ def main():
         fail("bad --topic: status %d, stderr %r" % (bad.returncode, bad.stderr))
 
     proc = subprocess.Popen([tern, "kafka-mock", "--brokers", "2", "--topic", "events:3"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().rstrip("\n")
         match = re.fullmatch(r"bootstrap (127\.0\.0\.1:\d+),(127\.0\.0\.1:\d+)", line)
@@ -34,6 +35,17 @@ def main():
             host, port = address.split(":")
             with socket.create_connection((host, int(port)), timeout=5):
                 pass
+        for command, answer in [("leader events 1 2", "ok leader events 1 2"),
+                                ("coordinator tern 2", "ok coordinator tern 2"),
+                                ("down 2", "ok down 2"), ("up 2", "ok up 2"),
+                                ("errors produce 6 2", "ok errors produce 6 2"),
+                                ("leader events 1", "error leader events 1: usage: leader TOPIC PARTITION BROKER"),
+                                ("frobnicate", "error frobnicate: unknown command 'frobnicate'")]:
+            proc.stdin.write(command + "\n")
+            proc.stdin.flush()
+            got = proc.stdout.readline().rstrip("\n")
+            if got != answer:
+                fail("command %r answered %r, expected %r" % (command, got, answer))
         started = time.monotonic()
         proc.terminate()
         status = proc.wait(timeout=15)
