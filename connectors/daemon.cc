@@ -18,13 +18,16 @@
 // At-least-once. Every produced message (alert, dead letter, late copy) gets a
 // sequence number; `acked_prefix_` is the first one not yet acknowledged. Per
 // partition, `marks` remember the offsets whose processing produced messages (and
-// the sequence reached). The offset committed for a partition is the smallest of:
-// the next offset to read; the first offset whose messages are not all acknowledged;
-// and the position of the oldest event the engine still holds from the partition
-// (reorder buffer or a live partial match), so that reading again from the committed
-// offset rebuilds every partial match (Engine::OldestLivePositions). A crash or a
-// restart therefore re-reads what an unfinished alert depends on; the alerts that
-// come out again carry the same ids. A message whose delivery fails for good is
+// the sequence reached), and so do the oldest events of the partition that each
+// alert bound (Alert::bound: once emitted, its partial match is gone from the
+// engine). The offset committed for a partition is the smallest of: the next
+// offset to read; the smallest marked offset whose messages are not all
+// acknowledged; and the position of the oldest event the engine still holds from
+// the partition (reorder buffer or a live partial match), so that reading again
+// from the committed offset rebuilds every partial match (Engine::OldestLivePositions).
+// A crash or a restart therefore re-reads what an unfinished alert depends on: its
+// bound events and the record (or the watermark) that completed it; the alerts
+// that come out again carry the same ids. A message whose delivery fails for good is
 // produced again, from the copy its failed delivery report hands back (librdkafka
 // holds every message until its report, so the daemon keeps no copy of its own).
 // Commits go out every kCommitIntervalMs and at shutdown.
@@ -197,6 +200,10 @@ struct Daemon::Impl {
   // The engine's pending alerts to the producer; `completing` is the record whose
   // processing produced them (null for window timers fired by an idle partition).
   void SendAlerts(const Message* completing, int64_t consumed_us);
+  // After an alert's Send: holds the commit of every partition that holds one of its
+  // bound events at the oldest of them until the alert is acknowledged (the partial
+  // match is gone from the engine, so OldestLivePositions no longer holds them).
+  void HoldBoundEvents(const engine::Alert& a);
   // Produces one message under a new sequence number.
   void Send(std::string_view topic, std::string_view key, std::string_view value,
             std::span<const Header> headers, bool is_alert, int64_t event_time_us);
@@ -500,8 +507,26 @@ void Daemon::Impl::SendAlerts(const Message* completing, int64_t consumed_us) {
     const std::string_view topic = a.to.empty() ? std::string_view(options.config.alerts_topic) : std::string_view(a.to);
     Send(topic, AlertKey(a, key_scratch), a.json, std::span<const Header>(headers, count), /*is_alert=*/true,
          completing != nullptr && event_ms > 0 ? event_ms * 1000 : 0);
+    HoldBoundEvents(a);
   }
   alerts.clear();
+}
+
+void Daemon::Impl::HoldBoundEvents(const engine::Alert& a) {
+  // One mark per partition, at its oldest bound event (binding order is event-time
+  // order, not always offset order). Bound lists are short and almost always from
+  // one partition (keyed patterns), so the first partition check ends at once.
+  for (size_t i = 0; i < a.bound.size(); ++i) {
+    const uint32_t id = a.bound[i].partition;
+    bool seen = id >= partitions.size();
+    for (size_t j = 0; j < i && !seen; ++j) seen = a.bound[j].partition == id;
+    if (seen) continue;
+    int64_t oldest = OffsetOf(a.bound[i].position);
+    for (size_t j = i + 1; j < a.bound.size(); ++j) {
+      if (a.bound[j].partition == id) oldest = std::min(oldest, OffsetOf(a.bound[j].position));
+    }
+    partitions[id].marks.push_back({oldest, next_seq});
+  }
 }
 
 void Daemon::Impl::RetryFailed() {
@@ -544,7 +569,9 @@ void Daemon::Impl::Commit(bool sync) {
     if (p.next_offset < 0) continue;
     while (!p.marks.empty() && p.marks.front().seq_end <= acked_prefix) p.marks.pop_front();
     int64_t safe = p.next_offset;
-    if (!p.marks.empty()) safe = std::min(safe, p.marks.front().offset);
+    // Marks come in sequence order, not offset order (an alert's bound events are
+    // older than the record that completed it): the smallest offset of any.
+    for (const Mark& mark : p.marks) safe = std::min(safe, mark.offset);
     if (id < live_positions.size() && live_positions[id] != UINT64_MAX) {
       safe = std::min(safe, OffsetOf(live_positions[id]));
     }

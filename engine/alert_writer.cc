@@ -76,6 +76,8 @@ void AlertWriter::Write(const nfa::Program& program, const nfa::SharedBuffer& bu
   alert.start = bindings_.empty() ? output.start.ts : bindings_.front().event->ts();
   alert.end = timeout ? output.end : (bindings_.empty() ? output.end : bindings_.back().event->ts());
   alert.key_json.assign(key_json);
+  alert.bound.clear();
+  for (const Binding& b : bindings_) alert.bound.push_back({b.event->partition, b.event->position});
 
   Fnv id;
   id.Add(program.name);

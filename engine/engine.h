@@ -30,6 +30,12 @@ struct Options {
 
 enum class AlertKind : uint8_t { kMatch, kTimeout };
 
+// An input event an alert bound: where it came from.
+struct BoundEvent {
+  uint32_t partition = 0;  // input partition (nfa::StoredEvent::partition)
+  uint64_t position = 0;   // input position (nfa::StoredEvent::position)
+};
+
 struct Alert {
   uint32_t pattern = 0;       // index into Engine::programs()
   AlertKind kind = AlertKind::kMatch;
@@ -39,6 +45,11 @@ struct Alert {
   std::string key_json;       // the key as JSON (null, a value, or a list for multi-field keys)
   std::string json;           // the whole alert, one JSON object, no newline (spec §9)
   std::string_view to;        // the pattern's `to` destination; empty = default
+  // The events the match bound, in binding order: reading every input partition
+  // again from its oldest one (and the event that completed the match, or the
+  // watermark that closed the window) produces the alert again (the daemon holds
+  // its commits there until the alert is acknowledged).
+  std::vector<BoundEvent> bound;
 };
 
 // The alerts produced since the caller last cleared them, in order. clear() keeps
