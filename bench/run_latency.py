@@ -241,10 +241,10 @@ def main():
             for mock in order:
                 results.setdefault((name, mock), []).append(run(name, mock, tools, args.smoke, log))
     finished = datetime.datetime.now()
-    text = report(results, mocks, machine_info(), started, finished, args)
+    info = machine_info()
+    text = report(results, mocks, info, started, finished, args)
     print(text)
     if args.results_dir and not args.smoke:
-        info = machine_info()
         path = args.results_dir / f"{started:%Y-%m-%d}-latency-{info['commit']}.md"
         path.write_text(text)
         log(f"written: {path}")

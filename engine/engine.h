@@ -59,8 +59,6 @@ class AlertList {
  public:
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
-  Alert& operator[](size_t i) { return slots_[i]; }
-  const Alert& operator[](size_t i) const { return slots_[i]; }
   Alert* begin() { return slots_.data(); }
   Alert* end() { return slots_.data() + size_; }
   const Alert* begin() const { return slots_.data(); }
