@@ -8,6 +8,7 @@ PACKAGES=(
   clang libclang-rt-14-dev          # libFuzzer and the sanitizer runtimes
   libboost-dev                      # Spirit X3 (header-only)
   libsimdjson-dev                   # JSON Lines input
+  libre2-dev                        # `matches`: linear-time regular expressions
   libspdlog-dev libfmt-dev          # logging, formatting
   librdkafka-dev                    # Kafka client and its mock cluster (rdkafka_mock.h)
   libtomlplusplus-dev               # tern.toml
