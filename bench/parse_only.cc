@@ -2,7 +2,8 @@
 // EventParser as `tern replay`, and nothing else. The throughput baseline for replay:
 // given the same pattern files, it compiles them into an Engine's schema so that it
 // extracts exactly the fields replay extracts, but never pushes an event.
-// Tested by the CTest smoke runs (parse_only_smoke, bench_w*_smoke).
+// Tested by the CTest smoke runs (parse_only_smoke, bench_w*_smoke) and, for --generate,
+// tests/write_errors_test.py (CTest write_errors_bench).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/output_file.h"
 #include "bench/bench_common.h"
 #include "bench/card_events.h"
 #include "engine/engine.h"
@@ -27,22 +29,23 @@ constexpr const char* kUsage =
 
 int Generate(const char* count_text, const char* path) {
   long long count = std::strtoll(count_text, nullptr, 10);
-  std::FILE* out = std::fopen(path, "wb");
-  if (out == nullptr) {
-    std::fprintf(stderr, "tern_parse_only: cannot write '%s': %s\n", path, std::strerror(errno));
-    return 1;
-  }
-  tern::bench::CardEventGenerator generator(1);
-  std::string chunk;
-  for (long long i = 0; i < count; ++i) {
-    generator.Append(chunk);
-    if (chunk.size() > (1u << 20)) {
-      std::fwrite(chunk.data(), 1, chunk.size(), out);
-      chunk.clear();
+  tern::OutputFile out;
+  if (out.Open(path)) {
+    tern::bench::CardEventGenerator generator(1);
+    std::string chunk;
+    for (long long i = 0; i < count && out.ok(); ++i) {
+      generator.Append(chunk);
+      if (chunk.size() > (1u << 20)) {
+        out.Write(chunk);
+        chunk.clear();
+      }
     }
+    out.Write(chunk);
+    out.Close();
   }
-  std::fwrite(chunk.data(), 1, chunk.size(), out);
-  return std::fclose(out) == 0 ? 0 : 1;
+  if (out.ok()) return 0;
+  std::fprintf(stderr, "tern_parse_only: %s\n", out.error().c_str());
+  return 1;
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/output_file.h"
+
 namespace tern::cli {
 
 const std::string& Args::Get(std::string_view name, const std::string& fallback) const {
@@ -117,15 +119,14 @@ bool ReadFile(const std::string& path, std::string* text, std::string* error) {
 }
 
 bool WriteFile(const std::string& path, std::string_view text, std::string* error) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) {
-    *error = "cannot write '" + path + "': " + std::strerror(errno);
-    return false;
+  OutputFile out;
+  if (out.Open(path)) {
+    out.Write(text);
+    out.Close();
   }
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok) *error = "cannot write '" + path + "': " + std::strerror(errno);
-  return ok;
+  if (out.ok()) return true;
+  *error = out.error();
+  return false;
 }
 
 }  // namespace tern::cli

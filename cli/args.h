@@ -54,6 +54,7 @@ using tern::ParseDuration;
 std::vector<std::string> SplitWords(std::string_view line);
 
 // Whole-file helpers; errors read like "cannot read 'x.tern': No such file or directory".
+// WriteFile fails when any write or the close fails (a full disk), not only the open.
 bool ReadFile(const std::string& path, std::string* text, std::string* error);
 bool WriteFile(const std::string& path, std::string_view text, std::string* error);
 

@@ -1,7 +1,9 @@
 // `tern check FILE...`: parse, check and compile; diagnostics on stdout.
-// Tested by the cases with an expected.txt under tests/cases/.
+// Tested by the cases with an expected.txt under tests/cases/ and
+// tests/write_errors_test.py.
 #include <cstdio>
 
+#include "base/output_file.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/patterns.h"
@@ -15,7 +17,8 @@ constexpr char kCheckUsage[] =
     "\n"
     "Parses, checks and compiles the pattern files together (pattern names must be\n"
     "unique across them). Prints every diagnostic on stdout, then `N errors`.\n"
-    "Exit status: 0 without errors, 1 with errors, 2 for a bad command line.\n";
+    "Exit status: 0 without errors, 1 with errors or when standard output cannot be\n"
+    "written, 2 for a bad command line.\n";
 
 }  // namespace
 
@@ -24,7 +27,7 @@ int CheckCommand(std::span<const std::string> words) {
   std::string error;
   if (!args.Parse(words, {}, &error)) return UsageError("check", error);
   if (args.help()) {
-    std::fputs(kCheckUsage, stdout);
+    Stdout().Write(kCheckUsage);
     return kExitOk;
   }
   if (args.positional().empty()) return UsageError("check", "no pattern files given");
@@ -35,7 +38,7 @@ int CheckCommand(std::span<const std::string> words) {
   LoadedPatterns loaded;
   LoadPatterns(files, schema, &loaded);
   std::string report = CheckReport(loaded);
-  std::fwrite(report.data(), 1, report.size(), stdout);
+  Stdout().Write(report);
   if (loaded.sink.has_errors()) return kExitFailed;
   std::fprintf(stderr, "ok: %zu pattern%s\n", loaded.pattern_count,
                loaded.pattern_count == 1 ? "" : "s");

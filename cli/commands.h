@@ -1,6 +1,7 @@
 // The subcommands of `tern`, one per file (check.cc, explain.cc, replay.cc,
-// test_command.cc, run.cc, kafka_mock.cc); main.cc dispatches. Each takes the words after the
-// command name, writes to stdout/stderr and returns the exit status.
+// test_command.cc, run.cc, kafka_mock.cc, demo.cc); main.cc dispatches. Each takes the words
+// after the command name, writes standard output through tern::Stdout() (main.cc checks it
+// once the command returns) and stderr, and returns the exit status.
 // Tested by the cases under tests/cases/ and by hand (`tern <command> --help`).
 #pragma once
 

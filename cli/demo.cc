@@ -1,7 +1,8 @@
 // `tern demo`: the embedded broker, the daemon with the shipped patterns, and a
 // producer replaying the sample stream at a steady pace, all in one process; the
 // alerts are printed as they arrive, with their end-to-end latency.
-// Tested by CTest demo_smoke (tern demo --speed 0 against the embedded broker).
+// Tested by CTest demo_smoke (tern demo --speed 0 against the embedded broker) and
+// tests/write_errors_test.py (a report that cannot be written).
 #include <pthread.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/output_file.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/patterns.h"
@@ -78,7 +80,7 @@ int DemoCommand(std::span<const std::string> words) {
   std::string error;
   if (!args.Parse(words, kDemoOptions, &error)) return UsageError("demo", error);
   if (args.help()) {
-    std::fputs(kDemoUsage, stdout);
+    Stdout().Write(kDemoUsage);
     return kExitOk;
   }
   const std::string input = args.Get("--input", "patterns/sample/events.jsonl");
@@ -146,10 +148,10 @@ int DemoCommand(std::span<const std::string> words) {
     std::fprintf(stderr, "tern demo: cannot start the daemon:\n%s\n", error.c_str());
     return kExitFailed;
   }
-  std::printf("tern demo: broker %s; daemon on %zu pattern file(s), metrics http://127.0.0.1:%u/metrics\n",
+  Stdout().Print("tern demo: broker %s; daemon on %zu pattern file(s), metrics http://127.0.0.1:%u/metrics\n",
               bootstrap.c_str(), config.pattern_files.size(), daemon->metrics_port());
-  std::printf("tern demo: producing %zu events from %s at %.0fx recorded speed\n\n", lines.size(), input.c_str(), speed);
-  std::fflush(stdout);
+  Stdout().Print("tern demo: producing %zu events from %s at %.0fx recorded speed\n\n", lines.size(), input.c_str(), speed);
+  Stdout().Flush();
 
   std::thread daemon_thread([&] { daemon->Run(); });
   std::thread signal_thread([&] {
@@ -196,11 +198,11 @@ int DemoCommand(std::span<const std::string> words) {
         if (size_t f = json.find("\"fields\":"); f != std::string::npos) fields = json.substr(f + 9, 70);
         ++alerts;
         last_alert_us.store(now);
-        std::printf("[%6.2fs] %-20s %-6s key=%-16s fields=%s  (%.2f ms)\n",
+        Stdout().Print("[%6.2fs] %-20s %-6s key=%-16s fields=%s  (%.2f ms)\n",
                     static_cast<double>(now - start_us) / 1e6, Member(json, "pattern").c_str(),
                     Member(json, "kind").c_str(), Member(json, "key").c_str(),
                     fields.c_str(), latency);
-        std::fflush(stdout);
+        Stdout().Flush();
       }
       batch.Clear();
     }
@@ -218,8 +220,8 @@ int DemoCommand(std::span<const std::string> words) {
   } else {
     // The embedded broker forms a consumer group in ~3 s; start once the viewer (which
     // joined with the daemon) has its partition, so latencies are not start-up delays.
-    std::printf("tern demo: waiting for the consumer groups to form...\n");
-    std::fflush(stdout);
+    Stdout().Write("tern demo: waiting for the consumer groups to form...\n");
+    Stdout().Flush();
     for (int i = 0; i < 300 && !viewer_ready.load() && !g_stop.load(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -257,7 +259,7 @@ int DemoCommand(std::span<const std::string> words) {
     return latencies_ms.empty() ? 0.0 : latencies_ms[std::min(latencies_ms.size() - 1,
                                                                 static_cast<size_t>(p * static_cast<double>(latencies_ms.size())))];
   };
-  std::printf("\ntern demo: %zu events, %zu alerts; latency from the completing event's send to its\n"
+  Stdout().Print("\ntern demo: %zu events, %zu alerts; latency from the completing event's send to its\n"
               "alert read here (ms timestamps): p50 %.1f ms, max %.1f ms\n",
               lines.size(), alerts.load(), pct(0.5), latencies_ms.empty() ? 0.0 : latencies_ms.back());
   return alerts.load() > 0 ? kExitOk : kExitFailed;

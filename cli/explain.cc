@@ -1,7 +1,9 @@
 // `tern explain FILE [--dot]`: the compiled NFA of every pattern in a file.
-// Tested by hand; the listing itself is tested in tests/unit/compiler/compile_test.cc.
+// Tested by tests/write_errors_test.py and by hand; the listing itself is tested in
+// tests/unit/compiler/compile_test.cc.
 #include <cstdio>
 
+#include "base/output_file.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/patterns.h"
@@ -16,8 +18,8 @@ constexpr char kExplainUsage[] =
     "\n"
     "Compiles the file and prints each pattern's NFA: states and transitions as\n"
     "text, or with --dot as Graphviz (one digraph per pattern).\n"
-    "Exit status: 0, 1 when the file has errors (shown on stderr), 2 for a bad\n"
-    "command line.\n";
+    "Exit status: 0, 1 when the file has errors (shown on stderr) or standard output\n"
+    "cannot be written, 2 for a bad command line.\n";
 
 constexpr OptionSpec kExplainOptions[] = {{"--dot", false}};
 
@@ -28,7 +30,7 @@ int ExplainCommand(std::span<const std::string> words) {
   std::string error;
   if (!args.Parse(words, kExplainOptions, &error)) return UsageError("explain", error);
   if (args.help()) {
-    std::fputs(kExplainUsage, stdout);
+    Stdout().Write(kExplainUsage);
     return kExitOk;
   }
   if (args.positional().size() != 1) return UsageError("explain", "expected one pattern file");
@@ -48,10 +50,10 @@ int ExplainCommand(std::span<const std::string> words) {
   const bool dot = args.Has("--dot");
   for (size_t i = 0; i < loaded.programs.size(); ++i) {
     const nfa::Program& program = *loaded.programs[i];
-    if (i > 0 && !dot) std::fputc('\n', stdout);  // a blank line between listings
+    if (i > 0 && !dot) Stdout().Put('\n');  // a blank line between listings
     std::string text = dot ? nfa::DumpDot(program) : nfa::Dump(program);
     if (!text.empty() && text.back() != '\n') text += '\n';
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    Stdout().Write(text);
   }
   return kExitOk;
 }

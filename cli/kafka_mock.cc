@@ -1,6 +1,7 @@
 // `tern kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...`: librdkafka's
 // mock Kafka cluster in the foreground, for demos and tests, until SIGINT/SIGTERM.
-// Tested by tests/kafka_mock_test.py (CTest kafka_mock_cli) and by hand with kcat.
+// Tested by tests/kafka_mock_test.py (CTest kafka_mock_cli), tests/write_errors_test.py
+// (answers that cannot be written) and by hand with kcat.
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/output_file.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "connectors/mock_cluster.h"
@@ -115,7 +117,7 @@ int KafkaMockCommand(std::span<const std::string> words) {
   std::string error;
   if (!args.Parse(words, kKafkaMockOptions, &error)) return UsageError("kafka-mock", error);
   if (args.help()) {
-    std::fputs(kKafkaMockUsage, stdout);
+    Stdout().Write(kKafkaMockUsage);
     return kExitOk;
   }
   if (!args.positional().empty()) {
@@ -161,21 +163,24 @@ int KafkaMockCommand(std::span<const std::string> words) {
                std::to_string(topic.partitions) + " partition" +
                (topic.partitions == 1 ? ")" : "s)");
   }
-  std::printf("bootstrap %s\n", (*mock)->bootstrap_servers().c_str());
-  std::fflush(stdout);
+  Stdout().Write("bootstrap " + (*mock)->bootstrap_servers() + "\n");
+  if (!Stdout().Flush()) return kExitFailed;  // nobody can learn the address; main() says why
   std::fprintf(stderr, "tern kafka-mock: %d broker%s at %s; topics: %s; Ctrl-C stops\n", brokers,
                brokers == 1 ? "" : "s", (*mock)->bootstrap_servers().c_str(),
                created.empty() ? "none (auto-created on use)" : created.c_str());
 
-  // Test control on stdin; the thread ends with the process.
+  // Test control on stdin; the thread ends with the process. An answer that cannot be
+  // written is reported at once and makes the exit status 1 (main() checks stdout).
   connectors::MockCluster* cluster = mock.value().get();
   std::thread([cluster] {
     for (std::string line; std::getline(std::cin, line);) {
       if (line.empty()) continue;
       std::string why = Control(*cluster, line);
-      if (why.empty()) std::printf("ok %s\n", line.c_str());
-      else std::printf("error %s: %s\n", line.c_str(), why.c_str());
-      std::fflush(stdout);
+      Stdout().Write((why.empty() ? "ok " + line : "error " + line + ": " + why) + "\n");
+      if (!Stdout().Flush()) {
+        std::string error = Stdout().TakeError();
+        if (!error.empty()) std::fprintf(stderr, "tern kafka-mock: %s\n", error.c_str());
+      }
     }
   }).detach();
 

@@ -1,10 +1,12 @@
 // The `tern` executable: dispatches to the subcommand named by the first word.
-// Tested by the cases under tests/cases/ (run through `tern test`).
+// Tested by the cases under tests/cases/ (run through `tern test`) and
+// tests/write_errors_test.py (a standard output that cannot be written).
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "base/output_file.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 
@@ -47,6 +49,23 @@ int UsageError(const char* command, const std::string& message) {
   return kExitUsage;
 }
 
+namespace {
+
+// Every command writes standard output through tern::Stdout(); a write that failed
+// anywhere (a full disk, EPIPE when SIGPIPE is ignored) fails the command here, once.
+// SIGPIPE keeps its default action: `tern replay ... | head -1` ends silently, killed
+// by the signal (status 141 in a shell), as cat and grep do.
+int FinishStdout(const std::string& command, int status) {
+  if (tern::Stdout().Close()) return status;
+  if (std::string error = tern::Stdout().TakeError(); !error.empty()) {
+    std::fprintf(stderr, "tern%s%s: %s\n", command.empty() ? "" : " ", command.c_str(),
+                 error.c_str());
+  }
+  return status == kExitOk ? kExitFailed : status;
+}
+
+}  // namespace
+
 }  // namespace tern::cli
 
 int main(int argc, char** argv) {
@@ -57,16 +76,12 @@ int main(int argc, char** argv) {
   }
   std::string command = argv[1];
   if (command == "--help" || command == "-h" || command == "help") {
-    std::fputs(kUsage, stdout);
-    return kExitOk;
+    tern::Stdout().Write(kUsage);
+    return FinishStdout("", kExitOk);
   }
   std::vector<std::string> args(argv + 2, argv + argc);
   for (const Command& c : kCommands) {
-    if (command == c.name) {
-      int status = c.run(args);
-      std::fflush(stdout);
-      return status;
-    }
+    if (command == c.name) return FinishStdout(command, c.run(args));
   }
   std::fprintf(stderr, "tern: unknown command '%s'\ntry 'tern --help'\n", command.c_str());
   return kExitUsage;

@@ -1,15 +1,15 @@
 // `tern replay FILE... --input EVENTS.jsonl`: one Engine, one pass over the input,
 // alerts on stdout in the order the engine finalises them.
-// Tested by the recorded-stream cases under tests/cases/ (via `tern test`).
+// Tested by the recorded-stream cases under tests/cases/ (via `tern test`) and
+// tests/write_errors_test.py (outputs that cannot be written).
 #include "cli/replay.h"
 
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 
 #include "base/json_writer.h"
+#include "base/output_file.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "engine/event_parser.h"
@@ -38,8 +38,9 @@ constexpr char kReplayUsage[] =
     "                      its end stay open (no end-of-input timeouts or absence\n"
     "                      matches), as `tern run` would leave them\n"
     "\n"
-    "Exit status: 0, 1 when the patterns do not compile or a file cannot be read,\n"
-    "2 for a bad command line. Malformed and late events do not change it.\n";
+    "Exit status: 0, 1 when the patterns do not compile, a file cannot be read or an\n"
+    "output (stdout, --dead-letter, --late-output) cannot be written, 2 for a bad\n"
+    "command line. Malformed and late events do not change it.\n";
 
 constexpr OptionSpec kReplayOptions[] = {
     {"--input", true},       {"--time-field", true},  {"--lateness", true},
@@ -48,26 +49,33 @@ constexpr OptionSpec kReplayOptions[] = {
 
 constexpr size_t kFlushBytes = size_t{1} << 20;
 
-void Append(std::string& buffer, std::FILE* file, std::string_view text) {
+void Append(std::string& buffer, OutputFile* file, std::string_view text) {
   buffer.append(text);
   if (file != nullptr && buffer.size() >= kFlushBytes) {
-    std::fwrite(buffer.data(), 1, buffer.size(), file);
+    file->Write(buffer);
     buffer.clear();
   }
 }
 
-void Flush(std::string& buffer, std::FILE* file) {
+void Flush(std::string& buffer, OutputFile* file) {
   if (file == nullptr) return;
-  std::fwrite(buffer.data(), 1, buffer.size(), file);
+  file->Write(buffer);
   buffer.clear();
-  std::fflush(file);
+  file->Flush();
 }
 
-// Log lines go out at once (they are rare): stderr is unbuffered anyway.
+// Log lines go out at once (they are rare): stderr is unbuffered anyway. A failure to
+// write stderr goes unreported: there is nowhere left to report it.
+void FlushLog(ReplayOutput& output) {
+  if (output.log_file == nullptr) return;
+  std::fwrite(output.log.data(), 1, output.log.size(), output.log_file);
+  output.log.clear();
+}
+
 void Log(ReplayOutput& output, const std::string& line) {
   output.log += line;
   output.log += '\n';
-  Flush(output.log, output.log_file);
+  FlushLog(output);
 }
 
 void DrainAlerts(engine::Engine& engine, ReplayOutput& output, uint64_t* count) {
@@ -81,22 +89,20 @@ void DrainAlerts(engine::Engine& engine, ReplayOutput& output, uint64_t* count) 
   alerts.clear();
 }
 
-// A side output file (dead letters, late events), closed by its owner's scope.
-struct SideFile {
-  std::FILE* file = nullptr;
-  ~SideFile() {
-    if (file != nullptr) std::fclose(file);
-  }
-};
+// A side output file (dead letters, late events): open only when its option is given.
+bool OpenSide(const std::string& path, OutputFile* side, ReplayOutput& output) {
+  if (path.empty() || side->Open(path)) return true;
+  Log(output, "tern replay: " + side->error());
+  return false;
+}
 
-bool OpenSide(const std::string& path, SideFile* side, ReplayOutput& output) {
-  if (path.empty()) return true;
-  side->file = std::fopen(path.c_str(), "wb");
-  if (side->file == nullptr) {
-    Log(output, "tern replay: cannot write '" + path + "': " + std::strerror(errno));
-    return false;
-  }
-  return true;
+// Flushes or closes one output; logs its failure once. False if it failed: alerts, dead
+// letters or late events were lost, so the replay must not report success.
+bool FinishOutput(OutputFile& file, bool close, ReplayOutput& output) {
+  if (!file.is_open() && file.ok()) return true;
+  if (close ? file.Close() : file.Flush()) return true;
+  if (std::string error = file.TakeError(); !error.empty()) Log(output, "tern replay: " + error);
+  return false;
 }
 
 std::string StreamName(const std::string& input) {
@@ -135,7 +141,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
   LoadPatterns(options.patterns, engine.schema(), &loaded);
   if (!loaded.sink.diagnostics().empty()) {
     output.log += CheckReport(loaded);
-    Flush(output.log, output.log_file);
+    FlushLog(output);
   }
   if (loaded.sink.has_errors()) return kExitFailed;
   engine.AddPrograms(loaded.programs);
@@ -146,7 +152,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
     Log(output, "tern replay: " + error);
     return kExitFailed;
   }
-  SideFile dead_letter, late_output;
+  OutputFile dead_letter, late_output;
   if (!OpenSide(options.dead_letter, &dead_letter, output) ||
       !OpenSide(options.late_output, &late_output, output)) {
     return kExitFailed;
@@ -164,7 +170,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
       engine.Discard(event);
       ++malformed;
       Log(output, options.input + ":" + std::to_string(line.number) + ": malformed event: " + error);
-      if (dead_letter.file != nullptr) {
+      if (dead_letter.is_open()) {
         record.assign("{\"line\":");
         json::AppendInt(record, static_cast<int64_t>(line.number));
         record += ",\"error\":";
@@ -172,7 +178,8 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
         record += ",\"raw\":";
         json::AppendString(record, line.text);
         record += "}\n";
-        std::fwrite(record.data(), 1, record.size(), dead_letter.file);
+        dead_letter.Write(record);
+        if (!dead_letter.ok()) break;
       }
       continue;
     }
@@ -181,21 +188,36 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
     event->stream = stream;
     if (engine.Push(event)) {
       ++late;
-      if (late_output.file != nullptr) {
-        std::fwrite(line.text.data(), 1, line.text.size(), late_output.file);
-        std::fputc('\n', late_output.file);
+      if (late_output.is_open()) {
+        late_output.Write(line.text);
+        late_output.Put('\n');
+        if (!late_output.ok()) break;
       }
     }
-    if (!engine.alerts().empty()) DrainAlerts(engine, output, &alerts);
+    if (!engine.alerts().empty()) {
+      DrainAlerts(engine, output, &alerts);
+      if (output.alerts_file != nullptr && !output.alerts_file->ok()) break;
+    }
   }
   int status = kExitOk;
   if (!reader.error().empty()) {
     Log(output, "tern replay: " + options.input + ": " + reader.error());
     status = kExitFailed;
   }
-  if (!options.open_end) engine.Finish();
-  DrainAlerts(engine, output, &alerts);
-  Flush(output.alerts, output.alerts_file);
+  // After a failed write the loop stopped early: what followed would be lost too.
+  bool outputs_ok = dead_letter.ok() && late_output.ok() &&
+                    (output.alerts_file == nullptr || output.alerts_file->ok());
+  if (outputs_ok) {
+    if (!options.open_end) engine.Finish();
+    DrainAlerts(engine, output, &alerts);
+    Flush(output.alerts, output.alerts_file);
+  }
+  // Standard output is flushed, not closed: main() closes it.
+  if (!FinishOutput(dead_letter, true, output)) status = kExitFailed;
+  if (!FinishOutput(late_output, true, output)) status = kExitFailed;
+  if (output.alerts_file != nullptr && !FinishOutput(*output.alerts_file, false, output)) {
+    status = kExitFailed;
+  }
 
   if (output.summary) {
     const double seconds =
@@ -222,7 +244,7 @@ int ReplayCommand(std::span<const std::string> words) {
   std::string error;
   if (!args.Parse(words, kReplayOptions, &error)) return UsageError("replay", error);
   if (args.help()) {
-    std::fputs(kReplayUsage, stdout);
+    Stdout().Write(kReplayUsage);
     return kExitOk;
   }
   ReplayOptions options;
@@ -232,7 +254,7 @@ int ReplayCommand(std::span<const std::string> words) {
   for (const std::string& path : args.positional()) options.patterns.push_back({path, path});
 
   ReplayOutput output;
-  output.alerts_file = stdout;
+  output.alerts_file = &Stdout();
   output.log_file = stderr;
   output.alerts.reserve(kFlushBytes + 4096);
   return Replay(options, output);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/output_file.h"
 #include "cli/args.h"
 #include "cli/patterns.h"
 
@@ -23,18 +24,19 @@ struct ReplayOptions {
   bool open_end = false;           // no Finish(): windows open at the end stay open
 };
 
-// Where a replay writes. With a FILE the text is flushed there in big blocks;
-// without one it accumulates in the string (tern test).
+// Where a replay writes. With a file the alerts are flushed there in big blocks;
+// without one they accumulate in the string (tern test).
 struct ReplayOutput {
-  std::FILE* alerts_file = nullptr;
+  OutputFile* alerts_file = nullptr;  // not owned; flushed, not closed, at the end
   std::string alerts;              // one alert per line, '\n' terminated
   std::FILE* log_file = nullptr;
   std::string log;                 // diagnostics, malformed lines, the summary
   bool summary = true;             // end with the `events N, alerts N ...` line
 };
 
-// Runs one replay. Returns kExitOk, or kExitFailed when the patterns do not compile
-// or a file cannot be opened or read (malformed and late events are not failures).
+// Runs one replay. Returns kExitOk, or kExitFailed when the patterns do not compile,
+// a file cannot be opened or read, or an output cannot be written (the replay stops at
+// the first failed write; malformed and late events are not failures).
 int Replay(const ReplayOptions& options, ReplayOutput& output);
 
 // Fills the options other than the pattern files from a parsed command line (or a

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/output_file.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/patterns.h"
@@ -50,8 +51,8 @@ int RunCommand(std::span<const std::string> words) {
   std::string error;
   if (!args.Parse(words, kRunOptions, &error)) return UsageError("run", error);
   if (args.help()) {
-    std::fputs(kRunUsage, stdout);
-    std::fputs(connectors::ConfigHelp().c_str(), stdout);
+    Stdout().Write(kRunUsage);
+    Stdout().Write(connectors::ConfigHelp());
     return kExitOk;
   }
   if (!args.positional().empty()) return UsageError("run", "unexpected argument '" + args.positional()[0] + "'");

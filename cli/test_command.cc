@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/output_file.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/compare.h"
@@ -234,7 +235,7 @@ int TestCommand(std::span<const std::string> words) {
   std::string error;
   if (!args.Parse(words, kTestOptions, &error)) return UsageError("test", error);
   if (args.help()) {
-    std::fputs(kTestUsage, stdout);
+    Stdout().Write(kTestUsage);
     return kExitOk;
   }
   if (args.positional().empty()) return UsageError("test", "no directories given");
@@ -267,29 +268,29 @@ int TestCommand(std::span<const std::string> words) {
 
   size_t passed = 0, failed = 0;
   for (const std::string& dir : bad_dirs) {
-    std::printf("FAIL %s\n  not a directory\n", dir.c_str());
+    Stdout().Print("FAIL %s\n  not a directory\n", dir.c_str());
     ++failed;
   }
   for (const CaseFolder& c : cases) {
     CaseResult result = RunCase(c, rewrite);
     switch (result.outcome) {
       case Outcome::kPass:
-        std::printf("PASS %s\n", c.path.c_str());
+        Stdout().Print("PASS %s\n", c.path.c_str());
         ++passed;
         break;
       case Outcome::kRewrote:
-        std::printf("REWROTE %s\n", c.path.c_str());
+        Stdout().Print("REWROTE %s\n", c.path.c_str());
         ++passed;
         break;
       case Outcome::kFail:
-        std::printf("FAIL %s\n%s", c.path.c_str(), result.details.c_str());
+        Stdout().Print("FAIL %s\n%s", c.path.c_str(), result.details.c_str());
         ++failed;
         break;
     }
-    std::fflush(stdout);
+    Stdout().Flush();
   }
   if (cases.empty() && bad_dirs.empty()) std::fputs("tern test: no case folders found\n", stderr);
-  std::printf("%zu passed, %zu failed\n", passed, failed);
+  Stdout().Print("%zu passed, %zu failed\n", passed, failed);
   return failed == 0 ? kExitOk : kExitFailed;
 }
 

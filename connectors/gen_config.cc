@@ -1,13 +1,15 @@
 // tern_gen_config: prints docs/CONFIGURATION.md (`markdown`), the sample tern.toml
 // (`sample`) or the `tern run --help` option list (`help`) from connectors/config_table.def;
 // with `--check FILE` compares instead of printing and fails if FILE is stale.
-// Tested by the CTests `config_docs_*`, which run the --check form on the checked-in files.
+// Tested by the CTests `config_docs_*`, which run the --check form on the checked-in files,
+// and tests/write_errors_test.py (a failed write fails it).
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "base/output_file.h"
 #include "connectors/config.h"
 
 int main(int argc, char** argv) {
@@ -28,8 +30,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (argc == 2) {
-    std::fputs(text.c_str(), stdout);
-    return 0;
+    // Redirected into a checked-in file: a short write must fail, not truncate it.
+    tern::OutputFile& out = tern::Stdout();
+    out.Write(text);
+    if (out.Close()) return 0;
+    std::fprintf(stderr, "tern_gen_config: %s\n", out.error().c_str());
+    return 1;
   }
   std::ifstream in(argv[3], std::ios::binary);
   std::ostringstream current;

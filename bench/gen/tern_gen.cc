@@ -1,12 +1,12 @@
 // tern_gen: writes a seeded, deterministic JSON Lines stream (card transactions,
 // exchange ticks or clickstream) for the benchmark workloads of bench/scenarios/.
-// Tested by the CTest smoke runs of bench/scenarios (2,000 events each).
-#include <cerrno>
+// Tested by the CTest smoke runs of bench/scenarios (2,000 events each) and
+// tests/write_errors_test.py (CTest write_errors_bench: a failed write fails it).
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <string_view>
 
+#include "base/output_file.h"
 #include "bench/gen/generator.h"
 
 namespace {
@@ -51,29 +51,25 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::FILE* out = stdout;
-  if (!out_path.empty()) {
-    out = std::fopen(out_path.c_str(), "wb");
-    if (out == nullptr) {
-      std::fprintf(stderr, "tern_gen: cannot write '%s': %s\n", out_path.c_str(),
-                   std::strerror(errno));
-      return 1;
-    }
+  tern::OutputFile file;
+  if (!out_path.empty() && !file.Open(out_path)) {
+    std::fprintf(stderr, "tern_gen: %s\n", file.error().c_str());
+    return 1;
   }
+  tern::OutputFile& out = out_path.empty() ? tern::Stdout() : file;
   tern::bench::Generator generator(options);
   std::string chunk;
   chunk.reserve((1u << 20) + 512);
-  bool ok = true;
   while (generator.Next(chunk)) {
     if (chunk.size() >= (1u << 20)) {
-      ok = ok && std::fwrite(chunk.data(), 1, chunk.size(), out) == chunk.size();
+      out.Write(chunk);
       chunk.clear();
+      if (!out.ok()) break;  // the rest would be lost too
     }
   }
-  ok = ok && std::fwrite(chunk.data(), 1, chunk.size(), out) == chunk.size();
-  ok = (out == stdout ? std::fflush(out) == 0 : std::fclose(out) == 0) && ok;
-  if (!ok) {
-    std::fprintf(stderr, "tern_gen: write failed: %s\n", std::strerror(errno));
+  out.Write(chunk);
+  if (!out.Close()) {
+    std::fprintf(stderr, "tern_gen: %s\n", out.error().c_str());
     return 1;
   }
   std::fprintf(stderr, "lines %llu, keys_seen %llu\n",
