@@ -112,6 +112,8 @@ std::string StreamName(const std::string& input) {
 
 }  // namespace
 
+std::span<const OptionSpec> ReplayOptionTable() { return kReplayOptions; }
+
 bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* error) {
   options->input = args.Get("--input", options->input);
   options->time_field = args.Get("--time-field", options->time_field);

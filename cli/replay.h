@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct ReplayOutput {
 // a file cannot be opened or read, or an output cannot be written (the replay stops at
 // the first failed write; malformed and late events are not failures).
 int Replay(const ReplayOptions& options, ReplayOutput& output);
+
+// The options `tern replay` accepts; `tern test` parses a case's `args` with it too.
+std::span<const OptionSpec> ReplayOptionTable();
 
 // Fills the options other than the pattern files from a parsed command line (or a
 // test case's `args` line): --input, --time-field, --lateness, --dead-letter,

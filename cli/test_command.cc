@@ -1,10 +1,12 @@
 // `tern test DIR... [--rewrite]`: finds case folders, replays or checks each one
 // in-process and compares with its expectations (spec §11).
-// Tested by tests/cases/ themselves and tests/unit/cli/compare_test.cc (matching).
+// Tested by tests/cases/ themselves, tests/unit/cli/compare_test.cc (matching) and
+// tests/cli_commands_test.py (the report, case args, DIRs without cases).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/output_file.h"
@@ -27,20 +29,35 @@ constexpr char kTestUsage[] =
     "holds one or more *.tern files and either\n"
     "  input.jsonl + expected.jsonl (+ optional `args`, e.g. `--lateness 2s`):\n"
     "    replays the input and compares the alerts as multisets; an expected alert\n"
-    "    matches an actual one when every member it names is equal there\n"
+    "    matches an actual one when every member it names is equal there. `args`\n"
+    "    holds `tern replay` options, split at blanks (\"double quotes\" keep blanks);\n"
+    "    --input, --dead-letter and --late-output belong to the case and are refused\n"
     "  expected.txt:\n"
     "    compares the full output of `tern check *.tern` (sorted file names)\n"
-    "Prints PASS/FAIL per case, then `N passed, M failed`.\n"
+    "Prints PASS/FAIL per case, then `N passed, M failed`; control bytes of names\n"
+    "and texts are shown as \\xNN. A DIR that does not exist or holds no case fails.\n"
     "\n"
     "options:\n"
     "  --rewrite   write the actual output over the expectations of failing cases\n"
     "              (and create expected.jsonl where only input.jsonl exists)\n"
     "\n"
-    "Exit status: 0 when every case passed, 1 otherwise, 2 for a bad command line.\n";
+    "Exit status: 0 when every case passed, 1 otherwise (or when standard output or an\n"
+    "expectation cannot be written), 2 for a bad command line.\n";
 
 constexpr OptionSpec kTestOptions[] = {{"--rewrite", false}};
-// What a case's `args` file may set; the input and outputs belong to the case.
-constexpr OptionSpec kCaseArgsOptions[] = {{"--time-field", true}, {"--lateness", true}};
+
+// `tern replay` options a case's `args` may not give: the case supplies its input, and its
+// outputs are compared in memory. Every other replay option works there as it does in
+// `tern replay`.
+struct CaseOnlyOption {
+  std::string_view name;
+  std::string_view why;
+};
+constexpr CaseOnlyOption kNotInCaseArgs[] = {
+    {"--input", "a case reads its input.jsonl"},
+    {"--dead-letter", "a case's outputs are not written to files"},
+    {"--late-output", "a case's outputs are not written to files"},
+};
 
 struct CaseFolder {
   std::string path;                     // as displayed: DIR/sub/case
@@ -55,8 +72,16 @@ enum class Outcome { kPass, kFail, kRewrote };
 
 struct CaseResult {
   Outcome outcome = Outcome::kPass;
-  std::string details;  // lines shown under FAIL, each "  ..." and '\n' terminated
+  std::string details;  // lines shown under FAIL, each "  ...", printable, '\n' terminated
 };
+
+// One line of FAIL details: indented, control bytes escaped (texts come from the case's
+// files, so they may hold anything: a NUL, an escape sequence, a newline), '\n' ended.
+void AddLine(std::string* details, std::string_view text) {
+  *details += "  ";
+  *details += Printable(text);
+  *details += '\n';
+}
 
 // A folder is a case when it has a *.tern and something to compare or replay.
 bool Inspect(const fs::path& dir, CaseFolder* out) {
@@ -93,15 +118,19 @@ void Indent(std::string* details, std::string_view label, std::string_view text)
   while (begin < text.size()) {
     size_t end = text.find('\n', begin);
     if (end == std::string_view::npos) end = text.size();
-    *details += "  ";
-    *details += label;
-    details->append(text.substr(begin, end - begin));
-    *details += '\n';
+    AddLine(details, std::string(label) + std::string(text.substr(begin, end - begin)));
     begin = end + 1;
   }
 }
 
 CaseResult Fail(std::string details) { return {Outcome::kFail, std::move(details)}; }
+
+// A failure explained in one line.
+CaseResult FailLine(std::string_view text) {
+  CaseResult result{Outcome::kFail, {}};
+  AddLine(&result.details, text);
+  return result;
+}
 
 CaseResult RunCheckCase(const CaseFolder& c, bool rewrite) {
   nfa::Schema schema;
@@ -110,10 +139,10 @@ CaseResult RunCheckCase(const CaseFolder& c, bool rewrite) {
   std::string actual = CheckReport(loaded);
   const std::string expected_path = (fs::path(c.path) / "expected.txt").string();
   std::string expected, error;
-  if (!ReadFile(expected_path, &expected, &error)) return Fail("  " + error + "\n");
+  if (!ReadFile(expected_path, &expected, &error)) return FailLine(error);
   if (actual == expected) return {};
   if (rewrite) {
-    if (!WriteFile(expected_path, actual, &error)) return Fail("  " + error + "\n");
+    if (!WriteFile(expected_path, actual, &error)) return FailLine(error);
     return {Outcome::kRewrote, {}};
   }
   std::string details = "  expected.txt differs from the output of tern check:\n";
@@ -139,24 +168,30 @@ std::vector<std::pair<size_t, std::string_view>> JsonLines(std::string_view text
 
 CaseResult RunReplayCase(const CaseFolder& c, bool rewrite) {
   const fs::path dir(c.path);
-  if (!c.has_input) return Fail("  missing input.jsonl\n");
+  if (!c.has_input) return FailLine("missing input.jsonl");
   ReplayOptions options;
   options.patterns = CasePatterns(c);
   options.input = (dir / "input.jsonl").string();
   std::string error;
   if (c.has_args) {
+    const std::string args_path = (dir / "args").string();
     std::string text;
-    if (!ReadFile((dir / "args").string(), &text, &error)) return Fail("  " + error + "\n");
+    if (!ReadFile(args_path, &text, &error)) return FailLine(error);
+    // The same table and reader as `tern replay`, so every replay option works here.
     std::vector<std::string> words = SplitWords(text);
     Args args;
-    if (!args.Parse(words, kCaseArgsOptions, &error)) {
-      return Fail("  args: " + error + " (allowed: --time-field, --lateness)\n");
+    if (!args.Parse(words, ReplayOptionTable(), &error)) return FailLine(args_path + ": " + error);
+    for (const CaseOnlyOption& option : kNotInCaseArgs) {
+      if (args.Has(option.name)) {
+        return FailLine(args_path + ": " + std::string(option.name) + " cannot be used in a case (" +
+                        std::string(option.why) + ")");
+      }
     }
-    if (!ReadReplayOptions(args, &options, &error)) return Fail("  args: " + error + "\n");
     if (!args.positional().empty() || args.help()) {
-      return Fail("  args: unexpected '" +
-                  (args.help() ? std::string("--help") : args.positional()[0]) + "'\n");
+      return FailLine(args_path + ": unexpected '" +
+                      (args.help() ? std::string("--help") : args.positional()[0]) + "'");
     }
+    if (!ReadReplayOptions(args, &options, &error)) return FailLine(args_path + ": " + error);
   }
 
   ReplayOutput output;
@@ -164,6 +199,7 @@ CaseResult RunReplayCase(const CaseFolder& c, bool rewrite) {
   if (Replay(options, output) != kExitOk) {
     std::string details;
     Indent(&details, "", output.log);
+    if (details.empty()) AddLine(&details, "tern replay failed");
     return Fail(std::move(details));
   }
 
@@ -172,7 +208,7 @@ CaseResult RunReplayCase(const CaseFolder& c, bool rewrite) {
   for (const auto& [number, line] : JsonLines(output.alerts)) {
     actual.emplace_back();
     if (!ParseJson(line, &actual.back(), &error)) {
-      return Fail("  the engine wrote an alert that is " + error + ": " + std::string(line) + "\n");
+      return FailLine("the engine wrote an alert that is " + error + ": " + std::string(line));
     }
     actual_text.push_back(line);
   }
@@ -182,11 +218,11 @@ CaseResult RunReplayCase(const CaseFolder& c, bool rewrite) {
   std::vector<JsonNode> expected;
   std::vector<std::string_view> expected_lines;
   if (c.has_expected_jsonl) {
-    if (!ReadFile(expected_path, &expected_text, &error)) return Fail("  " + error + "\n");
+    if (!ReadFile(expected_path, &expected_text, &error)) return FailLine(error);
     for (const auto& [number, line] : JsonLines(expected_text)) {
       expected.emplace_back();
       if (!ParseJson(line, &expected.back(), &error)) {
-        return Fail("  expected.jsonl:" + std::to_string(number) + ": " + error + "\n");
+        return FailLine("expected.jsonl:" + std::to_string(number) + ": " + error);
       }
       expected_lines.push_back(line);
     }
@@ -194,18 +230,14 @@ CaseResult RunReplayCase(const CaseFolder& c, bool rewrite) {
     if (match.ok()) return {};
     if (!rewrite) {
       std::string details;
-      for (size_t e : match.missing) {
-        details += "  missing:    " + std::string(expected_lines[e]) + "\n";
-      }
-      for (size_t a : match.unexpected) {
-        details += "  unexpected: " + std::string(actual_text[a]) + "\n";
-      }
+      for (size_t e : match.missing) AddLine(&details, "missing:    " + std::string(expected_lines[e]));
+      for (size_t a : match.unexpected) AddLine(&details, "unexpected: " + std::string(actual_text[a]));
       return Fail(std::move(details));
     }
   } else if (!rewrite) {
-    return Fail("  missing expected.jsonl (tern test --rewrite creates it)\n");
+    return FailLine("missing expected.jsonl (tern test --rewrite creates it)");
   }
-  if (!WriteFile(expected_path, output.alerts, &error)) return Fail("  " + error + "\n");
+  if (!WriteFile(expected_path, output.alerts, &error)) return FailLine(error);
   return {Outcome::kRewrote, {}};
 }
 
@@ -241,14 +273,17 @@ int TestCommand(std::span<const std::string> words) {
   if (args.positional().empty()) return UsageError("test", "no directories given");
   const bool rewrite = args.Has("--rewrite");
 
+  // A DIR that cannot be searched, or holds no case, fails as a case would: a test run
+  // that ran nothing (a typo, an empty checkout) must not pass.
   std::vector<CaseFolder> cases;
-  std::vector<std::string> bad_dirs;
+  std::vector<std::pair<std::string, std::string>> bad_roots;  // (DIR, why)
   for (const std::string& root : args.positional()) {
     std::error_code ec;
     if (!fs::is_directory(root, ec)) {
-      bad_dirs.push_back(root);
+      bad_roots.emplace_back(root, fs::exists(root, ec) ? "not a directory" : "no such directory");
       continue;
     }
+    const size_t before = cases.size();
     CaseFolder c;
     if (Inspect(root, &c)) cases.push_back(std::move(c));
     fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
@@ -258,7 +293,11 @@ int TestCommand(std::span<const std::string> words) {
       CaseFolder sub;
       if (Inspect(it->path(), &sub)) cases.push_back(std::move(sub));
     }
-    if (ec) std::fprintf(stderr, "tern test: %s: %s\n", root.c_str(), ec.message().c_str());
+    if (ec) {
+      bad_roots.emplace_back(root, "cannot list it: " + ec.message());
+    } else if (cases.size() == before) {
+      bad_roots.emplace_back(root, "no case folders found under it");
+    }
   }
   std::sort(cases.begin(), cases.end(),
             [](const CaseFolder& a, const CaseFolder& b) { return a.path < b.path; });
@@ -266,31 +305,33 @@ int TestCommand(std::span<const std::string> words) {
                           [](const CaseFolder& a, const CaseFolder& b) { return a.path == b.path; }),
               cases.end());
 
+  // Every name and text goes out through Printable (AddLine for the details), and each
+  // result ends with a newline, so no byte of a case can garble the report.
+  OutputFile& out = Stdout();
   size_t passed = 0, failed = 0;
-  for (const std::string& dir : bad_dirs) {
-    Stdout().Print("FAIL %s\n  not a directory\n", dir.c_str());
+  for (const auto& [root, why] : bad_roots) {
+    out.Write("FAIL " + Printable(root) + "\n  " + Printable(why) + "\n");
     ++failed;
   }
   for (const CaseFolder& c : cases) {
     CaseResult result = RunCase(c, rewrite);
     switch (result.outcome) {
       case Outcome::kPass:
-        Stdout().Print("PASS %s\n", c.path.c_str());
+        out.Write("PASS " + Printable(c.path) + "\n");
         ++passed;
         break;
       case Outcome::kRewrote:
-        Stdout().Print("REWROTE %s\n", c.path.c_str());
+        out.Write("REWROTE " + Printable(c.path) + "\n");
         ++passed;
         break;
       case Outcome::kFail:
-        Stdout().Print("FAIL %s\n%s", c.path.c_str(), result.details.c_str());
+        out.Write("FAIL " + Printable(c.path) + "\n" + result.details);
         ++failed;
         break;
     }
-    Stdout().Flush();
+    out.Flush();
   }
-  if (cases.empty() && bad_dirs.empty()) std::fputs("tern test: no case folders found\n", stderr);
-  Stdout().Print("%zu passed, %zu failed\n", passed, failed);
+  out.Write(std::to_string(passed) + " passed, " + std::to_string(failed) + " failed\n");
   return failed == 0 ? kExitOk : kExitFailed;
 }
 
