@@ -1,6 +1,6 @@
 // `tern check FILE...`: parse, check and compile; diagnostics on stdout.
-// Tested by the cases with an expected.txt under tests/cases/ and
-// tests/write_errors_test.py.
+// Tested by the cases with an expected.txt under tests/cases/, tests/cli_commands_test.py
+// and tests/write_errors_test.py.
 #include <cstdio>
 
 #include "base/output_file.h"
@@ -16,7 +16,8 @@ constexpr char kCheckUsage[] =
     "usage: tern check FILE...\n"
     "\n"
     "Parses, checks and compiles the pattern files together (pattern names must be\n"
-    "unique across them). Prints every diagnostic on stdout, then `N errors`.\n"
+    "unique across them; a file named twice counts once). Prints every diagnostic on\n"
+    "stdout, then `N errors`.\n"
     "Exit status: 0 without errors, 1 with errors or when standard output cannot be\n"
     "written, 2 for a bad command line.\n";
 

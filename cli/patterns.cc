@@ -1,7 +1,9 @@
 // Pattern loading shared by check, explain, replay and test.
 #include "cli/patterns.h"
 
+#include <filesystem>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "cli/args.h"
@@ -16,7 +18,14 @@ void LoadPatterns(const std::vector<PatternFile>& files, nfa::Schema& schema, Lo
     SourceSpan span;
   };
   std::map<std::string, FirstDefinition> defined;  // pattern name -> where it first appeared
+  std::set<std::string> loaded;                     // canonical paths of the files read
   for (const PatternFile& file : files) {
+    // A file named twice (`a.tern ./a.tern`, overlapping globs, a symlink to it) is one
+    // file: loaded once, by every command and the daemon alike. Two different files
+    // defining one pattern name stay an error (E0201 below).
+    std::error_code ec;
+    std::filesystem::path canonical = std::filesystem::canonical(file.path, ec);
+    if (!loaded.insert(ec ? file.path : canonical.string()).second) continue;
     std::string text, error;
     if (!ReadFile(file.path, &text, &error)) {
       out->sink.Add({Severity::kError, "", error, nullptr, {}, ""});

@@ -1,6 +1,7 @@
 // Loading the pattern files of one command: read, parse, check, compile against a
 // shared schema, and reject duplicate pattern names across the files.
-// Tested by the `tern check` cases under tests/cases/ (expected.txt).
+// Tested by the `tern check` cases under tests/cases/ (expected.txt),
+// tests/cli_commands_test.py (files given twice) and tests/daemon/daemon_test.py (pattern_files).
 #pragma once
 
 #include <memory>
@@ -29,7 +30,9 @@ struct LoadedPatterns {
 };
 
 // Loads every file; a file that cannot be read is an error naming it. Patterns of
-// all files share `schema`. Errors leave the broken patterns out.
+// all files share `schema`. Errors leave the broken patterns out. A file given more
+// than once (the same canonical path) is loaded once; a pattern name defined in two
+// different files is an error (E0201).
 void LoadPatterns(const std::vector<PatternFile>& files, nfa::Schema& schema, LoadedPatterns* out);
 
 // The daemon's pattern loader (connectors::PatternLoader): the files, compiled into

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CTest cli_commands: `tern test`'s report and case options.
+"""CTest cli_commands: `tern test`'s report and case options, and pattern files given twice.
 
 - `tern test` prints every name and text of a case safely: control bytes (a NUL in
   `args`, an ESC, a newline in a folder name) appear as \\xNN, and every case's
@@ -7,6 +7,9 @@
 - A DIR holding no case, or missing, fails the run (exit 1).
 - A case's `args` takes `tern replay`'s options; --input, --dead-letter,
   --late-output and stray words are refused with the args file named.
+- The same pattern file given twice (also as ./x or through a symlink) is loaded
+  once by check and replay; two files defining one pattern name are an error
+  (E0201). tests/daemon/daemon_test.py (pattern_files) checks the daemon agrees.
 
 Usage: cli_commands_test.py PATH/TO/tern
 """
@@ -119,6 +122,37 @@ def check_case_args(tern, work):
            "stdout %r" % out)
 
 
+def check_pattern_files(tern, work):
+    d = os.path.join(work, "patterns")
+    os.makedirs(d)
+    pair = os.path.join(d, "pair.tern")
+    with open(pair, "w") as f:
+        f.write(PATTERN)
+    os.symlink("pair.tern", os.path.join(d, "link.tern"))
+    shutil.copy(pair, os.path.join(d, "copy.tern"))
+    events = os.path.join(work, "events.jsonl")
+    with open(events, "w") as f:
+        f.write(EVENTS)
+
+    r = run(tern, "check", "pair.tern", "./pair.tern", "link.tern", "../patterns/pair.tern", cwd=d)
+    expect("check: one file given four ways is loaded once",
+           r.returncode == 0 and r.stdout == b"" and r.stderr == b"ok: 1 pattern\n",
+           "status %d, stdout %r, stderr %r" % (r.returncode, r.stdout, r.stderr))
+    r = run(tern, "replay", "pair.tern", "./pair.tern", "link.tern", "--input", events, cwd=d)
+    expect("replay: one file given three ways is loaded once: one alert",
+           r.returncode == 0 and r.stdout.count(b"\n") == 1 and b'"pattern":"pair"' in r.stdout,
+           "status %d, stdout %r, stderr %r" % (r.returncode, r.stdout, r.stderr))
+    r = run(tern, "check", "pair.tern", "copy.tern", cwd=d)
+    expect("check: two files defining one pattern name are an error",
+           r.returncode == 1 and b"copy.tern:1:9: error[E0201]: duplicate pattern name 'pair'" in r.stdout
+           and b"first declared in pair.tern:1:9" in r.stdout,
+           "status %d, stdout %r" % (r.returncode, r.stdout))
+    r = run(tern, "replay", "pair.tern", "copy.tern", "--input", events, cwd=d)
+    expect("replay: two files defining one pattern name are an error",
+           r.returncode == 1 and b"error[E0201]" in r.stderr and r.stdout == b"",
+           "status %d, stdout %r, stderr %r" % (r.returncode, r.stdout, r.stderr))
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -129,6 +163,7 @@ def main():
         check_report(tern, work)
         check_empty_and_missing(tern, work)
         check_case_args(tern, work)
+        check_pattern_files(tern, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for f in failures:

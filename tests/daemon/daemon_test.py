@@ -28,6 +28,10 @@ Scenarios:
                 partition has been idle, without a record from it. Both end with the
                 alerts of `tern replay --open-end`, and /metrics has one
                 tern_consumer_lag series per partition.
+  pattern_files one pattern file named three ways (a glob, ./ in its path, a symlink)
+                is loaded once, as `tern check` does; a second file defining the same
+                pattern name is an error (E0201) both at a reload (rejected, the
+                running patterns keep running) and at start (exit 1).
   crash         alerts that cannot be delivered (their broker is down) while the
                 daemon consumes and commits, then SIGKILL and a restart: every alert
                 comes out, so the commits were held at the oldest events each
@@ -376,6 +380,44 @@ def scenario_reload(tern, repo, work, mock):
     print("daemon_test: reload ok: a broken file was rejected, keep completed its partial match")
 
 
+def scenario_pattern_files(tern, repo, work, mock):
+    pdir = os.path.join(work, "pf-patterns")
+    os.makedirs(pdir, exist_ok=True)
+    keep = 'pattern keep { key u begin a where t == "a" followed_by b where t == "b" }\n'
+    with open(os.path.join(pdir, "keep.tern"), "w") as f:
+        f.write(keep)
+    os.symlink("keep.tern", os.path.join(pdir, "link.tern"))
+    config = os.path.join(work, "pf.toml")
+    write_config(config, mock.bootstrap, "pf", [os.path.join(pdir, "*.tern"), os.path.join(pdir, ".", "keep.tern")])
+    log = os.path.join(work, "pf.log")
+    daemon = Daemon(tern, config, log)
+    wait_for("the daemon to start", lambda: "consuming" in open(log).read() or daemon.proc.poll() is not None)
+    if daemon.proc.poll() is not None or "; 1 patterns" not in open(log).read():
+        fail("keep.tern named three ways: expected one pattern loaded")
+    produce(mock.bootstrap, "pf.events", ['{"ts":1,"u":"x","t":"a"}', '{"ts":2,"u":"x","t":"b"}'])
+    wait_for("x's alert", lambda: consume(mock.bootstrap, "pf.alerts"))
+    # Another file defining `keep`: the reload is rejected, the running patterns go on.
+    with open(os.path.join(pdir, "dup.tern"), "w") as f:
+        f.write(keep)
+    daemon.signal(signal.SIGHUP)
+    wait_for("the reload rejection in the log", lambda: "reload rejected" in open(log).read())
+    if "duplicate pattern name 'keep'" not in open(log).read():
+        fail("the rejected reload does not name the duplicate pattern")
+    produce(mock.bootstrap, "pf.events", ['{"ts":3,"u":"y","t":"a"}', '{"ts":4,"u":"y","t":"b"}'])
+    wait_for("y's alert", lambda: len(consume(mock.bootstrap, "pf.alerts")) >= 2)
+    time.sleep(1.0)
+    daemon.stop()
+    keys = sorted(json.loads(a)["key"] for a in consume(mock.bootstrap, "pf.alerts"))
+    if keys != ["x", "y"]:
+        fail("alerts for keys %r, expected one for x and one for y" % keys)
+    # At start the same files are an error.
+    start = subprocess.run([tern, "run", "--config", config], capture_output=True, text=True, timeout=60)
+    if start.returncode != 1 or "duplicate pattern name 'keep'" not in start.stderr:
+        fail("start with two files defining keep: status %d, stderr %r" % (start.returncode, start.stderr[-2000:]))
+    print("daemon_test: pattern_files ok: one file named three ways loaded once; a duplicate name "
+          "rejected at reload and at start")
+
+
 # The partitions scenario: a pattern that closes a window by absence, one that times out,
 # and a keyed stream over three partitions. Keys a* live on partition 0, b* on 1, c* on 2;
 # each partition is in event-time order and their times interleave, but partition 2 stops
@@ -557,7 +599,8 @@ def main():
     tern, repo, scenario = sys.argv[1], sys.argv[2], sys.argv[3]
     scenarios = {"replay_equal": scenario_replay_equal, "restart": scenario_restart,
                  "reload": scenario_reload, "outage": scenario_outage, "partitions": scenario_partitions,
-                 "redeliver": scenario_redeliver, "crash": scenario_crash}
+                 "redeliver": scenario_redeliver, "crash": scenario_crash,
+                 "pattern_files": scenario_pattern_files}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
@@ -568,7 +611,8 @@ def main():
         topics = ["cr.events:2"] + ["cr.%s:1" % t for t in ("alerts", "late", "dead")]
         brokers = 2
     else:
-        prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou", "redeliver": "rd"}[scenario]
+        prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou", "redeliver": "rd",
+                  "pattern_files": "pf"}[scenario]
         topics = ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")]
     mock = Mock(tern, topics, brokers)
     try:
