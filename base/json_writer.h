@@ -1,6 +1,6 @@
 // Appending JSON text: quoted strings, integers and doubles that read back exactly.
 // Used for alerts and dead letters. No allocation beyond growing `out`.
-// Tested by tests/unit/base/json_writer_test.cc.
+// Tested by tests/unit/base/base_test.cc.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // Source text of a .tern file and byte-offset spans into it.
 // Line:column is computed only when a diagnostic is rendered.
-// Tested by tests/unit/base/source_test.cc.
+// Tested by tests/unit/base/base_test.cc.
 #pragma once
 
 #include <cstdint>

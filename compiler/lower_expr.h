@@ -1,5 +1,5 @@
 // Private to compiler/: lowers checked AST expressions to nfa bytecode.
-// Tested by tests/unit/compiler/lower_expr_test.cc.
+// Tested by tests/unit/nfa/eval_test.cc (expression semantics, compiled and run).
 #pragma once
 
 #include <string>

@@ -1,7 +1,8 @@
 // Events as the NFA sees them: stored once, reference counted, addressed by
 // EventId{ts, seq}. The payload is the event as received; slots hold the
 // extracted field values (strings point into `strings`).
-// Tested by tests/unit/nfa/shared_buffer_test.cc.
+// Tested through the engine: tests/unit/engine/engine_test.cc, snapshot_test.cc and
+// tests/alloc/alloc_test.cc (events recycled, not reallocated).
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,8 @@
 // The per-key NFA runtime: one event or one time advance applied to one key's
 // state, for one program. Produces completed matches and timeouts as node
 // chains in the shared buffer; the engine materialises and releases them.
-// Tested by tests/unit/nfa/nfa_test.cc and the conformance cases.
+// Tested by tests/unit/engine/engine_test.cc, tests/reference/reference_test.cc (against
+// the brute-force matcher) and the recorded-stream and conformance cases.
 #pragma once
 
 #include <cstdint>

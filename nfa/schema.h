@@ -1,7 +1,7 @@
 // The event fields the loaded programs read. Each distinct field path gets a
 // slot; an input event is parsed once into one Value per slot, so conditions
 // never touch JSON. Append-only: programs compiled later add slots.
-// Tested by tests/unit/nfa/schema_test.cc.
+// Tested by tests/unit/engine/event_parser_test.cc and tests/unit/compiler/compile_test.cc.
 #pragma once
 
 #include <cstdint>

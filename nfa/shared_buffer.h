@@ -2,7 +2,8 @@
 // Flink CEP's SharedBuffer): each event is stored once (EventStore); each
 // partial match is a chain of reference-counted nodes, and partial matches that
 // branched from a common prefix share the nodes of that prefix.
-// Tested by tests/unit/nfa/shared_buffer_test.cc.
+// Tested through the engine: tests/unit/engine/engine_test.cc (partial matches
+// released), tests/unit/engine/snapshot_test.cc and tests/alloc/alloc_test.cc.
 #pragma once
 
 #include <cstdint>
