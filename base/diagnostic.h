@@ -1,6 +1,6 @@
 // User-facing errors (DSL, configuration) as values, never exceptions.
 // Rendered as `file:line:col: error[E0203]: message`, the source line and a caret.
-// Tested by tests/unit/base/base_test.cc.
+// Tested by tests/unit/base/base_test.cc and tests/unit/base/printable_test.cc.
 #pragma once
 
 #include <cstdint>

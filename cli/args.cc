@@ -129,21 +129,4 @@ bool WriteFile(const std::string& path, std::string_view text, std::string* erro
   return false;
 }
 
-std::string Printable(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte >= 0x20 && byte != 0x7f) || c == '\t') {
-      out += c;
-      continue;
-    }
-    constexpr char kHex[] = "0123456789abcdef";
-    out += "\\x";
-    out += kHex[byte >> 4];
-    out += kHex[byte & 0xf];
-  }
-  return out;
-}
-
 }  // namespace tern::cli

@@ -58,8 +58,4 @@ std::vector<std::string> SplitWords(std::string_view line);
 bool ReadFile(const std::string& path, std::string* text, std::string* error);
 bool WriteFile(const std::string& path, std::string_view text, std::string* error);
 
-// `text` safe to print on a terminal or in a line-oriented report: control bytes (NUL,
-// newline, ESC, DEL...; not tab) become `\xNN`. Other bytes, UTF-8 included, stay.
-std::string Printable(std::string_view text);
-
 }  // namespace tern::cli

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/output_file.h"
+#include "base/printable.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "connectors/mock_cluster.h"
@@ -176,7 +177,8 @@ int KafkaMockCommand(std::span<const std::string> words) {
     for (std::string line; std::getline(std::cin, line);) {
       if (line.empty()) continue;
       std::string why = Control(*cluster, line);
-      Stdout().Write((why.empty() ? "ok " + line : "error " + line + ": " + why) + "\n");
+      const std::string shown = Printable(line);  // the command echoed, control bytes escaped
+      Stdout().Write((why.empty() ? "ok " + shown : "error " + shown + ": " + Printable(why)) + "\n");
       if (!Stdout().Flush()) {
         std::string error = Stdout().TakeError();
         if (!error.empty()) std::fprintf(stderr, "tern kafka-mock: %s\n", error.c_str());

@@ -10,6 +10,7 @@
 
 #include "base/json_writer.h"
 #include "base/output_file.h"
+#include "base/printable.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "engine/event_parser.h"
@@ -171,7 +172,8 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
     if (!parser.Parse(line.text, *event, &error)) {
       engine.Discard(event);
       ++malformed;
-      Log(output, options.input + ":" + std::to_string(line.number) + ": malformed event: " + error);
+      Log(output, Printable(options.input) + ":" + std::to_string(line.number) +
+                      ": malformed event: " + Printable(error));
       if (dead_letter.is_open()) {
         record.assign("{\"line\":");
         json::AppendInt(record, static_cast<int64_t>(line.number));

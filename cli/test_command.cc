@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/output_file.h"
+#include "base/printable.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/compare.h"

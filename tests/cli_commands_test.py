@@ -7,6 +7,8 @@
 - A DIR holding no case, or missing, fails the run (exit 1).
 - A case's `args` takes `tern replay`'s options; --input, --dead-letter,
   --late-output and stray words are refused with the args file named.
+- `tern check` (diagnostics) and `tern replay` (malformed events) escape the
+  control bytes of source lines and input the same way.
 - The same pattern file given twice (also as ./x or through a symlink) is loaded
   once by check and replay; two files defining one pattern name are an error
   (E0201). tests/daemon/daemon_test.py (pattern_files) checks the daemon agrees.
@@ -153,6 +155,28 @@ def check_pattern_files(tern, work):
            "status %d, stdout %r, stderr %r" % (r.returncode, r.stdout, r.stderr))
 
 
+def check_user_bytes(tern, work):
+    """Bytes of the user's that `tern check` and `tern replay` show are escaped too."""
+    d = os.path.join(work, "bytes")
+    os.makedirs(d)
+    tern_file = os.path.join(d, "ctl.tern")
+    with open(tern_file, "wb") as f:
+        f.write(b'pattern p {\n  begin a where t == "\x1b[31m" and \x01 u == 1\n}\n')
+    r = run(tern, "check", tern_file)
+    want_line = b' 2 |   begin a where t == "\\x1b[31m" and \\x01 u == 1\n'
+    expect("check: control bytes of a source line escaped, caret under the escaped byte",
+           r.returncode == 1 and want_line in r.stdout and b"\x1b" not in r.stdout
+           and b"   |" + b" " * 37 + b"^~~~\n" in r.stdout,
+           "stdout %r" % r.stdout)
+    events = os.path.join(d, "events.jsonl")
+    with open(events, "wb") as f:
+        f.write(b'{"ts": "\\u001b[2J"}\n')
+    r = run(tern, "replay", os.path.join(work, "report", "d_ok", "pair.tern"), "--input", events)
+    expect("replay: a malformed event's message escapes control bytes",
+           r.returncode == 0 and b"malformed event: invalid time '\\x1b[2J'" in r.stderr
+           and b"\x1b" not in r.stderr, "stderr %r" % r.stderr)
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -164,6 +188,7 @@ def main():
         check_empty_and_missing(tern, work)
         check_case_args(tern, work)
         check_pattern_files(tern, work)
+        check_user_bytes(tern, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for f in failures:

@@ -3,7 +3,7 @@
 
 The first stdout line is `bootstrap 127.0.0.1:PORT,...` (one address per
 broker), the ports accept TCP connections, the control commands on stdin are
-answered `ok COMMAND` or `error COMMAND: why`, SIGTERM stops it with status 0,
+answered `ok COMMAND` or `error COMMAND: why` (control bytes shown as \\xNN), SIGTERM stops it with status 0,
 and a bad command line exits 2. Usage: kafka_mock_test.py PATH/TO/tern
 """
 import re
@@ -40,7 +40,9 @@ def main():
                                 ("down 2", "ok down 2"), ("up 2", "ok up 2"),
                                 ("errors produce 6 2", "ok errors produce 6 2"),
                                 ("leader events 1", "error leader events 1: usage: leader TOPIC PARTITION BROKER"),
-                                ("frobnicate", "error frobnicate: unknown command 'frobnicate'")]:
+                                ("frobnicate", "error frobnicate: unknown command 'frobnicate'"),
+                                # Echoed user bytes are shown with control bytes escaped.
+                                ("up\x1b[2J", "error up\\x1b[2J: unknown command 'up\\x1b[2J'")]:
             proc.stdin.write(command + "\n")
             proc.stdin.flush()
             got = proc.stdout.readline().rstrip("\n")

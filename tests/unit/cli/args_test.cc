@@ -108,14 +108,5 @@ TEST_CASE("words of an args file") {
   CHECK(SplitWords("--a\n--b \"x\ny\"") == std::vector<std::string>{"--a", "--b", "x\ny"});
 }
 
-TEST_CASE("Printable escapes control bytes and keeps the rest") {
-  using namespace std::string_literals;
-  CHECK(Printable("plain text, tab\tkept, caf\xc3\xa9") == "plain text, tab\tkept, caf\xc3\xa9");
-  CHECK(Printable("a\0b"s) == "a\\x00b");
-  CHECK(Printable("line\nbreak\r") == "line\\x0abreak\\x0d");
-  CHECK(Printable("\x1b[31mred\x7f") == "\\x1b[31mred\\x7f");
-  CHECK(Printable("") == "");
-}
-
 }  // namespace
 }  // namespace tern::cli
