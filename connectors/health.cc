@@ -85,7 +85,10 @@ ProbeAnswer Health::Evaluate(Probe probe, int64_t now_ms) {
     seen_at_ms_ = now_ms;
   }
   const int64_t still_ms = std::max<int64_t>(0, now_ms - seen_at_ms_);
-  if (still_ms == 0) {
+  if (beats == 0) {
+    // Set-up (the first connections) is not the loop; readiness says "starting".
+    checks.push_back({"loop", true, "not started yet"});
+  } else if (still_ms == 0) {
     checks.push_back({"loop", true, "making progress"});
   } else {
     checks.push_back({"loop", still_ms <= options_.stall_timeout_ms,

@@ -30,7 +30,8 @@ void SetHealthy(Health& h, int64_t now_ms) {
 TEST_CASE("the answers' JSON: every check with its detail, the failed ones in reason") {
   Health h(Small(), 0);
   CHECK(h.Evaluate(Probe::kLive, 0).json ==
-        R"({"status":"ok","checks":{"loop":{"ok":true,"detail":"making progress"}}})" "\n");
+        R"({"status":"ok","checks":{"loop":{"ok":true,"detail":"not started yet"}}})" "\n");
+  h.Beat();
   ProbeAnswer starting = h.Evaluate(Probe::kReady, 0);
   CHECK_FALSE(starting.ok);
   CHECK(starting.json ==
@@ -55,6 +56,7 @@ TEST_CASE("the answers' JSON: every check with its detail, the failed ones in re
 
 TEST_CASE("watchdog: no beat for longer than health.stall.timeout fails liveness and readiness") {
   Health h(Small(), 0);
+  CHECK(h.Evaluate(Probe::kLive, 5000).ok);  // set-up before the loop's first beat
   SetHealthy(h, 0);
   h.Beat();
   CHECK(h.Evaluate(Probe::kLive, 100).ok);
