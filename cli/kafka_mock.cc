@@ -14,6 +14,7 @@
 #include "base/printable.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "connectors/logging.h"
 #include "connectors/mock_cluster.h"
 
 namespace tern::cli {
@@ -148,6 +149,9 @@ int KafkaMockCommand(std::span<const std::string> words) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // librdkafka's lines (the mock's errors) as text on stderr: stdout carries the
+  // bootstrap line and the answers to commands.
+  connectors::SetUpLogging(connectors::LogLevel::kInfo, connectors::LogFormat::kText);
   auto mock = connectors::MockCluster::Start(brokers);
   if (!mock.ok()) {
     std::fprintf(stderr, "tern kafka-mock: %s\n", mock.status().message().c_str());

@@ -227,16 +227,18 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const engine::Stats& stats = engine.stats();
-    char summary[256];
+    char summary[384];
     std::snprintf(summary, sizeof summary,
                   "events %llu, alerts %llu (matches %llu, timeouts %llu), late %llu, "
-                  "malformed %llu, %.3f s, %.0f events/s",
+                  "malformed %llu, partial matches %llu (keys %llu), %.3f s, %.0f events/s",
                   static_cast<unsigned long long>(stats.events),
                   static_cast<unsigned long long>(alerts),
                   static_cast<unsigned long long>(stats.matches),
                   static_cast<unsigned long long>(stats.timeouts),
                   static_cast<unsigned long long>(late),
-                  static_cast<unsigned long long>(malformed), seconds,
+                  static_cast<unsigned long long>(malformed),
+                  static_cast<unsigned long long>(stats.live_runs),
+                  static_cast<unsigned long long>(stats.live_keys), seconds,
                   seconds > 0 ? static_cast<double>(stats.events) / seconds : 0.0);
     Log(output, summary);
   }

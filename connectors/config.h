@@ -77,6 +77,9 @@ struct DaemonConfig {
                                                             // glob, no duplicates; empty until
                                                             // ExpandPatternFiles() ran
   std::string metrics_address;                              // metrics.address; "" = none
+  int64_t stall_timeout_ms = 30000;                         // health.stall.timeout; > 0
+  int64_t brokers_timeout_ms = 30000;                       // health.brokers.timeout; > 0
+  int64_t producer_timeout_ms = 30000;                      // health.producer.timeout; > 0
   LogLevel log_level = LogLevel::kInfo;                     // log.level
   LogFormat log_format = LogFormat::kText;                  // log.format
 

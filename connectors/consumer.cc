@@ -347,6 +347,18 @@ void Consumer::Callbacks::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   if (!status.ok() && self->options_.on_error) self->options_.on_error(status);
 }
 
+Status Consumer::ProbeBrokers(int timeout_ms, size_t* brokers) {
+  const rd_kafka_metadata_t* metadata = nullptr;
+  Status status = Status::FromKafka(
+      rd_kafka_metadata(handle_, /*all_topics=*/0, /*only_rkt=*/nullptr, &metadata, timeout_ms),
+      "metadata");
+  if (metadata != nullptr) {
+    *brokers = static_cast<size_t>(metadata->broker_cnt);
+    rd_kafka_metadata_destroy(metadata);
+  }
+  return status;
+}
+
 Status Consumer::Close() {
   if (closed_) return Status::Ok();
   closed_ = true;

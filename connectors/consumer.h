@@ -122,7 +122,8 @@ struct ConsumerOptions {
 
 // Created by Create, owned by the caller (the daemon's input stage). Close
 // before destroying to leave the group cleanly; the destructor does it if not.
-// Thread: owner (all calls from one thread; callbacks run on it). Locks: none of ours.
+// Thread: owner (all calls from one thread but ProbeBrokers; callbacks run on it). Locks:
+// none of ours.
 class Consumer {
  public:
   static Result<std::unique_ptr<Consumer>> Create(ConsumerOptions options);
@@ -152,6 +153,12 @@ class Consumer {
   // difference. Local only (no broker round trip): the watermark is the one
   // the last fetch response carried.
   std::vector<PartitionLag> Lag() const;
+
+  // One metadata round trip to any broker (the topics this client knows): ok with
+  // *brokers set to the brokers in the answer, or an error once timeout_ms passed with no
+  // broker answering. The one call that may run on another thread than the owner's (the
+  // daemon's broker probe; librdkafka serialises it), until Close.
+  Status ProbeBrokers(int timeout_ms, size_t* brokers);
 
   // Revokes the assignment (on_rebalance runs), leaves the group. Idempotent.
   Status Close();

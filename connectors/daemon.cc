@@ -41,6 +41,11 @@
 // tern-produced-us) for the latency bench. Clock reads are kept few: one per record,
 // one per polled batch, one per record with alerts, one per producer poll with
 // delivery reports.
+//
+// Health (connectors/health.h). The loop beats a counter per iteration and per record
+// and publishes its producer backlog per iteration; a thread of its own checks that a
+// broker answers (Consumer::ProbeBrokers); the HTTP thread judges both when a probe asks,
+// so a loop stuck inside one record is reported while it is stuck.
 #include "connectors/daemon.h"
 
 #include <spdlog/spdlog.h>
@@ -48,11 +53,14 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
+#include <thread>
 #include <unordered_map>
 
 #include "base/json_writer.h"
 #include "connectors/consumer.h"
+#include "connectors/health.h"
 #include "connectors/metrics.h"
 #include "connectors/metrics_server.h"
 #include "connectors/producer.h"
@@ -69,6 +77,13 @@ constexpr int64_t kCommitIntervalMs = 200;
 constexpr int64_t kStatsIntervalMs = 1000;
 constexpr int kShutdownFlushMs = 30000;
 constexpr int kClusterIdWaitMs = 2000;     // at start, to tell the embedded broker
+constexpr int64_t kMaxProbeIntervalMs = 5000;  // broker probe: every brokers timeout / 4, at most
+constexpr int64_t kMaxProbeWaitMs = 2000;      // how long one probe waits for an answer
+// TestingOnly: with this environment variable set to N > 0, handling a record whose Kafka
+// key is kTestingOnlyStallKey sleeps N ms inside the record (a pattern stuck on one
+// event), for the liveness tests (tests/daemon/daemon_test.py, scenario stall).
+constexpr char kTestingOnlyStallEnv[] = "TERN_TESTING_ONLY_STALL_MS";
+constexpr std::string_view kTestingOnlyStallKey = "tern-testing-only-stall";
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -121,8 +136,13 @@ struct Daemon::Impl {
   std::unique_ptr<Consumer> consumer;
   std::unique_ptr<Producer> producer;
   MetricsRegistry metrics;
+  std::unique_ptr<Health> health;             // always; read by the server's probes
   std::unique_ptr<MetricsServer> server;
+  std::unique_ptr<BrokerProbe> broker_probe;  // with the server; stopped before the consumer
   Status fatal;
+  size_t assigned = 0;                        // partitions assigned to this member
+  int64_t loop_ms = 0;                        // steady ms of the batch or idle check at hand
+  int64_t testing_only_stall_ms = 0;          // kTestingOnlyStallEnv; 0 = off
 
   // ---- metrics
   Counter* events_in = nullptr;
@@ -135,6 +155,12 @@ struct Daemon::Impl {
   Gauge* live_partials = nullptr;
   Gauge* in_flight = nullptr;
   GaugeFamily* lag = nullptr;
+  GaugeFamily* pattern_partials = nullptr;
+  GaugeFamily* pattern_keys = nullptr;
+  // Per loaded program, its series of pattern_partials and pattern_keys; the names they
+  // were made for, to drop the series of patterns a reload removed.
+  std::vector<std::pair<Gauge*, Gauge*>> pattern_gauges;
+  std::vector<std::string> pattern_gauge_names;
   Histogram* end_to_end = nullptr;
   Histogram* inside = nullptr;
 
@@ -168,6 +194,7 @@ struct Daemon::Impl {
   // again is copied here.
   struct Unacked {
     int64_t event_time_us = 0;  // an alert's input record timestamp (0: unknown)
+    int64_t produced_ms = 0;    // steady ms of its first Produce (loop_ms), for health
     bool is_alert = false;
     bool acked = false;
   };
@@ -215,6 +242,8 @@ struct Daemon::Impl {
   void Commit(bool sync);
   void CheckIdle(int64_t now_ms);
   void UpdateStats();
+  void BindPatternGauges();  // after the programs changed
+  void PublishHealth();      // per loop iteration
 };
 
 // ---------------------------------------------------------------- setup
@@ -228,11 +257,42 @@ bool Daemon::Impl::LoadPatterns(std::string* errors) {
     size_t kept = engine->ReplacePrograms(programs);
     spdlog::info("reload: {} patterns, {} kept their partial matches", programs.size(), kept);
   }
+  if (pattern_partials != nullptr) BindPatternGauges();
   return true;
+}
+
+void Daemon::Impl::BindPatternGauges() {
+  std::vector<std::string> names;
+  for (const auto& p : engine->programs()) names.push_back(p->name);
+  for (const std::string& old : pattern_gauge_names) {
+    if (std::find(names.begin(), names.end(), old) != names.end()) continue;
+    pattern_partials->Remove({old});
+    pattern_keys->Remove({old});
+  }
+  pattern_gauges.clear();
+  for (size_t p = 0; p < names.size(); ++p) {
+    Gauge& partials = pattern_partials->WithLabels({names[p]});
+    Gauge& keys = pattern_keys->WithLabels({names[p]});
+    const engine::PatternStats ps = engine->pattern_stats(p);
+    partials.Set(static_cast<double>(ps.live_runs));
+    keys.Set(static_cast<double>(ps.live_keys));
+    pattern_gauges.emplace_back(&partials, &keys);
+  }
+  pattern_gauge_names = std::move(names);
 }
 
 bool Daemon::Impl::Setup(std::string* error) {
   const DaemonConfig& c = options.config;
+  HealthOptions health_options;
+  health_options.stall_timeout_ms = c.stall_timeout_ms;
+  health_options.brokers_timeout_ms = c.brokers_timeout_ms;
+  health_options.producer_timeout_ms = c.producer_timeout_ms;
+  health = std::make_unique<Health>(health_options, SteadyMs());
+  if (const char* stall = std::getenv(kTestingOnlyStallEnv)) testing_only_stall_ms = std::atoll(stall);
+  if (testing_only_stall_ms > 0) {
+    spdlog::warn("{} is set: a record keyed '{}' stalls the loop for {} ms (for tests only)",
+                 kTestingOnlyStallEnv, kTestingOnlyStallKey, testing_only_stall_ms);
+  }
   engine::Options engine_options;
   engine_options.lateness_ms = c.lateness_ms;
   engine = std::make_unique<engine::Engine>(engine_options);
@@ -253,10 +313,13 @@ bool Daemon::Impl::Setup(std::string* error) {
   live_partials = &metrics.AddGauge("tern_live_partial_matches", "Partial matches alive.");
   in_flight = &metrics.AddGauge("tern_producer_in_flight", "Messages handed to the producer, not yet acknowledged.");
   lag = &metrics.AddGaugeFamily("tern_consumer_lag", "Records behind the partition's high watermark.", {"topic", "partition"});
+  pattern_partials = &metrics.AddGaugeFamily("tern_pattern_partial_matches", "Partial matches alive, per pattern.", {"pattern"});
+  pattern_keys = &metrics.AddGaugeFamily("tern_pattern_live_keys", "Keys holding partial matches, per pattern.", {"pattern"});
   end_to_end = &metrics.AddHistogram("tern_end_to_end_latency_seconds",
                                      "Input record timestamp to alert acknowledged by the broker.");
   inside = &metrics.AddHistogram("tern_processing_latency_seconds",
                                  "Record consumed to alert handed to the producer.");
+  BindPatternGauges();
 
   ProducerOptions po;
   po.bootstrap_servers = c.brokers;
@@ -264,7 +327,10 @@ bool Daemon::Impl::Setup(std::string* error) {
   po.properties.emplace_back("socket.nagle.disable", "true");
   for (const auto& [k, v] : c.producer_properties) po.properties.emplace_back(k, v);
   po.on_delivery = [this](const DeliveryReport& r) { OnDelivery(r); };
-  po.on_error = [](const Status& s) { spdlog::warn("producer: {}", s.message()); };
+  po.on_error = [this](const Status& s) {
+    spdlog::warn("producer: {}", s.message());
+    health->NoteProducerError(s.message());
+  };
   auto p = Producer::Create(std::move(po));
   if (!p.ok()) {
     *error = "kafka.producer: " + p.status().message();
@@ -293,7 +359,11 @@ bool Daemon::Impl::Setup(std::string* error) {
       // An assigned partition holds back window timers from the start, until its
       // first record or until it has been quiet for input.idle (CheckIdle); so does
       // a revoked one until it is idle.
-      if (kind != RebalanceKind::kAssigned) continue;
+      if (kind != RebalanceKind::kAssigned) {
+        if (assigned > 0) --assigned;
+        continue;
+      }
+      ++assigned;
       const uint32_t id = PartitionId(tp.topic, tp.partition);
       Partition& p = partitions[id];
       if (p.next_offset < 0) {
@@ -302,6 +372,9 @@ bool Daemon::Impl::Setup(std::string* error) {
         engine->AddPartition(id);
       }
     }
+    // Eager assignors revoke everything before each new assignment: the member stays
+    // joined through that. A lost assignment means it must join again.
+    health->SetAssignment(kind != RebalanceKind::kLost, assigned);
     if (kind == RebalanceKind::kRevoked) Commit(/*sync=*/true);
   };
   co.on_commit = [](const Status& s, std::span<const TopicPartitionOffset>) {
@@ -328,11 +401,19 @@ bool Daemon::Impl::Setup(std::string* error) {
       return false;
     }
     server = std::make_unique<MetricsServer>(&metrics);
+    Health* h = health.get();
+    server->SetHealthCheck([h](Probe probe) { return h->Evaluate(probe, SteadyMs()); });
     if (!server->Start(host, port, &why)) {
       *error = "metrics.address: " + why;
       return false;
     }
-    server->SetHealth(false, "starting");
+    // Several probes per brokers timeout, so one slow answer does not decide.
+    const int64_t interval = std::min(kMaxProbeIntervalMs, std::max<int64_t>(c.brokers_timeout_ms / 4, 1));
+    const int wait = static_cast<int>(std::min(interval, kMaxProbeWaitMs));
+    Consumer* probed = consumer.get();
+    broker_probe = std::make_unique<BrokerProbe>(
+        h, [probed, wait](size_t* brokers) { return probed->ProbeBrokers(wait, brokers); }, interval,
+        [] { return SteadyMs(); });
   }
   return true;
 }
@@ -378,7 +459,7 @@ uint32_t Daemon::Impl::PartitionId(std::string_view topic, int32_t partition) {
 void Daemon::Impl::Send(std::string_view topic, std::string_view key, std::string_view value,
                         std::span<const Header> headers, bool is_alert, int64_t event_time_us) {
   const uint64_t seq = next_seq++;
-  outstanding.push_back({event_time_us, is_alert, false});
+  outstanding.push_back({event_time_us, loop_ms, is_alert, false});
   ++unacked;
   Produce(seq, topic, key, value, headers);
 }
@@ -389,6 +470,7 @@ void Daemon::Impl::Produce(uint64_t seq, std::string_view topic, std::string_vie
     Status s = producer->Produce(topic, key, value, headers, seq);
     if (s.ok()) return;
     if (s.code() == Errc::kQueueFull) {
+      health->Beat();   // waiting on Kafka is not a stall: readiness reports the producer
       PollProducer(1);  // serve reports so the queue drains
       continue;
     }
@@ -397,6 +479,7 @@ void Daemon::Impl::Produce(uint64_t seq, std::string_view topic, std::string_vie
       return;
     }
     spdlog::warn("produce to {}: {}; will retry", topic, s.message());
+    health->NoteProducerError(s.message());
     Retry& r = retry.emplace_back();
     r.seq = seq;
     r.topic.assign(topic);
@@ -418,6 +501,7 @@ void Daemon::Impl::OnDelivery(const DeliveryReport& r) {
   if (u.acked) return;
   if (!r.status.ok()) {
     spdlog::warn("delivery to {} failed: {}; producing it again", r.topic, r.status.message());
+    health->NoteProducerError("delivery to " + std::string(r.topic) + ": " + r.status.message());
     Retry& again = retry.emplace_back();
     again.seq = r.opaque;
     again.topic.assign(r.topic);
@@ -463,7 +547,12 @@ void Daemon::Impl::Handle(const Message& m, int64_t polled_ms) {
          std::span<const Header>(headers, error.empty() ? 3 : 4), /*is_alert=*/false, 0);
   };
 
+  health->Beat();
   nfa::StoredEvent* e = engine->NewEvent();
+  if (testing_only_stall_ms > 0 && m.has_key() && m.key() == kTestingOnlyStallKey) {
+    spdlog::warn("{}: stalling for {} ms", kTestingOnlyStallEnv, testing_only_stall_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(testing_only_stall_ms));
+  }
   std::string error;
   if (!parser->Parse(m.value(), *e, &error)) {
     engine->Discard(e);
@@ -584,10 +673,20 @@ void Daemon::Impl::Commit(bool sync) {
   if (!s.ok()) spdlog::warn("commit: {}", s.message());
 }
 
+void Daemon::Impl::PublishHealth() {
+  health->Beat();
+  health->SetProducerBacklog(unacked, outstanding.empty() ? 0 : outstanding.front().produced_ms);
+}
+
 void Daemon::Impl::UpdateStats() {
   const engine::Stats& s = engine->stats();
   live_keys->Set(static_cast<double>(s.live_keys));
   live_partials->Set(static_cast<double>(s.live_runs));
+  for (size_t p = 0; p < pattern_gauges.size(); ++p) {
+    const engine::PatternStats ps = engine->pattern_stats(p);
+    pattern_gauges[p].first->Set(static_cast<double>(ps.live_runs));
+    pattern_gauges[p].second->Set(static_cast<double>(ps.live_keys));
+  }
   in_flight->Set(static_cast<double>(unacked));
   for (const PartitionLag& l : consumer->Lag()) {
     if (l.lag >= 0) lag->WithLabels({l.topic, std::to_string(l.partition)}).Set(static_cast<double>(l.lag));
@@ -613,8 +712,9 @@ int Daemon::Run() {
   MessageBatch batch;
   spdlog::info("consuming {} as group '{}' from {}; {} patterns", fmt::join(m.options.config.input_topics, ","),
                m.options.config.group, m.options.config.brokers, m.engine->programs().size());
-  if (m.server) m.server->SetHealth(true);
+  m.health->SetPhase(Health::Phase::kRunning);
   while (!stop_.load(std::memory_order_relaxed) && m.fatal.ok()) {
+    m.PublishHealth();
     if (reload_.exchange(false)) m.Reload();
     // Delivery reports wait for the next iteration (at most kPollWaitMs): they only
     // move commits, never an alert.
@@ -625,12 +725,14 @@ int Daemon::Run() {
     }
     if (!batch.empty()) {
       const int64_t polled_ms = SteadyMs();  // idleness needs no finer time
+      m.loop_ms = polled_ms;
       for (const Message& msg : batch) m.Handle(msg, polled_ms);
     }
     batch.Clear();
     m.PollProducer(0);
     m.RetryFailed();
     const int64_t now = SteadyMs();
+    m.loop_ms = now;
     m.CheckIdle(now);
     if (now - m.last_commit_ms >= kCommitIntervalMs) {
       m.last_commit_ms = now;
@@ -641,10 +743,12 @@ int Daemon::Run() {
       m.UpdateStats();
     }
   }
-  if (m.server) m.server->SetHealth(false, "stopping");
+  m.health->SetPhase(Health::Phase::kStopping);
+  if (m.broker_probe) m.broker_probe->Stop();  // before the consumer closes
   // Stop consuming; deliver what is in flight (failed deliveries are produced again).
   const int64_t deadline = SteadyMs() + kShutdownFlushMs;
   while (m.unacked > 0 && SteadyMs() < deadline && m.fatal.ok()) {
+    m.PublishHealth();
     m.PollProducer(10);
     m.RetryFailed();
   }

@@ -1,8 +1,16 @@
-// Applying key/value properties to an rd_kafka_conf_t.
-// Tested through tests/unit/connectors/producer_test.cc (bad property cases).
+// Applying key/value properties to an rd_kafka_conf_t; librdkafka's log lines to spdlog.
+// Tested through tests/unit/connectors/producer_test.cc (bad property cases) and
+// tests/unit/connectors/logging_test.cc (log lines).
 #include "connectors/kafka_conf.h"
 
+#include "connectors/logging.h"
+
 namespace tern::connectors::internal {
+
+void KafkaLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  LogKafkaLine(level, rk != nullptr ? rd_kafka_name(rk) : "rdkafka",
+               facility != nullptr ? facility : "", message != nullptr ? message : "");
+}
 
 Status ApplyProperties(rd_kafka_conf_t* conf, const Properties& properties) {
   char error[512];

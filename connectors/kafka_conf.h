@@ -1,6 +1,8 @@
 // Internal to connectors/: builds an rd_kafka_conf_t from key/value properties,
-// with an error that names the offending property. Not for use outside connectors/.
-// Tested through tests/unit/connectors/producer_test.cc (bad property cases).
+// with an error that names the offending property, and librdkafka's log callback.
+// Not for use outside connectors/.
+// Tested through tests/unit/connectors/producer_test.cc (bad property cases) and
+// tests/unit/connectors/logging_test.cc (log lines).
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -14,10 +16,16 @@ namespace tern::connectors::internal {
 // naming it: "property 'linger.ms' = 'abc': Invalid value for configuration property ...".
 Status ApplyProperties(rd_kafka_conf_t* conf, const Properties& properties);
 
-// Owns an rd_kafka_conf_t until rd_kafka_new takes it over (release()).
+// librdkafka's log_cb: the line to the project's logger (LogKafkaLine in logging.h),
+// never raw to stderr. Runs on librdkafka's threads.
+void KafkaLog(const rd_kafka_t* rk, int level, const char* facility, const char* message);
+
+// Owns an rd_kafka_conf_t until rd_kafka_new takes it over (release()). Every client the
+// project creates (consumer, producer, the mock cluster's handle) starts from one, so
+// each logs through KafkaLog.
 class ConfHandle {
  public:
-  ConfHandle() : conf_(rd_kafka_conf_new()) {}
+  ConfHandle() : conf_(rd_kafka_conf_new()) { rd_kafka_conf_set_log_cb(conf_, &KafkaLog); }
   ~ConfHandle() {
     if (conf_ != nullptr) rd_kafka_conf_destroy(conf_);
   }

@@ -7,6 +7,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <mutex>
 #include <string>
 
 #include "base/json_writer.h"
@@ -41,6 +42,19 @@ spdlog::level::level_enum ToSpdlog(LogLevel level) {
   return spdlog::level::info;
 }
 
+// The logger of librdkafka's lines (its own name in the `logger` field); null before
+// SetUpLogging. Swapped under the lock, used from librdkafka's threads.
+std::mutex kafka_logger_mu;
+std::shared_ptr<spdlog::logger> kafka_logger;
+
+spdlog::level::level_enum FromSyslog(int level) {
+  if (level <= 2) return spdlog::level::critical;
+  if (level == 3) return spdlog::level::err;
+  if (level == 4) return spdlog::level::warn;
+  if (level <= 6) return spdlog::level::info;
+  return spdlog::level::debug;
+}
+
 }  // namespace
 
 std::unique_ptr<spdlog::formatter> MakeLogFormatter(LogFormat format) {
@@ -55,12 +69,35 @@ std::unique_ptr<spdlog::formatter> MakeLogFormatter(LogFormat format) {
 }
 
 void SetUpLogging(LogLevel level, LogFormat format) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "tern", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  logger->set_formatter(MakeLogFormatter(format));
-  logger->set_level(ToSpdlog(level));
-  logger->flush_on(spdlog::level::warn);
-  spdlog::set_default_logger(std::move(logger));
+  SetUpLogging(level, format, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+}
+
+void SetUpLogging(LogLevel level, LogFormat format, std::shared_ptr<spdlog::sinks::sink> sink) {
+  // One sink, so lines of both loggers never interleave within a line.
+  sink->set_formatter(MakeLogFormatter(format));
+  auto make = [&](const char* name) {
+    auto logger = std::make_shared<spdlog::logger>(name, sink);
+    logger->set_level(ToSpdlog(level));
+    logger->flush_on(spdlog::level::warn);
+    return logger;
+  };
+  auto kafka = make("librdkafka");
+  spdlog::set_default_logger(make("tern"));
+  std::lock_guard<std::mutex> lock(kafka_logger_mu);
+  kafka_logger = std::move(kafka);
+}
+
+void LogKafkaLine(int syslog_level, std::string_view client, std::string_view facility,
+                  std::string_view message) {
+  std::shared_ptr<spdlog::logger> logger;
+  {
+    std::lock_guard<std::mutex> lock(kafka_logger_mu);
+    logger = kafka_logger;
+  }
+  if (!logger) logger = spdlog::default_logger();
+  const spdlog::level::level_enum level = FromSyslog(syslog_level);
+  if (!logger->should_log(level)) return;
+  logger->log(level, "{} {}: {}", client, facility, message);
 }
 
 }  // namespace tern::connectors

@@ -1,17 +1,26 @@
-// HTTP/1.1 server for /metrics and /healthz: one io_context on one thread, an async
-// accept loop and one async session per connection (keep-alive, 30 s idle timeout,
+// HTTP/1.1 server for /metrics and the health probes: one io_context on one thread, an
+// async accept loop and one async session per connection (keep-alive, 30 s idle timeout,
 // small request limit). All of Beast is in this file to keep compile times down.
+//
+// A failed accept (EMFILE when the process is out of file descriptors, ENFILE, ENOBUFS)
+// leaves the pending connection in the listen queue, so accepting again at once fails
+// again at once: the loop would spin a core. It waits kAcceptRetry first, while the open
+// connections are served as usual; the pending ones are accepted once descriptors free
+// up. (The spare-descriptor trick, closing a reserved fd to accept and drop the
+// connection, races with librdkafka's threads opening sockets in the same process.)
 // Tested by tests/unit/connectors/metrics_server_test.cc.
 #include "connectors/metrics_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 namespace tern::connectors {
 
@@ -24,13 +33,9 @@ namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr uint64_t kMaxRequestBytes = 16 * 1024;  // a scrape request is a few hundred bytes
-
-// Health as /healthz reports it. Thread: any. Locks: mu.
-struct Health {
-  std::mutex mu;
-  bool healthy = false;
-  std::string reason = "starting";
-};
+// After a failed accept: long enough that retrying costs nothing (20 failed accepts a
+// second), short enough that a scrape waits unnoticed once descriptors are free again.
+constexpr auto kAcceptRetry = std::chrono::milliseconds(50);
 
 // One connection: read a request, answer, repeat while the client keeps it alive.
 // Owned by the handlers in flight (shared_from_this); lives until the connection ends or
@@ -38,7 +43,8 @@ struct Health {
 // Thread: the HTTP thread. Locks: none of its own.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const MetricsRegistry* registry, Health* health)
+  Session(tcp::socket socket, const MetricsRegistry* registry,
+          const MetricsServer::HealthCheck* health)
       : stream_(std::move(socket)), registry_(registry), health_(health) {}
 
   void Read() {
@@ -91,15 +97,17 @@ class Session : public std::enable_shared_from_this<Session> {
       res.result(http::status::ok);
       res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res.body() = registry_->Render();
-    } else if (target == "/healthz") {
-      std::lock_guard<std::mutex> lock(health_->mu);
-      res.result(health_->healthy ? http::status::ok : http::status::service_unavailable);
-      res.set(http::field::content_type, "text/plain; charset=utf-8");
-      res.body() = health_->healthy ? "ok\n" : health_->reason + "\n";
+    } else if (target == "/livez" || target == "/healthz" || target == "/readyz") {
+      ProbeAnswer answer{true, "{\"status\":\"ok\",\"checks\":{}}\n"};
+      if (*health_) answer = (*health_)(target == "/readyz" ? Probe::kReady : Probe::kLive);
+      res.result(answer.ok ? http::status::ok : http::status::service_unavailable);
+      res.set(http::field::content_type, "application/json");
+      res.set(http::field::cache_control, "no-store");
+      res.body() = std::move(answer.json);
     } else {
       res.result(http::status::not_found);
       res.set(http::field::content_type, "text/plain; charset=utf-8");
-      res.body() = "not found; try /metrics or /healthz\n";
+      res.body() = "not found; try /metrics, /livez, /readyz or /healthz\n";
     }
     res.prepare_payload();
     return res;
@@ -110,7 +118,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;  // fresh per request
   http::response<http::string_body> response_;  // kept alive until its write completes
   const MetricsRegistry* registry_;
-  Health* health_;
+  const MetricsServer::HealthCheck* health_;  // the server's; empty: no check
 };
 
 }  // namespace
@@ -121,22 +129,44 @@ struct MetricsServer::Impl {
   void Accept() {
     acceptor->async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), registry, &health)->Read();
+      if (ec) return AcceptLater(ec);
+      if (accept_failing) {
+        accept_failing = false;
+        spdlog::info("metrics endpoint: accepting connections again");
+      }
+      std::make_shared<Session>(std::move(socket), registry, &health)->Read();
       Accept();
     });
   }
 
-  // Destroys the acceptor, then the io_context, whose pending handlers own the sessions:
-  // every connection is closed when this returns.
+  // See the file comment: any accept error waits kAcceptRetry (per-connection ones such
+  // as ECONNABORTED lose 50 ms once; the resource ones would spin).
+  void AcceptLater(const beast::error_code& ec) {
+    if (!accept_failing) {
+      accept_failing = true;
+      spdlog::warn("metrics endpoint: cannot accept a connection: {}; retrying every {} ms",
+                   ec.message(), kAcceptRetry.count());
+    }
+    retry->expires_after(kAcceptRetry);
+    retry->async_wait([this](beast::error_code ec) {
+      if (!ec) Accept();
+    });
+  }
+
+  // Destroys the acceptor and timer, then the io_context, whose pending handlers own the
+  // sessions: every connection is closed when this returns.
   void Release() {
     acceptor.reset();
+    retry.reset();
     ioc.reset();
   }
 
   const MetricsRegistry* registry;
-  Health health;
+  MetricsServer::HealthCheck health;        // set before Start; read on the HTTP thread
   std::unique_ptr<asio::io_context> ioc;    // while serving; outlives acceptor and sessions
   std::unique_ptr<tcp::acceptor> acceptor;  // while serving
+  std::unique_ptr<asio::steady_timer> retry;  // while serving: the wait after a failed accept
+  bool accept_failing = false;              // HTTP thread: the last accept failed
   std::thread thread;                       // runs *ioc; joinable while serving
   uint16_t port = 0;                        // bound port; 0 before Start
 };
@@ -161,6 +191,8 @@ bool MetricsServer::Start(const std::string& host, uint16_t port, std::string* e
   };
   s.ioc = std::make_unique<asio::io_context>(1);
   s.acceptor = std::make_unique<tcp::acceptor>(*s.ioc);
+  s.retry = std::make_unique<asio::steady_timer>(*s.ioc);
+  s.accept_failing = false;
   beast::error_code ec;
   tcp::endpoint endpoint;
   asio::ip::address address = asio::ip::make_address(host, ec);
@@ -191,11 +223,7 @@ bool MetricsServer::Start(const std::string& host, uint16_t port, std::string* e
 
 uint16_t MetricsServer::port() const { return impl_->port; }
 
-void MetricsServer::SetHealth(bool healthy, std::string reason) {
-  std::lock_guard<std::mutex> lock(impl_->health.mu);
-  impl_->health.healthy = healthy;
-  impl_->health.reason = std::move(reason);
-}
+void MetricsServer::SetHealthCheck(HealthCheck check) { impl_->health = std::move(check); }
 
 void MetricsServer::Stop() {
   Impl& s = *impl_;

@@ -1,22 +1,29 @@
 // The daemon's HTTP endpoint: `GET /metrics` (Prometheus text format 0.0.4 of a
-// MetricsRegistry) and `GET /healthz` (200 "ok" or 503 with the reason), served by
-// Boost.Beast on a thread of its own. Beast stays inside metrics_server.cc.
+// MetricsRegistry) and the health probes `GET /livez` (also `/healthz`) and `/readyz`
+// (200 or 503 with a JSON body, connectors/health.h), served by Boost.Beast on a thread
+// of its own. Beast stays inside metrics_server.cc.
 // Tested by tests/unit/connectors/metrics_server_test.cc.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "connectors/health.h"
 #include "connectors/metrics.h"
 
 namespace tern::connectors {
 
-// Created and owned by the daemon; the registry must outlive it. Start() once, Stop() (or
-// the destructor) once. Any number of scrapes may run at the same time; they are served
-// one request at a time each, interleaved on the one HTTP thread.
-// Thread: Start/Stop/port from the owning thread; SetHealth from any. Locks: a mutex
-// around the health state; the registry's own locks while rendering.
+// Created and owned by the daemon; the registry (and whatever the health check uses) must
+// outlive it. Start() once, Stop() (or the destructor) once. Any number of scrapes may run
+// at the same time; they are served one request at a time each, interleaved on the one
+// HTTP thread, which also runs the health check: a probe is answered even while the
+// daemon's loop is stuck. When the process runs out of file descriptors, accepting backs
+// off (kAcceptRetry in the .cc) instead of spinning, and open connections go on being
+// served.
+// Thread: Start/Stop/port/SetHealthCheck from the owning thread. Locks: the registry's
+// own locks while rendering.
 class MetricsServer {
  public:
   explicit MetricsServer(const MetricsRegistry* registry);
@@ -32,9 +39,11 @@ class MetricsServer {
   // The bound port, once Start() succeeded; 0 before.
   uint16_t port() const;
 
-  // What /healthz answers: 200 "ok" when healthy, else 503 and `reason`. Until the first
-  // call it answers 503 "starting".
-  void SetHealth(bool healthy, std::string reason = {});
+  // What /livez and /healthz (Probe::kLive) and /readyz (Probe::kReady) answer: 200 or 503
+  // and the answer's JSON. Called on the HTTP thread. Set it before Start(); without one
+  // every probe answers 200 {"status":"ok","checks":{}}.
+  using HealthCheck = std::function<ProbeAnswer(Probe)>;
+  void SetHealthCheck(HealthCheck check);
 
   // Stops accepting, drops open connections and joins the thread. Idempotent.
   void Stop();

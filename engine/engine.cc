@@ -43,6 +43,7 @@ struct ProgramRuntime {
   std::unique_ptr<nfa::Nfa> nfa;
   std::string fingerprint;  // nfa::Fingerprint(*program)
   KeyTable keys;  // only keys that hold partial matches
+  uint64_t live_runs = 0;  // partial matches of its keys: the sum of their counted_runs
   std::vector<uint8_t> stream_allowed;  // by stream id; empty = every stream
   uint32_t key_spec = 0;  // index into Impl::key_specs: programs keyed alike share it
 };
@@ -400,9 +401,14 @@ struct Engine::Impl {
   }
 
   // Registers the key's next window expiry, or forgets the key when it holds nothing.
+  // Every change to a key's runs is followed by a call, so it also keeps the program's
+  // count of partial matches (stats() reads it in O(programs), not O(keys)).
   void Schedule(uint32_t program, uint32_t key) {
     ProgramRuntime& rt = runtimes[program];
     KeyEntry& entry = rt.keys.entry(key);
+    const uint32_t runs = static_cast<uint32_t>(entry.state.runs.size());
+    rt.live_runs = rt.live_runs - entry.counted_runs + runs;
+    entry.counted_runs = runs;
     if (entry.state.empty()) {
       EraseKey(program, key);
       return;
@@ -873,16 +879,28 @@ bool Engine::Restore(std::string_view d) {
 
 AlertList& Engine::alerts() { return impl_->alerts; }
 
+PatternStats Engine::pattern_stats(size_t program) const {
+  const ProgramRuntime& rt = impl_->runtimes[program];
+  return {rt.keys.size(), rt.live_runs};
+}
+
+PatternStats Engine::TestingOnlyRecount(size_t program) const {
+  PatternStats s;
+  for (const KeyEntry& k : impl_->runtimes[program].keys.entries()) {
+    if (!k.live) continue;
+    if (!k.state.empty()) ++s.live_keys;
+    s.live_runs += k.state.runs.size();
+  }
+  return s;
+}
+
 const Stats& Engine::stats() const {
   Impl& m = *impl_;
   m.stats.live_keys = 0;
   m.stats.live_runs = 0;
   for (const auto& rt : m.runtimes) {
-    for (const auto& k : rt.keys.entries()) {
-      if (!k.live) continue;
-      if (!k.state.empty()) ++m.stats.live_keys;
-      m.stats.live_runs += k.state.runs.size();
-    }
+    m.stats.live_keys += rt.keys.size();  // a key is erased when its state empties
+    m.stats.live_runs += rt.live_runs;
   }
   m.stats.buffered = 0;
   for (const auto& p : m.partitions) m.stats.buffered += p.reorder.size();

@@ -90,6 +90,12 @@ struct Stats {
   uint64_t buffered = 0;        // events held in the reorder buffer
 };
 
+// One loaded pattern's share of Stats::live_keys and Stats::live_runs.
+struct PatternStats {
+  uint64_t live_keys = 0;  // keys holding partial matches of the pattern
+  uint64_t live_runs = 0;  // its partial matches
+};
+
 // Thread: one engine thread. Locks: none.
 class Engine {
  public:
@@ -160,7 +166,14 @@ class Engine {
   bool Restore(std::string_view data);
 
   AlertList& alerts();
+  // Counters, and the live keys and partial matches summed over the patterns: kept up to
+  // date as keys change, so a call costs O(patterns + partitions), not O(keys).
   const Stats& stats() const;
+  // The same for programs()[program] alone, in O(1).
+  PatternStats pattern_stats(size_t program) const;
+  // pattern_stats(program) counted afresh over every key, O(keys): tests check the
+  // incremental counts against it.
+  PatternStats TestingOnlyRecount(size_t program) const;
 
  private:
   struct Impl;

@@ -37,6 +37,7 @@ struct KeyEntry {
   uint64_t hash = 0;
   int64_t deadline = INT64_MAX;    // earliest window expiry of its runs
   int64_t registered = INT64_MAX;  // deadline currently in the timer heap
+  uint32_t counted_runs = 0;       // state.runs.size() as last added to its program's count
   bool live = false;               // false: a free slot
 
   // Back to a fresh entry, keeping buffer capacity (insert and erase).
@@ -47,6 +48,7 @@ struct KeyEntry {
     state.stage_values.clear();
     deadline = INT64_MAX;
     registered = INT64_MAX;
+    counted_runs = 0;
   }
 };
 

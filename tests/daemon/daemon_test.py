@@ -19,8 +19,9 @@ Scenarios:
                 produces the failed alerts again from their delivery reports, and
                 none is lost.
   reload        SIGHUP with a changed pattern file: the unchanged pattern keeps its
-                partial match and completes it; a file with errors is rejected and
-                the running patterns keep running.
+                partial match and completes it (tern_pattern_partial_matches shows it
+                kept, the changed pattern's dropped); a file with errors is rejected
+                and the running patterns keep running.
   partitions    a keyed stream over 3 partitions, one of them behind in event time,
                 read by two daemons: with `input.idle = "0ms"` no window timer fires
                 until the slow partition's own time passes it, however far ahead the
@@ -37,6 +38,16 @@ Scenarios:
                 comes out, so the commits were held at the oldest events each
                 undelivered alert bound (on both partitions, also for alerts a
                 watermark fired), and the restart re-read exactly those records.
+  health        /readyz answers 200 with every check ok in a normal run; 503 naming
+                the producer while the alerts' broker is down, and the brokers while
+                every broker is down; 200 again once they are back. /livez answers 200
+                all along. /metrics shows the partial matches per pattern.
+  stall         a record that stalls the loop (TERN_TESTING_ONLY_STALL_MS): /livez and
+                /healthz answer 503 naming the loop while it is stuck, 200 after.
+  unreachable   brokers at 127.0.0.1:1: /readyz answers 503 naming the brokers and the
+                partitions, /livez 200; with log.format = "json" every line on stderr
+                is a JSON object, librdkafka's included; with log.level = "off" there
+                is none.
 kcat (Debian package kcat) produces the input and reads the output topics.
 """
 import json
@@ -153,8 +164,40 @@ def scrape(log_path, metric):
     return None
 
 
+def probe(log_path, path):
+    """(HTTP status, JSON body) of a health probe of the daemon, or (None, None)."""
+    m = re.search(r"metrics on (http://\S+)/metrics", open(log_path).read())
+    if not m:
+        return None, None
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(m.group(1) + path, timeout=5) as r:
+            return r.status, json.loads(r.read().decode())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read().decode())
+    except (OSError, ValueError):
+        return None, None
+
+
+def wait_probe(log_path, path, status, reason=None):
+    """Waits until `path` answers `status` (and a reason containing `reason`); returns the body."""
+    got = {}
+
+    def answered():
+        got["status"], got["body"] = probe(log_path, path)
+        return got["status"] == status and (reason is None or reason in (got["body"] or {}).get("reason", ""))
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if answered():
+            return got["body"]
+        time.sleep(0.2)
+    fail("%s never answered %d%s; last: %r %r" % (path, status, " with %r" % reason if reason else "",
+                                                  got.get("status"), got.get("body")))
+
+
 def write_config(path, bootstrap, name, pattern_globs, events_topic=None, idle=None,
-                 log_level="info", producer=None):
+                 log_level="info", producer=None, extra="", log_format="text"):
     with open(path, "w") as f:
         f.write('[kafka]\nbrokers = "%s"\ngroup = "%s"\n' % (bootstrap, name))
         # The mock makes a re-joining member wait session.timeout.ms - 1 s (docs/kafka.md).
@@ -168,16 +211,17 @@ def write_config(path, bootstrap, name, pattern_globs, events_topic=None, idle=N
         f.write('[output]\nalerts.topic = "%s.alerts"\nlate.topic = "%s.late"\n'
                 'dead.letter.topic = "%s.dead"\n' % (name, name, name))
         f.write('[patterns]\nfiles = [%s]\n' % ", ".join('"%s"' % g for g in pattern_globs))
-        f.write('[metrics]\naddress = "127.0.0.1:0"\n[log]\nlevel = "%s"\n' % log_level)
+        f.write('[metrics]\naddress = "127.0.0.1:0"\n[log]\nlevel = "%s"\nformat = "%s"\n' % (log_level, log_format))
+        f.write(extra)
 
 
 class Daemon:
     running = []  # started and not stopped: killed when a scenario fails
 
-    def __init__(self, tern, config, log_path):
+    def __init__(self, tern, config, log_path, env=None):
         self.log = open(log_path, "a")
         self.proc = subprocess.Popen([tern, "run", "--config", config], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
         Daemon.running.append(self)
 
     def signal(self, sig):
@@ -359,6 +403,10 @@ def scenario_reload(tern, repo, work, mock):
     daemon = Daemon(tern, config, log)
     produce(mock.bootstrap, "rl.events", ['{"ts":1,"u":"x","t":"a"}'])
     wait_for("the first event to be consumed", lambda: (scrape(log, "tern_events_total") or 0) >= 1)
+
+    def partials(pattern):
+        return scrape_labelled(log, 'tern_pattern_partial_matches{pattern="%s"}' % pattern)
+    wait_for("a partial match of each pattern on /metrics", lambda: partials("keep") == 1 and partials("other") == 1)
     # A broken file: rejected, the running set goes on.
     with open(os.path.join(pdir, "other.tern"), "w") as f:
         f.write('pattern other { key u begin a where t == }\n')
@@ -369,6 +417,8 @@ def scenario_reload(tern, repo, work, mock):
         f.write('pattern other { key u begin a where t == "a" followed_by b where t == "b" and n > 0 }\n')
     daemon.signal(signal.SIGHUP)
     wait_for("the reload in the log", lambda: "kept their partial matches" in open(log).read())
+    wait_for("keep's partial match kept, other's dropped, on /metrics",
+             lambda: partials("keep") == 1 and partials("other") == 0)
     produce(mock.bootstrap, "rl.events", ['{"ts":2,"u":"x","t":"b","n":1}'])
     wait_for("keep's alert", lambda: any('"pattern":"keep"' in a for a in consume(mock.bootstrap, "rl.alerts")))
     time.sleep(1.0)
@@ -377,7 +427,8 @@ def scenario_reload(tern, repo, work, mock):
     patterns = sorted(json.loads(a)["pattern"] for a in got)
     if patterns != ["keep"]:
         fail("after the reload: alerts of %r, expected only keep's" % patterns)
-    print("daemon_test: reload ok: a broken file was rejected, keep completed its partial match")
+    print("daemon_test: reload ok: a broken file was rejected, keep completed its partial match; "
+          "partial matches per pattern on /metrics")
 
 
 def scenario_pattern_files(tern, repo, work, mock):
@@ -593,13 +644,151 @@ def scenario_partitions(tern, repo, work, mock):
           % (sum(expected.values()), timer_alerts))
 
 
+def scrape_labelled(log_path, series):
+    """The value of one labelled series, e.g. 'tern_pattern_partial_matches{pattern="p"}'."""
+    for line in (metrics_text(log_path) or "").split("\n"):
+        if line.startswith(series + " "):
+            return float(line.split()[1])
+    return None
+
+
+def scenario_health(tern, repo, work, mock):
+    pattern = os.path.join(work, "pair.tern")
+    with open(pattern, "w") as f:
+        f.write('pattern pair { key u  begin a where t == "a"  followed_by b where t == "b" }\n')
+    # Broker 2 leads the alerts topic only, as in the crash scenario.
+    for topic in ("hl.events", "hl.late", "hl.dead"):
+        mock.control("leader %s 0 1" % topic)
+    mock.control("leader hl.alerts 0 2")
+    mock.control("coordinator hl 1")
+    config = os.path.join(work, "hl.toml")
+    write_config(config, mock.bootstrap, "hl", [pattern],
+                 extra='[health]\nbrokers.timeout = "1s"\nproducer.timeout = "1s"\n')
+    log = os.path.join(work, "hl.log")
+    daemon = Daemon(tern, config, log)
+    ready = wait_probe(log, "/readyz", 200)
+    if sorted(ready["checks"]) != ["brokers", "loop", "partitions", "producer", "running"] or \
+            not all(c["ok"] for c in ready["checks"].values()):
+        fail("/readyz 200 with checks %r" % ready)
+    if ready["checks"]["partitions"]["detail"] != "1 assigned":
+        fail("partitions check %r" % ready["checks"]["partitions"])
+    if probe(log, "/livez")[0] != 200 or probe(log, "/healthz")[0] != 200:
+        fail("/livez or /healthz not 200 in a normal run")
+    # Partial matches per pattern on /metrics.
+    produce(mock.bootstrap, "hl.events", ['{"ts":1,"u":"x","t":"a"}', '{"ts":2,"u":"y","t":"a"}',
+                                          '{"ts":3,"u":"y","t":"a"}'])
+    wait_for("3 partial matches of pair over 2 keys on /metrics",
+             lambda: scrape_labelled(log, 'tern_pattern_partial_matches{pattern="pair"}') == 3
+             and scrape_labelled(log, 'tern_pattern_live_keys{pattern="pair"}') == 2)
+
+    # The alerts' broker goes down: the alert x completes cannot be acknowledged.
+    mock.control("down 2")
+    produce(mock.bootstrap, "hl.events", ['{"ts":4,"u":"x","t":"b"}'])
+    body = wait_probe(log, "/readyz", 503, "producer: 1 messages unacknowledged, the oldest for ")
+    if not body["checks"]["brokers"]["ok"] or not body["checks"]["partitions"]["ok"]:
+        fail("only the producer should fail while broker 2 is down: %r" % body)
+    if probe(log, "/livez")[0] != 200:
+        fail("/livez failed because the producer is stuck")
+    mock.control("up 2")
+    wait_probe(log, "/readyz", 200)
+    wait_for("x's alert", lambda: len(consume(mock.bootstrap, "hl.alerts")) == 1)
+    wait_for("2 partial matches of pair over 1 key on /metrics",
+             lambda: scrape_labelled(log, 'tern_pattern_partial_matches{pattern="pair"}') == 2
+             and scrape_labelled(log, 'tern_pattern_live_keys{pattern="pair"}') == 1)
+
+    # Every broker goes down: not ready (brokers), but alive; ready again once they are back.
+    mock.control("down")
+    body = wait_probe(log, "/readyz", 503, "brokers: no broker answered for ")
+    for _ in range(5):
+        if probe(log, "/livez")[0] != 200:
+            fail("/livez failed because the brokers are down")
+        time.sleep(0.3)
+    mock.control("up")
+    wait_probe(log, "/readyz", 200)
+    daemon.stop()
+    print("daemon_test: health ok: ready in a normal run, not ready naming the producer and then the "
+          "brokers while they were down, live all along; partial matches per pattern on /metrics")
+
+
+def scenario_stall(tern, repo, work, mock):
+    pattern = os.path.join(work, "pair.tern")
+    with open(pattern, "w") as f:
+        f.write('pattern pair { key u  begin a where t == "a"  followed_by b where t == "b" }\n')
+    config = os.path.join(work, "st.toml")
+    write_config(config, mock.bootstrap, "st", [pattern], extra='[health]\nstall.timeout = "1s"\n')
+    log = os.path.join(work, "st.log")
+    daemon = Daemon(tern, config, log, env={"TERN_TESTING_ONLY_STALL_MS": "6000"})
+    wait_probe(log, "/readyz", 200)
+    # An ordinary record does not stall; one with the TestingOnly key sleeps 6 s inside its
+    # handling, as a pattern stuck on one event would.
+    produce(mock.bootstrap, "st.events", ['{"ts":1,"u":"x","t":"a"}'])
+    wait_for("the first record", lambda: (scrape(log, "tern_events_total") or 0) >= 1)
+    if probe(log, "/livez")[0] != 200:
+        fail("/livez failed before the stall")
+    produce(mock.bootstrap, "st.events", ['{"ts":2,"u":"x","t":"b"}'], keys=["tern-testing-only-stall"])
+    body = wait_probe(log, "/livez", 503, "loop: no progress for ")
+    if list(body["checks"]) != ["loop"]:
+        fail("/livez checks %r" % body)
+    if probe(log, "/healthz")[0] != 503 or probe(log, "/readyz")[0] != 503:
+        fail("/healthz and /readyz should fail while the loop is stuck")
+    wait_probe(log, "/livez", 200)
+    wait_for("the alert after the stall", lambda: len(consume(mock.bootstrap, "st.alerts")) == 1)
+    daemon.stop()
+    print("daemon_test: stall ok: /livez, /healthz and /readyz answered 503 naming the loop while a "
+          "record stalled it, /livez 200 after")
+
+
+def scenario_unreachable(tern, repo, work, mock):
+    pattern = os.path.join(work, "pair.tern")
+    with open(pattern, "w") as f:
+        f.write('pattern pair { key u  begin a where t == "a"  followed_by b where t == "b" }\n')
+    config = os.path.join(work, "un.toml")
+    write_config(config, "127.0.0.1:1", "un", [pattern],
+                 extra='[health]\nbrokers.timeout = "1s"\n', log_format="json")
+    log = os.path.join(work, "un.log")
+    daemon = Daemon(tern, config, log)
+    body = wait_probe(log, "/readyz", 503, "brokers: not reached yet: ")
+    if "partitions: waiting for the consumer group" not in body["reason"]:
+        fail("/readyz reason %r" % body["reason"])
+    for _ in range(8):  # a Kafka outage is no reason to restart: live all along
+        status, live = probe(log, "/livez")
+        if status != 200:
+            fail("/livez answered %r %r with the brokers unreachable" % (status, live))
+        time.sleep(0.5)
+    daemon.stop()
+    lines = open(log).read().splitlines()
+    kafka = 0
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            fail("a line of stderr is not JSON with log.format = \"json\": %r" % line)
+        if record.get("logger") == "librdkafka" and "Connect to ipv4#127.0.0.1:1 failed" in record["msg"]:
+            kafka += 1
+    if kafka == 0:
+        fail("no line of librdkafka's about the refused connection among %d lines" % len(lines))
+
+    # log.level = "off": not a line, librdkafka's included.
+    write_config(config, "127.0.0.1:1", "un", [pattern], log_level="off", log_format="json")
+    quiet_log = os.path.join(work, "un-off.log")
+    daemon = Daemon(tern, config, quiet_log)
+    time.sleep(4.0)
+    daemon.stop()
+    quiet = open(quiet_log).read()
+    if quiet:
+        fail("log.level = \"off\" still wrote %r" % quiet[:500])
+    print("daemon_test: unreachable ok: /readyz 503 naming brokers and partitions, /livez 200; %d lines "
+          "of JSON on stderr, %d of them librdkafka's; nothing at log.level off" % (len(lines), kafka))
+
+
 def main():
     if len(sys.argv) != 4:
         fail("usage: daemon_test.py TERN REPO SCENARIO")
     tern, repo, scenario = sys.argv[1], sys.argv[2], sys.argv[3]
     scenarios = {"replay_equal": scenario_replay_equal, "restart": scenario_restart,
                  "reload": scenario_reload, "outage": scenario_outage, "partitions": scenario_partitions,
-                 "redeliver": scenario_redeliver, "crash": scenario_crash,
+                 "redeliver": scenario_redeliver, "crash": scenario_crash, "health": scenario_health,
+                 "stall": scenario_stall, "unreachable": scenario_unreachable,
                  "pattern_files": scenario_pattern_files}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
@@ -607,12 +796,14 @@ def main():
     brokers = 1
     if scenario == "partitions":
         topics = ["pt.events:3"] + ["%s.%s:1" % (p, t) for p in ("ph", "pi") for t in ("alerts", "late", "dead")]
-    elif scenario == "crash":
-        topics = ["cr.events:2"] + ["cr.%s:1" % t for t in ("alerts", "late", "dead")]
+    elif scenario in ("crash", "health"):
+        prefix = {"crash": "cr", "health": "hl"}[scenario]
+        topics = ["%s.events:%d" % (prefix, 2 if scenario == "crash" else 1)] + \
+            ["%s.%s:1" % (prefix, t) for t in ("alerts", "late", "dead")]
         brokers = 2
     else:
         prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou", "redeliver": "rd",
-                  "pattern_files": "pf"}[scenario]
+                  "stall": "st", "unreachable": "un", "pattern_files": "pf"}[scenario]
         topics = ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")]
     mock = Mock(tern, topics, brokers)
     try:

@@ -79,6 +79,9 @@ TEST_CASE("the defaults") {
   CHECK(c.pattern_globs == std::vector<std::string>{"patterns/*.tern"});
   CHECK(c.pattern_files.empty());
   CHECK(c.metrics_address == "127.0.0.1:9464");
+  CHECK(c.stall_timeout_ms == 30000);
+  CHECK(c.brokers_timeout_ms == 30000);
+  CHECK(c.producer_timeout_ms == 30000);
   CHECK(c.log_level == LogLevel::kInfo);
   CHECK(c.log_format == LogFormat::kText);
 }
@@ -149,6 +152,11 @@ files = ["patterns/*.tern", "extra/c.tern", "patterns/a.tern"]
 [metrics]
 address = "[::1]:0"
 
+[health]
+stall.timeout = "5s"
+brokers.timeout = "1m"
+producer.timeout = "1500ms"
+
 [log]
 level = "debug"
 format = "json"
@@ -176,6 +184,9 @@ format = "json"
   CHECK(c.pattern_files ==
         std::vector<std::string>{d + "/patterns/a.tern", d + "/patterns/b.tern", d + "/extra/c.tern"});
   CHECK(c.metrics_address == "[::1]:0");
+  CHECK(c.stall_timeout_ms == 5000);
+  CHECK(c.brokers_timeout_ms == 60000);
+  CHECK(c.producer_timeout_ms == 1500);
   CHECK(c.log_level == LogLevel::kDebug);
   CHECK(c.log_format == LogFormat::kJson);
 }
@@ -282,6 +293,12 @@ const ErrorCase kErrorCases[] = {
      "tern.toml:2:8: error: option 'input.idle' is out of range: '2h' is not within 0ms..1h\n"
      " 2 | idle = \"2h\"\n"
      "   |        ^~~~\n"},
+    {"a watchdog that never waits",
+     "[health]\nstall.timeout = \"0ms\"\n",
+     "tern.toml:2:17: error: option 'health.stall.timeout' is out of range: '0ms' is not within "
+     "100ms..1h\n"
+     " 2 | stall.timeout = \"0ms\"\n"
+     "   |                 ^~~~~\n"},
     {"idle timeout without a unit",
      "[input]\nidle = \"300\"\n",
      "tern.toml:2:8: error: option 'input.idle' must be a duration, found '300'\n"

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "connectors/mock_cluster.h"
@@ -134,6 +135,27 @@ TEST_CASE("a consumer group reads, commits, and a later member resumes after the
   for (int i = 0; i < 40 && second.commits.empty(); ++i) REQUIRE(consumer->Poll(50, 100, &batch).ok());
   REQUIRE(second.commits.size() == 1);
   CHECK(second.commits[0].ok());
+}
+
+TEST_CASE("ProbeBrokers: a metadata round trip from another thread; an error while the brokers are down") {
+  auto mock = MockCluster::Start(2);
+  REQUIRE(mock.ok());
+  REQUIRE((*mock)->CreateTopic("events", 1).ok());
+  Group group;
+  std::unique_ptr<Consumer> consumer = MakeConsumer(**mock, &group);
+  Status status;
+  size_t brokers = 0;
+  std::thread([&] { status = consumer->ProbeBrokers(5000, &brokers); }).join();
+  CHECK_MESSAGE(status.ok(), status.ToString());
+  CHECK(brokers == 2);
+  REQUIRE((*mock)->SetBrokerDown(-1).ok());
+  const auto start = std::chrono::steady_clock::now();
+  Status down;
+  std::thread([&] { down = consumer->ProbeBrokers(300, &brokers); }).join();
+  CHECK_FALSE(down.ok());
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  REQUIRE((*mock)->SetBrokerUp(-1).ok());
+  CHECK(consumer->ProbeBrokers(5000, &brokers).ok());
 }
 
 }  // namespace

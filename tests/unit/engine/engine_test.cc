@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -446,6 +447,53 @@ void CheckReloadRoutes(const std::string& v1, const std::string& v2, const std::
   auto want = run(direct);
   CHECK(want.size() > 100);
   CHECK(run(Options{}) == want);
+}
+
+TEST_CASE("live keys and partial matches are counted per pattern as they come and go") {
+  // Every shape of kManyPatterns (matches, timeouts, absences, skip strategies, a global
+  // pattern, one that never sees the stream), a reload that keeps, changes and drops
+  // patterns, and the end of input: after each step the counts kept as keys change
+  // equal a count over every key.
+  Driver d;
+  d.engine.AddPrograms(d.Compile(kManyPatterns));
+  auto check = [&](const char* when) {
+    Stats total = d.engine.stats();
+    uint64_t keys = 0, runs = 0;
+    for (size_t p = 0; p < d.engine.programs().size(); ++p) {
+      PatternStats got = d.engine.pattern_stats(p);
+      PatternStats want = d.engine.TestingOnlyRecount(p);
+      INFO(when, ": pattern ", d.engine.programs()[p]->name);
+      REQUIRE(got.live_keys == want.live_keys);
+      REQUIRE(got.live_runs == want.live_runs);
+      keys += got.live_keys;
+      runs += got.live_runs;
+    }
+    CHECK(total.live_keys == keys);
+    CHECK(total.live_runs == runs);
+    return runs;
+  };
+  std::istringstream in(ManyEvents(3000));
+  std::string line;
+  uint64_t most = 0;
+  for (int i = 0; std::getline(in, line); ++i) {
+    d.Push(line);
+    most = std::max(most, check("after an event"));
+    if (i == 1500) {
+      std::string v2 = kManyPatterns;
+      v2.replace(v2.find("pattern p3"), 10, "pattern p3x");        // p3 dropped, p3x added
+      v2.replace(v2.find("within 40ms"), 11, "within 45ms");      // p7 changed
+      d.engine.ReplacePrograms(d.Compile(v2));
+      check("after a reload");
+    }
+  }
+  CHECK(most > 10);  // the stream keeps partial matches alive
+  d.engine.Finish();
+  d.Collect();
+  check("at the end");
+  // Only the patterns without `within` keep partial matches past the end of input.
+  for (size_t p = 0; p < d.engine.programs().size(); ++p) {
+    if (d.engine.programs()[p]->name != "r1") CHECK(d.engine.pattern_stats(p).live_runs == 0);
+  }
 }
 
 TEST_CASE("key-first routing survives a reload") {
