@@ -410,7 +410,8 @@ class Loader {
         uint64_t min = 0;
         uint64_t max = 0;
         if (dots != std::string_view::npos && ParseByteSize(o.range.substr(0, dots), &min) &&
-            ParseByteSize(o.range.substr(dots + 2), &max) && (out->bytes < min || out->bytes > max)) {
+            ParseByteSize(o.range.substr(dots + 2), &max) &&
+            (out->bytes < min || out->bytes > max)) {
           return Error(span, "option " + Quote(o.name) + " is out of range: " + Quote(s->get()) +
                                  " is not within " + std::string(o.range));
         }

@@ -464,7 +464,9 @@ void Daemon::Impl::Handle(const Message& m, int64_t polled_ms) {
     // A record over the size limit goes out as its first bytes: as a whole it may well
     // be over the producer's message.max.bytes too, and be refused again and again.
     std::string_view value = m.value();
-    if (value.size() > c.max_event_size) value = value.substr(0, engine::LineReader::kTooLongPrefix);
+    if (value.size() > c.max_event_size) {
+      value = value.substr(0, engine::LineReader::kTooLongPrefix);
+    }
     Send(topic, m.has_key() ? m.key() : std::string_view(), value,
          std::span<const Header>(headers, error.empty() ? 3 : 4), /*is_alert=*/false, 0);
   };

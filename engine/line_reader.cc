@@ -311,7 +311,9 @@ void LineReader::SkipPartialLine() {
 
 void LineReader::AddToPrefix(size_t begin, size_t end) {
   const size_t keep = kTooLongPrefix + (at_start_ ? 3 : 0);  // room for a byte order mark
-  if (prefix_.size() < keep) prefix_.append(data_ + begin, std::min(end - begin, keep - prefix_.size()));
+  if (prefix_.size() < keep) {
+    prefix_.append(data_ + begin, std::min(end - begin, keep - prefix_.size()));
+  }
 }
 
 void LineReader::FinishSkippedLine(size_t begin, size_t line_end, Line* line) {
@@ -394,7 +396,8 @@ bool LineReader::Next(Line* line) {
     // if it is blank, so that the outcome does not depend on chunk sizes).
     line->too_long = size > max_line_;
     if (!line->too_long && IsBlank(base + text_begin, base + line_end)) continue;
-    line->text = std::string_view(base + text_begin, line->too_long ? std::min(size, kTooLongPrefix) : size);
+    line->text =
+        std::string_view(base + text_begin, line->too_long ? std::min(size, kTooLongPrefix) : size);
     line->size = size;
     line->number = line_number_;
     return true;

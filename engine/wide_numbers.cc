@@ -62,7 +62,8 @@ bool WideNumber(std::string_view text, double* value) {
   // itself turns into 0. Without leading zeros (JSON has none), the first significant
   // digit is the integer part's first, or the first nonzero one of the fraction.
   const size_t e = text.find_first_of("eE");
-  const std::string_view mantissa = text.substr(int_begin, e == std::string_view::npos ? std::string_view::npos : e - int_begin);
+  const std::string_view mantissa =
+      text.substr(int_begin, e == std::string_view::npos ? std::string_view::npos : e - int_begin);
   int64_t first;  // the power of ten of the first significant digit, exponent aside
   if (mantissa[0] != '0') {
     first = static_cast<int64_t>(int_digits) - 1;

@@ -100,7 +100,8 @@ bool SameValue(const Value& a, const Value& b) {
 }
 
 bool Inside(std::string_view part, const std::string& whole) {
-  return part.empty() || (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
+  return part.empty() || (part.data() >= whole.data() &&
+                          part.data() + part.size() <= whole.data() + whole.size());
 }
 
 void CheckEvent(const tern::nfa::StoredEvent& e, std::string_view line) {
@@ -283,7 +284,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int64_t ms = 0;
   if (tern::engine::ParseRfc3339(line, &ms)) {
     constexpr int64_t kDay = 86400000;
-    Require(ms >= tern::engine::kMinEventTimeMs - kDay && ms <= tern::engine::kMaxEventTimeMs + kDay);
+    Require(ms >= tern::engine::kMinEventTimeMs - kDay &&
+            ms <= tern::engine::kMaxEventTimeMs + kDay);
   }
   return 0;
 }

@@ -54,16 +54,24 @@ bool SameDouble(double a, double b) { return a == b && std::signbit(a) == std::s
 // The scanner's value of a member against the DOM's.
 void CheckMember(const JsonMember& m, dom::element v) {
   switch (m.kind) {
-    case JsonKind::kNull: Require(v.type() == dom::element_type::NULL_VALUE); break;
-    case JsonKind::kTrue: Require(v.type() == dom::element_type::BOOL && v.get_bool().value_unsafe()); break;
-    case JsonKind::kFalse: Require(v.type() == dom::element_type::BOOL && !v.get_bool().value_unsafe()); break;
-    case JsonKind::kInt: Require(v.type() == dom::element_type::INT64 && v.get_int64().value_unsafe() == m.i); break;
+    case JsonKind::kNull:
+      Require(v.type() == dom::element_type::NULL_VALUE);
+      break;
+    case JsonKind::kTrue:
+    case JsonKind::kFalse:
+      Require(v.type() == dom::element_type::BOOL &&
+              v.get_bool().value_unsafe() == (m.kind == JsonKind::kTrue));
+      break;
+    case JsonKind::kInt:
+      Require(v.type() == dom::element_type::INT64 && v.get_int64().value_unsafe() == m.i);
+      break;
     case JsonKind::kDouble:
       // simdjson's UINT64 (above INT64_MAX) is a double for the scanner, as in EventParser.
       if (v.type() == dom::element_type::UINT64) {
         Require(static_cast<double>(v.get_uint64().value_unsafe()) == m.d);
       } else {
-        Require(v.type() == dom::element_type::DOUBLE && SameDouble(v.get_double().value_unsafe(), m.d));
+        Require(v.type() == dom::element_type::DOUBLE &&
+                SameDouble(v.get_double().value_unsafe(), m.d));
       }
       break;
     case JsonKind::kString: {
@@ -79,8 +87,12 @@ void CheckMember(const JsonMember& m, dom::element v) {
       Require(body == v.get_string().value_unsafe());
       break;
     }
-    case JsonKind::kArray: Require(v.type() == dom::element_type::ARRAY && m.size >= 2 && *m.begin == '['); break;
-    case JsonKind::kObject: Require(v.type() == dom::element_type::OBJECT && m.size >= 2 && *m.begin == '{'); break;
+    case JsonKind::kArray:
+      Require(v.type() == dom::element_type::ARRAY && m.size >= 2 && *m.begin == '[');
+      break;
+    case JsonKind::kObject:
+      Require(v.type() == dom::element_type::OBJECT && m.size >= 2 && *m.begin == '{');
+      break;
   }
 }
 

@@ -314,7 +314,8 @@ Lines ReadLimited(std::string_view content, uint64_t limit, size_t chunk) {
   if (lines[0] != lines[1]) {
     for (size_t i = 0; i < std::min(lines[0].size(), lines[1].size()); ++i) {
       if (lines[0][i] != lines[1][i]) {
-        MESSAGE("mapped: " << lines[0][i].substr(0, 80) << "\nread:   " << lines[1][i].substr(0, 80));
+        MESSAGE("mapped: " << lines[0][i].substr(0, 80) << "\nread:   "
+                           << lines[1][i].substr(0, 80));
         break;
       }
     }
