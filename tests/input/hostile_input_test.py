@@ -183,6 +183,22 @@ def check_utf8(tern, work):
     print("hostile_input_test: utf8: %d alerts, %d dead letters, all strict JSON" % (len(alerts), len(letters)))
 
 
+def check_flag(tern, work):
+    """--max-event-size takes 1B to 1GiB, with a binary unit or none."""
+    pattern = os.path.join(work, "p.tern")
+    path = os.path.join(work, "one.jsonl")
+    with open(path, "wb") as f:
+        f.write(event(1, 1000, "a") + b"\n")
+    for size in ["0", "2GiB", "1MB", "-1", "1.5KiB", ""]:
+        status, _, err, _ = run_replay(tern, [pattern, "--input", path, "--max-event-size", size])
+        if status != 2 or b"invalid size" not in err:
+            fail("--max-event-size %r: exit %d, %r" % (size, status, err))
+    for size in ["1", "10B", "1KiB", "1GiB"]:
+        status, _, err, _ = run_replay(tern, [pattern, "--input", path, "--max-event-size", size])
+        if status != 0:
+            fail("--max-event-size %r: exit %d, %r" % (size, status, err))
+
+
 def main():
     if len(sys.argv) != 3:
         fail("usage: hostile_input_test.py TERN REPO")
@@ -190,6 +206,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="tern-hostile-") as work:
         with open(os.path.join(work, "p.tern"), "w") as f:
             f.write(PATTERN)
+        check_flag(tern, work)
         check_utf8(tern, work)
         check_huge(tern, work, "pipe")
         check_huge(tern, work, "file")
