@@ -1,8 +1,11 @@
 // JSON text writers.
+// Tested by tests/unit/base/json_writer_test.cc.
 #include "base/json_writer.h"
 
 #include <charconv>
 #include <cmath>
+
+#include "base/utf8.h"
 
 namespace tern::json {
 
@@ -12,7 +15,15 @@ void AppendString(std::string& out, std::string_view s) {
   size_t run = 0;  // start of the pending run of bytes that need no escaping
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      if (c < 0x80) continue;
+      const size_t n = Utf8SequenceLength(s, i);
+      if (n != 0) {
+        i += n - 1;
+        continue;
+      }
+      // Not UTF-8: escaped below as its Latin-1 reading.
+    }
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
@@ -49,6 +60,33 @@ void AppendDouble(std::string& out, double v) {
   std::string_view text(buf, static_cast<size_t>(r.ptr - buf));
   out += text;
   if (text.find_first_of(".eEn") == std::string_view::npos) out += ".0";
+}
+
+void AppendBase64(std::string& out, std::string_view bytes) {
+  static const char* kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  out.push_back('"');
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
+                       static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    out.push_back(kAlphabet[v >> 18]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(kAlphabet[(v >> 6) & 63]);
+    out.push_back(kAlphabet[v & 63]);
+  }
+  if (i < bytes.size()) {
+    const bool two = i + 2 == bytes.size();
+    const uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
+                       (two ? static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8
+                            : 0);
+    out.push_back(kAlphabet[v >> 18]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(two ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  out.push_back('"');
 }
 
 }  // namespace tern::json

@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <vector>
+
+#include "engine/wide_numbers.h"
 
 namespace tern::cli {
 
@@ -76,7 +79,9 @@ bool ParseJson(std::string_view text, JsonNode* out, std::string* error) {
   dom::parser parser;
   simdjson::padded_string padded(text);
   dom::element root;
-  auto code = parser.parse(padded).get(root);
+  // Alerts echo their events as received: numbers outside simdjson's range included.
+  std::vector<engine::NumberPatch> patches;
+  auto code = engine::ParseWithWideNumbers(parser, padded.data(), padded.size(), patches, &root);
   if (code != simdjson::SUCCESS) {
     *error = std::string("not JSON: ") + simdjson::error_message(code);
     return false;

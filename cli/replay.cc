@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "base/byte_size.h"
 #include "base/json_writer.h"
 #include "base/output_file.h"
 #include "base/printable.h"
+#include "base/utf8.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "engine/event_parser.h"
@@ -33,7 +35,12 @@ constexpr char kReplayUsage[] =
     "  --lateness DUR      watermark = max event time - DUR (default 0ms);\n"
     "                      units ms, s, m, h, d\n"
     "  --dead-letter FILE  write malformed lines there as\n"
-    "                      {\"line\":N,\"error\":\"...\",\"raw\":\"...\"}\n"
+    "                      {\"line\":N,\"error\":\"...\",\"raw\":\"...\"}, or with\n"
+    "                      \"raw_base64\" instead of \"raw\" when the line is not UTF-8;\n"
+    "                      of a line over --max-event-size, its first 1024 bytes\n"
+    "  --max-event-size N  longest event line in bytes (default 1MiB, at most 1GiB;\n"
+    "                      units B, KiB, MiB, GiB): a longer line is malformed\n"
+    "                      (\"event too large\") and skipped without being held in memory\n"
     "  --late-output FILE  write late events there, as received\n"
     "  --open-end          the stream goes on after the file: windows still open at\n"
     "                      its end stay open (no end-of-input timeouts or absence\n"
@@ -46,6 +53,7 @@ constexpr char kReplayUsage[] =
 constexpr OptionSpec kReplayOptions[] = {
     {"--input", true},       {"--time-field", true},  {"--lateness", true},
     {"--dead-letter", true}, {"--late-output", true}, {"--open-end", false},
+    {"--max-event-size", true},
 };
 
 constexpr size_t kFlushBytes = size_t{1} << 20;
@@ -106,6 +114,25 @@ bool FinishOutput(OutputFile& file, bool close, ReplayOutput& output) {
   return false;
 }
 
+// One dead-letter record: valid JSON whatever the line holds. `raw` when the bytes are
+// UTF-8 (the JSON string reads back as the line), `raw_base64` when not, so that the
+// line comes back byte for byte either way.
+void AppendDeadLetter(std::string& record, uint64_t line_number, std::string_view error,
+                      std::string_view raw) {
+  record.assign("{\"line\":");
+  json::AppendInt(record, static_cast<int64_t>(line_number));
+  record += ",\"error\":";
+  json::AppendString(record, error);
+  if (IsValidUtf8(raw)) {
+    record += ",\"raw\":";
+    json::AppendString(record, raw);
+  } else {
+    record += ",\"raw_base64\":";
+    json::AppendBase64(record, raw);
+  }
+  record += "}\n";
+}
+
 std::string StreamName(const std::string& input) {
   if (input == "-") return "stdin";
   return std::filesystem::path(input).stem().string();
@@ -129,6 +156,16 @@ bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* er
       return false;
     }
   }
+  if (args.Has("--max-event-size")) {
+    const std::string& text = args.Get("--max-event-size", "");
+    uint64_t bytes = 0;
+    if (!ParseByteSize(text, &bytes) || bytes == 0 || bytes > engine::kMaxEventSizeLimit) {
+      *error = "invalid size '" + text +
+               "' for --max-event-size (1B to 1GiB, e.g. 1048576, 512KiB, 4MiB)";
+      return false;
+    }
+    options->max_event_size = bytes;
+  }
   options->dead_letter = args.Get("--dead-letter", options->dead_letter);
   options->late_output = args.Get("--late-output", options->late_output);
   if (args.Has("--open-end")) options->open_end = true;
@@ -150,6 +187,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
   engine.AddPrograms(loaded.programs);
 
   engine::LineReader reader;
+  reader.set_max_line(options.max_event_size);
   std::string error;
   if (!reader.Open(options.input, &error)) {
     Log(output, "tern replay: " + error);
@@ -162,6 +200,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
   }
 
   engine::EventParser parser(engine.schema(), options.time_field);
+  parser.set_max_event_size(options.max_event_size);
   const uint32_t stream = engine.StreamId(StreamName(options.input));
   const auto start = std::chrono::steady_clock::now();
   uint64_t alerts = 0, late = 0, malformed = 0;
@@ -169,19 +208,28 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
   engine::Line line;
   while (reader.Next(&line)) {
     nfa::StoredEvent* event = engine.NewEvent();
-    if (!parser.Parse(line.text, *event, &error)) {
+    bool parsed;
+    std::string_view raw = line.text;
+    if (line.too_long) {
+      // The reader kept only the line's first bytes, maybe cut inside a UTF-8
+      // character: drop its start, so that a UTF-8 line stays a "raw" string.
+      error = engine::EventTooLarge(line.size, options.max_event_size);
+      for (size_t cut = 1; cut <= 3 && !IsValidUtf8(raw) && cut < line.text.size(); ++cut) {
+        if (IsValidUtf8(line.text.substr(0, line.text.size() - cut))) {
+          raw = line.text.substr(0, line.text.size() - cut);
+        }
+      }
+      parsed = false;
+    } else {
+      parsed = parser.Parse(line.text, *event, &error);
+    }
+    if (!parsed) {
       engine.Discard(event);
       ++malformed;
       Log(output, Printable(options.input) + ":" + std::to_string(line.number) +
                       ": malformed event: " + Printable(error));
       if (dead_letter.is_open()) {
-        record.assign("{\"line\":");
-        json::AppendInt(record, static_cast<int64_t>(line.number));
-        record += ",\"error\":";
-        json::AppendString(record, error);
-        record += ",\"raw\":";
-        json::AppendString(record, line.text);
-        record += "}\n";
+        AppendDeadLetter(record, line.number, error, raw);
         dead_letter.Write(record);
         if (!dead_letter.ok()) break;
       }

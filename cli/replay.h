@@ -12,6 +12,7 @@
 #include "base/output_file.h"
 #include "cli/args.h"
 #include "cli/patterns.h"
+#include "engine/event_parser.h"
 
 namespace tern::cli {
 
@@ -23,6 +24,7 @@ struct ReplayOptions {
   std::string dead_letter;         // empty: malformed lines are only reported
   std::string late_output;         // empty: late events are only counted
   bool open_end = false;           // no Finish(): windows open at the end stay open
+  uint64_t max_event_size = engine::kDefaultMaxEventSize;  // bytes; longer lines are malformed
 };
 
 // Where a replay writes. With a file the alerts are flushed there in big blocks;
@@ -45,7 +47,7 @@ std::span<const OptionSpec> ReplayOptionTable();
 
 // Fills the options other than the pattern files from a parsed command line (or a
 // test case's `args` line): --input, --time-field, --lateness, --dead-letter,
-// --late-output, --open-end. Returns false with *error on a bad value.
+// --late-output, --open-end, --max-event-size. Returns false with *error on a bad value.
 bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* error);
 
 }  // namespace tern::cli

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "base/byte_size.h"
 #include "base/duration.h"
 #include "base/spelling.h"
 
@@ -88,6 +89,7 @@ std::string_view Expected(OptionType t) {
     case OptionType::kString: return "a string";
     case OptionType::kStringList: return "an array of strings";
     case OptionType::kDuration: return "a duration string such as \"500ms\"";
+    case OptionType::kByteSize: return "a size string such as \"1MiB\"";
     case OptionType::kEnum: return "a string";
     case OptionType::kAddress: return "a string \"host:port\"";
     case OptionType::kProperties: return "a table";
@@ -100,6 +102,7 @@ struct Value {
   std::string text;
   std::vector<std::string> list;
   int64_t ms = 0;
+  uint64_t bytes = 0;  // kByteSize
   size_t index = 0;  // kEnum: position in the row's range
   std::map<std::string, std::string> properties;
 };
@@ -107,6 +110,7 @@ struct Value {
 void Store(std::string* m, Value&& v) { *m = std::move(v.text); }
 void Store(std::vector<std::string>* m, Value&& v) { *m = std::move(v.list); }
 void Store(int64_t* m, Value&& v) { *m = v.ms; }
+void Store(uint64_t* m, Value&& v) { *m = v.bytes; }
 void Store(std::map<std::string, std::string>* m, Value&& v) { *m = std::move(v.properties); }
 template <typename E>
   requires std::is_enum_v<E>
@@ -390,6 +394,29 @@ class Loader {
         }
         return true;
       }
+      case OptionType::kByteSize: {
+        const toml::value<std::string>* s = node.as_string();
+        if (s == nullptr) {
+          std::string help;
+          if (node.is_integer()) help = "sizes are strings, e.g. \"1048576\" or \"1MiB\"";
+          return TypeError(o, node, help);
+        }
+        if (!ParseByteSize(s->get(), &out->bytes)) {
+          return Error(span,
+                       "option " + Quote(o.name) + " must be a size, found " + Quote(s->get()),
+                       "an integer, optionally followed by B, KiB, MiB or GiB, e.g. \"1MiB\"");
+        }
+        size_t dots = o.range.find("..");
+        uint64_t min = 0;
+        uint64_t max = 0;
+        if (dots != std::string_view::npos && ParseByteSize(o.range.substr(0, dots), &min) &&
+            ParseByteSize(o.range.substr(dots + 2), &max) &&
+            (out->bytes < min || out->bytes > max)) {
+          return Error(span, "option " + Quote(o.name) + " is out of range: " + Quote(s->get()) +
+                                 " is not within " + std::string(o.range));
+        }
+        return true;
+      }
       case OptionType::kEnum: {
         const toml::value<std::string>* s = node.as_string();
         if (s == nullptr) return TypeError(o, node);
@@ -534,6 +561,7 @@ std::string_view TypeName(OptionType type) {
     case OptionType::kString: return "string";
     case OptionType::kStringList: return "list of strings";
     case OptionType::kDuration: return "duration";
+    case OptionType::kByteSize: return "byte size";
     case OptionType::kEnum: return "enum";
     case OptionType::kAddress: return "host:port";
     case OptionType::kProperties: return "table";

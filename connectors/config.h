@@ -21,6 +21,7 @@ enum class OptionType {
   kString,      // TOML string
   kStringList,  // TOML array of non-empty strings
   kDuration,    // TOML string such as "500ms" (base/duration.h), within the row's range
+  kByteSize,    // TOML string such as "1MiB" (base/byte_size.h), within the row's range
   kEnum,        // TOML string, one of the row's "a|b|c"
   kAddress,     // TOML string "host:port" (port 0-65535), or "" for none
   kProperties,  // TOML table of scalars, passed through as name -> text
@@ -45,7 +46,7 @@ struct OptionInfo {
 // Every row, in table order.
 std::span<const OptionInfo> ConfigOptions();
 const OptionInfo& Info(OptionId id);
-// "string", "list of strings", "duration", "enum", "host:port", "table".
+// "string", "list of strings", "duration", "byte size", "enum", "host:port", "table".
 std::string_view TypeName(OptionType type);
 
 // Values of the kEnum options, in the order of their rows' range.
@@ -69,6 +70,8 @@ struct DaemonConfig {
   TimeFormat time_format = TimeFormat::kAuto;               // input.time.format
   int64_t lateness_ms = 0;                                  // input.lateness; 0..7 days
   int64_t idle_ms = 1000;                                   // input.idle; 0..1 h; 0 = never idle
+  uint64_t max_event_size = uint64_t{1} << 20;              // input.max.event.size; bytes,
+                                                            // 1 B..1 GiB
   std::string alerts_topic;                                 // output.alerts.topic; not empty
   std::string late_topic;                                   // output.late.topic; "" = none
   std::string dead_letter_topic;                            // output.dead.letter.topic; "" = none

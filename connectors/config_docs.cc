@@ -57,7 +57,8 @@ std::string Allowed(const OptionInfo& o) {
       return o.range == "non-empty" ? "not empty" : "any, empty turns it off";
     case OptionType::kStringList:
       return "at least one, none empty";
-    case OptionType::kDuration: {
+    case OptionType::kDuration:
+    case OptionType::kByteSize: {
       std::string range(o.range);
       size_t dots = range.find("..");
       return dots == std::string::npos ? range
@@ -119,7 +120,8 @@ std::string ConfigHelp() {
     head += std::string(TypeName(o.type));
     head.resize(std::max<size_t>(head.size() + 1, 46), ' ');
     out += head + "default " + std::string(o.default_toml);
-    if (o.type == OptionType::kEnum || o.type == OptionType::kDuration) {
+    if (o.type == OptionType::kEnum || o.type == OptionType::kDuration ||
+        o.type == OptionType::kByteSize) {
       out += ", allowed " + WithoutBackticks(Allowed(o));
     }
     out += "\n";

@@ -66,6 +66,7 @@
 #include "connectors/producer.h"
 #include "engine/engine.h"
 #include "engine/event_parser.h"
+#include "engine/line_reader.h"
 
 namespace tern::connectors {
 
@@ -302,6 +303,7 @@ bool Daemon::Impl::Setup(std::string* error) {
     return false;
   }
   parser = std::make_unique<engine::EventParser>(engine->schema(), c.time_field);
+  parser->set_max_event_size(c.max_event_size);
 
   events_in = &metrics.AddCounter("tern_events_total", "Input records consumed (malformed ones included).");
   alerts_out = &metrics.AddCounter("tern_alerts_total", "Alerts acknowledged by the broker.");
@@ -543,7 +545,13 @@ void Daemon::Impl::Handle(const Message& m, int64_t polled_ms) {
                          {"tern-partition", Decimal(m.partition(), partition_text)},
                          {"tern-offset", Decimal(m.offset(), offset_text)},
                          {"tern-error", error}};
-    Send(topic, m.has_key() ? m.key() : std::string_view(), m.value(),
+    // A record over the size limit goes out as its first bytes: as a whole it may well
+    // be over the producer's message.max.bytes too, and be refused again and again.
+    std::string_view value = m.value();
+    if (value.size() > c.max_event_size) {
+      value = value.substr(0, engine::LineReader::kTooLongPrefix);
+    }
+    Send(topic, m.has_key() ? m.key() : std::string_view(), value,
          std::span<const Header>(headers, error.empty() ? 3 : 4), /*is_alert=*/false, 0);
   };
 

@@ -182,7 +182,9 @@ void EncodeKeyPart(const nfa::Value& v, std::string& out) {
     case nfa::ValueKind::kDouble: {
       // Integral doubles key the same as integers (1.0 and 1 are one key).
       double d = v.d;
-      if (d == static_cast<double>(static_cast<int64_t>(d)) && d > -9e18 && d < 9e18) {
+      // (The range test first: converting a double outside int64, infinity included, to
+      // an integer is undefined.)
+      if (d > -9e18 && d < 9e18 && d == static_cast<double>(static_cast<int64_t>(d))) {
         out.back() = static_cast<char>(nfa::ValueKind::kInt);
         int64_t i = static_cast<int64_t>(d);
         out.append(reinterpret_cast<const char*>(&i), sizeof i);

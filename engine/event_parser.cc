@@ -22,6 +22,9 @@
 // SIMDJSON_PADDING zero bytes and parsed by one reused dom::parser, which decides
 // it and words every error ("not JSON", ...), so the error texts are those of the
 // DOM path alone and the two paths cannot disagree on a line the scanner refuses.
+// Numbers outside simdjson's range (integers beyond int64/uint64, overflows to
+// infinity), which the scanner refuses too, are valid JSON: ParseWithWideNumbers
+// (engine/wide_numbers.h) parses them, as doubles.
 // The root object is scanned once for the same root names; the rest of each path
 // is walked from there: members by name, array elements by index (negative from
 // the end). Strings, and arrays/objects re-serialised in minified form, are
@@ -44,13 +47,17 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "base/byte_size.h"
 #include "base/json_writer.h"
+#include "base/utf8.h"
 #include "engine/json_scan.h"
+#include "engine/wide_numbers.h"
 
 namespace tern::engine {
 
@@ -213,23 +220,38 @@ int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
   return era * 146097 + doe - 719468;
 }
 
-// Event time of a time-field value; false when it is not a valid time.
-bool ReadTime(dom::element value, int64_t* ts) {
+enum class TimeRead { kOk, kInvalid, kOutOfRange };
+
+TimeRead InRange(int64_t ts) {
+  return ts >= kMinEventTimeMs && ts <= kMaxEventTimeMs ? TimeRead::kOk : TimeRead::kOutOfRange;
+}
+
+// An integral double's time (a fraction is not a time; out of range includes infinity).
+TimeRead TimeOfDouble(double d, int64_t* ts) {
+  if (std::trunc(d) != d && !std::isinf(d)) return TimeRead::kInvalid;
+  if (!(d >= static_cast<double>(kMinEventTimeMs) && d <= static_cast<double>(kMaxEventTimeMs))) {
+    return TimeRead::kOutOfRange;
+  }
+  *ts = static_cast<int64_t>(d);
+  return TimeRead::kOk;
+}
+
+// Event time of a time-field value.
+TimeRead ReadTime(dom::element value, int64_t* ts) {
   switch (value.type()) {
     case dom::element_type::INT64:
       *ts = value.get_int64().value_unsafe();
-      return true;
-    case dom::element_type::DOUBLE: {
+      return InRange(*ts);
+    case dom::element_type::UINT64:
+      return TimeRead::kOutOfRange;  // above INT64_MAX
+    case dom::element_type::DOUBLE:
       // An integral double (1.7e12) is still an integer number of milliseconds.
-      double d = value.get_double().value_unsafe();
-      if (std::trunc(d) != d || std::fabs(d) >= 9.2e18) return false;
-      *ts = static_cast<int64_t>(d);
-      return true;
-    }
+      return TimeOfDouble(value.get_double().value_unsafe(), ts);
     case dom::element_type::STRING:
-      return ParseRfc3339(value.get_string().value_unsafe(), ts);
+      if (!ParseRfc3339(value.get_string().value_unsafe(), ts)) return TimeRead::kInvalid;
+      return InRange(*ts);  // a four-digit year shifted by its offset may leave the range
     default:
-      return false;  // UINT64 beyond int64, bool, null, array, object
+      return TimeRead::kInvalid;  // bool, null, array, object
   }
 }
 
@@ -301,6 +323,7 @@ struct EventParser::Impl {
   std::unique_ptr<char[]> buffer;  // line copy + SIMDJSON_PADDING zero bytes
   size_t buffer_capacity = 0;      // bytes in buffer
   std::vector<Frame> json_stack;   // scratch for AppendJson
+  std::vector<NumberPatch> number_patches;  // scratch for RewriteWideNumbers
   std::vector<RootName> roots;     // [0] is the time field
   std::vector<uint32_t> slot_roots;  // per schema slot: index into roots, kNoRoot or
                                      // kWholeEvent; rebuilt when the schema grows
@@ -407,8 +430,7 @@ __attribute__((always_inline)) inline bool EventParser::Impl::ParseFast(std::str
       ts = time.i;
       break;
     case JsonKind::kDouble:
-      if (std::trunc(time.d) != time.d || std::fabs(time.d) >= 9.2e18) return false;
-      ts = static_cast<int64_t>(time.d);
+      if (TimeOfDouble(time.d, &ts) != TimeRead::kOk) return false;
       break;
     case JsonKind::kString:
       if (time.escaped || !ParseRfc3339(std::string_view(time.begin, time.size), &ts)) {
@@ -418,6 +440,7 @@ __attribute__((always_inline)) inline bool EventParser::Impl::ParseFast(std::str
     default:
       return false;
   }
+  if (ts < kMinEventTimeMs || ts > kMaxEventTimeMs) return false;
 
   out.id.ts = ts;
   out.strings.clear();
@@ -477,7 +500,20 @@ void EventParser::TestingOnlyForceDom(bool on) { impl_->force_dom = on; }
 
 uint64_t EventParser::dom_fallbacks() const { return impl_->dom_fallbacks; }
 
+void EventParser::set_max_event_size(uint64_t bytes) {
+  max_event_size_ = std::clamp<uint64_t>(bytes, 1, kMaxEventSizeLimit);
+}
+
+std::string EventTooLarge(uint64_t size, uint64_t limit) {
+  return "event too large: " + std::to_string(size) + " bytes, over the limit of " +
+         FormatByteSize(limit);
+}
+
 bool EventParser::Parse(std::string_view line, nfa::StoredEvent& out, std::string* error) {
+  if (line.size() > max_event_size_) {
+    if (error != nullptr) *error = EventTooLarge(line.size(), max_event_size_);
+    return false;
+  }
   Impl& impl = *impl_;
   if (impl.slot_roots.size() != schema_.size() || impl.roots.empty()) {
     impl.Plan(schema_, time_field_);
@@ -508,7 +544,8 @@ __attribute__((noinline)) bool EventParser::Impl::ParseDom(std::string_view line
   };
 
   dom::element root;
-  if (parser.parse(buffer.get(), line.size(), false).get(root) != simdjson::SUCCESS) {
+  if (ParseWithWideNumbers(parser, buffer.get(), line.size(), number_patches, &root) !=
+      simdjson::SUCCESS) {
     return fail("not JSON");
   }
   dom::object object;
@@ -519,16 +556,22 @@ __attribute__((noinline)) bool EventParser::Impl::ParseDom(std::string_view line
     return false;
   }
   dom::element time_value = roots[0].value;
-  if (!ReadTime(time_value, &out.id.ts)) {
+  const TimeRead time_read = ReadTime(time_value, &out.id.ts);
+  if (time_read != TimeRead::kOk) {
     if (error != nullptr) {
       std::string shown;
       if (time_value.is_string()) {
         shown = time_value.get_string().value_unsafe();
+      } else if (time_value.is_double() && std::isinf(time_value.get_double().value_unsafe())) {
+        shown = time_value.get_double().value_unsafe() > 0 ? "inf" : "-inf";
       } else {
         AppendJson(shown, time_value, json_stack);
       }
-      if (shown.size() > kMaxShownTime) shown = shown.substr(0, kMaxShownTime) + "...";
+      if (shown.size() > kMaxShownTime) {
+        shown = std::string(Utf8Prefix(shown, kMaxShownTime)) + "...";
+      }
       *error = "invalid time '" + shown + "'";
+      if (time_read == TimeRead::kOutOfRange) *error += ": out of range (years 0000 to 9999)";
     }
     return false;
   }

@@ -13,6 +13,18 @@
 
 namespace tern::engine {
 
+// Event times an event may have: years 0000 to 9999 (RFC 3339's four-digit years), in
+// epoch milliseconds. Every valid time then has an RFC 3339 spelling, and the engine's
+// time arithmetic (windows, lateness, its INT64_MIN/INT64_MAX "no time yet" and "end of
+// input" marks) stays far from overflow.
+inline constexpr int64_t kMinEventTimeMs = -62167219200000;  // 0000-01-01T00:00:00Z
+inline constexpr int64_t kMaxEventTimeMs = 253402300799999;  // 9999-12-31T23:59:59.999Z
+
+// The default largest event, in bytes: Kafka's default message.max.bytes (1 MiB).
+inline constexpr uint64_t kDefaultMaxEventSize = uint64_t{1} << 20;
+// The largest limit that may be set: sizes inside a parsed event are 32-bit.
+inline constexpr uint64_t kMaxEventSizeLimit = uint64_t{1} << 30;
+
 // One per input (replay file, Kafka partition reader). Lines are validated and read
 // by a hand-written scanner (engine/json_scan.h); the lines it does not vouch for go
 // to simdjson's DOM parser, which decides them and words every error. Holds both and
@@ -31,9 +43,19 @@ class EventParser {
   // Fills out.payload, out.id.ts, out.strings and out.slots (resized to schema.size();
   // strings point into out.payload or out.strings, arrays/objects into out.strings).
   // Leaves the other members alone. On a malformed line returns false, sets *error
-  // (if not null) to a short reason: "not JSON", "not an object", "missing time field
-  // 'ts'", "invalid time '...'", and may have overwritten out.payload.
+  // (if not null) to a short reason: "event too large: ...", "not JSON", "not an
+  // object", "missing time field 'ts'", "invalid time '...'" (with ": out of range
+  // (years 0000 to 9999)" for a time outside kMinEventTimeMs..kMaxEventTimeMs), and may
+  // have overwritten out.payload. Error texts are valid UTF-8.
+  //
+  // Numbers are read per RFC 8259, which leaves their range to the implementation:
+  // integers in int64 are integers; every other number is the nearest double, which is
+  // +-infinity for one beyond the double range and 0 (or a denormal) for one too small.
   bool Parse(std::string_view line, nfa::StoredEvent& out, std::string* error);
+
+  // Lines longer than this are refused ("event too large"); at most kMaxEventSizeLimit.
+  void set_max_event_size(uint64_t bytes);
+  uint64_t max_event_size() const { return max_event_size_; }
 
   const std::string& time_field() const { return time_field_; }
 
@@ -48,8 +70,13 @@ class EventParser {
   struct Impl;
   const nfa::Schema& schema_;
   std::string time_field_;
+  uint64_t max_event_size_ = kDefaultMaxEventSize;  // 1..kMaxEventSizeLimit
   std::unique_ptr<Impl> impl_;
 };
+
+// The error of an event of `size` bytes over the limit: "event too large: 5000000 bytes,
+// over the limit of 1MiB".
+std::string EventTooLarge(uint64_t size, uint64_t limit);
 
 // RFC 3339 date-time (`2024-05-01T12:00:00Z`, `...12:00:00.250+02:00`; `t`, `z` and a
 // space separator are accepted) to epoch milliseconds; fractions below 1 ms are

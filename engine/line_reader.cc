@@ -158,6 +158,8 @@ void LineReader::Reset() {
   at_start_ = true;
   line_number_ = 0;
   bytes_read_ = 0;
+  skipping_ = false;
+  skipped_ = 0;
   error_.clear();
 }
 
@@ -291,6 +293,49 @@ bool LineReader::Refill() {
   }
 }
 
+void LineReader::SkipPartialLine() {
+  if (!skipping_) {
+    skipping_ = true;
+    skipped_ = 0;
+    prefix_.clear();
+  }
+  AddToPrefix(begin_, end_);
+  if (end_ > begin_) {
+    skipped_ += end_ - begin_;
+    skipped_last_ = data_[end_ - 1];
+  }
+  // Dropped: a refill reads into the whole buffer, and the mapping's pages before
+  // begin_ are released at its next chunk. The bitmap already covers up to end_.
+  begin_ = end_;
+}
+
+void LineReader::AddToPrefix(size_t begin, size_t end) {
+  const size_t keep = kTooLongPrefix + (at_start_ ? 3 : 0);  // room for a byte order mark
+  if (prefix_.size() < keep) {
+    prefix_.append(data_ + begin, std::min(end - begin, keep - prefix_.size()));
+  }
+}
+
+void LineReader::FinishSkippedLine(size_t begin, size_t line_end, Line* line) {
+  skipping_ = false;
+  AddToPrefix(begin, line_end);
+  uint64_t size = skipped_ + (line_end - begin);
+  const char last = line_end > begin ? data_[line_end - 1] : skipped_last_;
+  if (last == '\r') --size;
+  std::string_view text = prefix_;
+  if (at_start_) {
+    at_start_ = false;
+    if (text.starts_with("\xEF\xBB\xBF")) {
+      text.remove_prefix(3);
+      size -= 3;
+    }
+  }
+  line->text = text.substr(0, std::min<uint64_t>(kTooLongPrefix, size));
+  line->size = size;
+  line->too_long = true;
+  line->number = line_number_;
+}
+
 bool LineReader::Next(Line* line) {
   if (fd_ < 0 || !error_.empty()) return false;
   while (true) {
@@ -307,8 +352,12 @@ bool LineReader::Next(Line* line) {
       newlines_ &= newlines_ - 1;
       begin_ = line_end + 1;
     } else if (!eof_) {
-      // [begin_, end_) has no newline: read more, then look again from begin_ (which
-      // the refill moves to 0; the bitmap of a block cut short by end_ is redone).
+      // [begin_, end_) has no newline. Over the limit (give or take a byte order mark
+      // and a final CR, which do not count), the line is dropped as it is read.
+      const size_t pending = end_ - begin_;
+      if (skipping_ || (pending > 4 && pending - 4 > max_line_)) SkipPartialLine();
+      // Read more, then look again from begin_ (which the refill moves to 0; the
+      // bitmap of a block cut short by end_ is redone).
       if (mapped_) {
         if (end_ < map_end_) {
           // The next chunk of the mapping (end_ stops at each, off the per-line path).
@@ -323,13 +372,17 @@ bool LineReader::Next(Line* line) {
       block_ = begin_;
       newlines_ = block_ < end_ ? NewlineBits(data_ + block_, end_ - block_) : 0;
       continue;
-    } else if (begin_ < end_) {
+    } else if (begin_ < end_ || skipping_) {
       line_end = end_;  // the last line has no newline
       begin_ = block_ = end_;
     } else {
       return false;
     }
     ++line_number_;
+    if (skipping_) {
+      FinishSkippedLine(line_begin, line_end, line);
+      return true;
+    }
     size_t text_begin = line_begin;
     if (at_start_) {
       at_start_ = false;
@@ -338,8 +391,14 @@ bool LineReader::Next(Line* line) {
       }
     }
     if (line_end > text_begin && base[line_end - 1] == '\r') --line_end;
-    if (IsBlank(base + text_begin, base + line_end)) continue;
-    line->text = std::string_view(base + text_begin, line_end - text_begin);
+    const size_t size = line_end - text_begin;
+    // Over the limit, but whole in the buffer: the same Line as after skipping (even
+    // if it is blank, so that the outcome does not depend on chunk sizes).
+    line->too_long = size > max_line_;
+    if (!line->too_long && IsBlank(base + text_begin, base + line_end)) continue;
+    line->text =
+        std::string_view(base + text_begin, line->too_long ? std::min(size, kTooLongPrefix) : size);
+    line->size = size;
     line->number = line_number_;
     return true;
   }

@@ -13,8 +13,12 @@
 namespace tern::engine {
 
 struct Line {
-  std::string_view text;  // without '\n' and a trailing '\r'; valid until the next Next()
+  std::string_view text;  // without '\n' and a trailing '\r'; valid until the next Next().
+                          // Of a line longer than the reader's limit: its first bytes only
   uint64_t number = 0;    // 1-based line number in the file
+  uint64_t size = 0;      // bytes of the whole line, as `text` counts them
+  bool too_long = false;  // longer than the reader's limit: `text` is only its first
+                          // bytes (at most LineReader::kTooLongPrefix)
 };
 
 // Created by whoever replays a file (cli replay, benches); owns its buffer, mapping and
@@ -22,13 +26,18 @@ struct Line {
 // mapping up to its last whole 64-byte block; the rest, and pipes, stdin and OpenFd(),
 // go through read() into the buffer (whatever was appended to the file since it was
 // opened is read too). A line longer than the chunk grows the buffer, so any line
-// length works. After warm-up Next() does not allocate. A mapped file truncated by
+// length works, up to the limit set by set_max_line(): a longer line is handed out
+// as its first kTooLongPrefix bytes with its full size (Line::too_long), after being
+// skipped in bounded memory (the buffer never grows past about twice the limit plus a
+// chunk; mapped pages behind the reader are released). After warm-up Next() does not
+// allocate (a line over the limit copies its prefix). A mapped file truncated by
 // another process while being read ends the input with an error (a SIGBUS handler
 // catches the read past the new end); the lines handed out before are whole.
 // Thread: one reader thread. Locks: none.
 class LineReader {
  public:
   static constexpr size_t kDefaultChunk = size_t{1} << 22;  // 4 MiB per read()
+  static constexpr size_t kTooLongPrefix = 1024;  // bytes of a too-long line handed out
 
   explicit LineReader(size_t chunk_bytes = kDefaultChunk);
   ~LineReader();
@@ -45,6 +54,10 @@ class LineReader {
   // The next non-blank line. Returns false at the end of input or on a read error
   // (then error() is non-empty). A leading UTF-8 byte order mark is dropped.
   bool Next(Line* line);
+
+  // Lines longer than `bytes` (without the newline, a final '\r' and a first line's
+  // byte order mark) are too long; the default is no limit. Set before reading.
+  void set_max_line(uint64_t bytes) { max_line_ = bytes; }
 
   const std::string& error() const { return error_; }
   uint64_t bytes_read() const { return bytes_read_; }
@@ -67,6 +80,13 @@ class LineReader {
   // until the buffer is full or the input ends. Returns false when nothing new came.
   bool Refill();
   void Reset();
+  // [begin_, end_) holds no newline and more input is needed: once the line is over
+  // the limit, its prefix is kept and the bytes read so far are dropped.
+  void SkipPartialLine();
+  // Appends data_[begin, end) to prefix_ up to its kTooLongPrefix bytes.
+  void AddToPrefix(size_t begin, size_t end);
+  // Hands out the line that skipping ended at line_end (the rest of it: [begin, line_end)).
+  void FinishSkippedLine(size_t begin, size_t line_end, Line* line);
 
   std::unique_ptr<char[]> buffer_;
   const char* data_ = nullptr;  // the bytes lines are cut from: buffer_ or map_;
@@ -95,6 +115,12 @@ class LineReader {
   bool at_start_ = true;      // nothing handed out yet (BOM check)
   uint64_t line_number_ = 0;
   uint64_t bytes_read_ = 0;
+  uint64_t max_line_ = UINT64_MAX;  // see set_max_line()
+  bool skipping_ = false;           // inside a line over the limit, whose bytes before
+                                    // begin_ were dropped
+  uint64_t skipped_ = 0;            // bytes of that line dropped so far
+  char skipped_last_ = 0;           // the last byte dropped (a '\r' before a newline)
+  std::string prefix_;              // its first kTooLongPrefix bytes
   std::string error_;
 };
 

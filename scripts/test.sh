@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, recorded-stream cases and the Flink conformance
-# cases, first in a Release build, then again under ASan+UBSan.
+# cases, first in a Release build, then again under ASan+UBSan; then a smoke run of
+# each libFuzzer target (scripts/fuzz-smoke.sh, clang).
 # Usage: scripts/test.sh            (from anywhere; installs missing packages first)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,4 +26,5 @@ run_suite build/release -DCMAKE_BUILD_TYPE=Release -DTERN_WERROR=ON
 # maybe-uninitialized warnings inside libstdc++'s <regex>.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERN_SANITIZE=ON -DTERN_WERROR=OFF -DTERN_BUILD_BENCH=OFF
+bash scripts/fuzz-smoke.sh
 echo "==> all tests passed"

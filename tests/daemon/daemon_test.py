@@ -33,6 +33,11 @@ Scenarios:
                 is loaded once, as `tern check` does; a second file defining the same
                 pattern name is an error (E0201) both at a reload (rejected, the
                 running patterns keep running) and at start (exit 1).
+  hostile       records over `input.max.event.size` (1 KiB here), not UTF-8, with
+                numbers out of int64 and double range, with a time out of range: the
+                too-large one reaches the dead-letter topic as its first 1024 bytes with
+                the reason, the others unchanged with theirs (valid UTF-8 headers), the
+                valid ones match, and every alert is strict JSON in strict UTF-8.
   crash         alerts that cannot be delivered (their broker is down) while the
                 daemon consumes and commits, then SIGKILL and a restart: every alert
                 comes out, so the commits were held at the oldest events each
@@ -321,6 +326,77 @@ def scenario_replay_equal(tern, repo, work, mock):
             if h not in headers:
                 fail("dead letter %r lacks header %s (%r)" % (value, h, headers))
     print("daemon_test: replay_equal ok: %d alerts equal replay's, %d dead letters" % (len(got), len(dead)))
+
+
+def scenario_hostile(tern, repo, work, mock):
+    pattern = os.path.join(work, "pair.tern")
+    with open(pattern, "w") as f:
+        f.write('pattern pair {\n  key k\n  begin a where t == "a"\n'
+                '  followed_by b where t == "b" and v > 1e300\n  emit { v = b.v }\n}\n')
+    config = os.path.join(work, "ho.toml")
+    write_config(config, mock.bootstrap, "ho", [pattern])
+    with open(config) as f:
+        text = f.read()
+    with open(config, "w") as f:
+        f.write('"input.max.event.size" = "1KiB"\n' + text)
+    too_large = b'{"ts":1500,"k":"k1","t":"b","v":1e400,"pad":"' + b"x" * 5000 + b'"}'
+    records = [
+        b'{"ts":1000,"k":"k1","t":"a"}',
+        too_large,
+        b'{"ts":1600,"k":"k1","t":"b","v":1e400,"s":"caf\xe9"}',
+        b'{"ts":1e400,"k":"k1","t":"b","v":1e400}',
+        b'{"ts":"' + "é".encode() * 30 + b'","k":"k1"}',
+        b'{"ts":2000,"k":"k1","t":"b","v":-9223372036854775809}',
+        b'{"ts":2100,"k":"k1","t":"b","v":1E+999,"s":"\xf0\x9f\x98\x80"}',
+    ]
+    r = subprocess.run([kcat(), "-b", mock.bootstrap, "-t", "ho.events", "-P", "-p", "0", "-z", "none"],
+                       input=b"".join(x + b"\n" for x in records), capture_output=True, timeout=30)
+    if r.returncode != 0:
+        fail("kcat produce: %r" % r.stderr)
+    daemon = Daemon(tern, config, os.path.join(work, "ho.log"))
+
+    def dead_letters():
+        r = subprocess.run([kcat(), "-b", mock.bootstrap, "-t", "ho.dead", "-C", "-e", "-q", "-o",
+                            "beginning", "-f", "%h\t%s\n"], capture_output=True, timeout=30)
+        out = []
+        for line in r.stdout.split(b"\n"):
+            if line:
+                # kcat writes headers as k=v,k=v; the error (last) may hold commas itself.
+                headers, _, value = line.partition(b"\t")
+                h = {}
+                for part in re.split(rb",(?=tern-)", headers):
+                    k, _, v = part.partition(b"=")
+                    h[k] = v
+                out.append((h, value))
+        return out
+
+    wait_for("4 dead letters", lambda: len(dead_letters()) >= 4)
+    wait_for("an alert", lambda: len(consume(mock.bootstrap, "ho.alerts")) >= 1)
+    time.sleep(1.0)  # nothing more may come
+    daemon.stop()
+    errors = {}
+    for headers, value in dead_letters():
+        try:
+            error = headers[b"tern-error"].decode("utf-8", errors="strict")
+        except (KeyError, UnicodeDecodeError):
+            fail("dead letter %r: no tern-error header in UTF-8: %r" % (value[:60], headers))
+        errors[error] = value
+    want = {
+        "event too large: %d bytes, over the limit of 1KiB" % len(too_large): too_large[:1024],
+        "not JSON": records[2],
+        "invalid time 'inf': out of range (years 0000 to 9999)": records[3],
+        "invalid time '" + "é" * 20 + "...'": records[4],
+    }
+    if errors != want:
+        fail("dead letters %r, expected %r" % ({k: v[:60] for k, v in errors.items()},
+                                               {k: v[:60] for k, v in want.items()}))
+    r = subprocess.run([kcat(), "-b", mock.bootstrap, "-t", "ho.alerts", "-C", "-e", "-q", "-o",
+                        "beginning", "-f", "%s\n"], capture_output=True, timeout=30)
+    alerts = [json.loads(line.decode("utf-8", errors="strict")) for line in r.stdout.split(b"\n") if line]
+    # b at 2000 is -9.2e18: no match; b at 2100 is +infinity (written as null).
+    if [(a["events"]["b"][0]["ts"], a["fields"]["v"]) for a in alerts] != [(2100, None)]:
+        fail("alerts %r" % alerts)
+    print("daemon_test: hostile ok: %d dead letters, %d alert" % (len(errors), len(alerts)))
 
 
 def scenario_restart(tern, repo, work, mock):
@@ -789,7 +865,7 @@ def main():
                  "reload": scenario_reload, "outage": scenario_outage, "partitions": scenario_partitions,
                  "redeliver": scenario_redeliver, "crash": scenario_crash, "health": scenario_health,
                  "stall": scenario_stall, "unreachable": scenario_unreachable,
-                 "pattern_files": scenario_pattern_files}
+                 "pattern_files": scenario_pattern_files, "hostile": scenario_hostile}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
@@ -803,7 +879,7 @@ def main():
         brokers = 2
     else:
         prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou", "redeliver": "rd",
-                  "stall": "st", "unreachable": "un", "pattern_files": "pf"}[scenario]
+                  "stall": "st", "unreachable": "un", "pattern_files": "pf", "hostile": "ho"}[scenario]
         topics = ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")]
     mock = Mock(tern, topics, brokers)
     try:

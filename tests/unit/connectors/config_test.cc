@@ -73,6 +73,7 @@ TEST_CASE("the defaults") {
   CHECK(c.time_format == TimeFormat::kAuto);
   CHECK(c.lateness_ms == 0);
   CHECK(c.idle_ms == 1000);
+  CHECK(c.max_event_size == 1048576);
   CHECK(c.alerts_topic == "tern.alerts");
   CHECK(c.late_topic == "tern.late");
   CHECK(c.dead_letter_topic == "tern.dead-letter");
@@ -288,6 +289,30 @@ const ErrorCase kErrorCases[] = {
      "tern.toml:2:12: error: option 'input.lateness' is out of range: '8d' is not within 0ms..7d\n"
      " 2 | lateness = \"8d\"\n"
      "   |            ^~~~\n"},
+    {"bad size",
+     "[input]\nmax.event.size = \"1MB\"\n",
+     "tern.toml:2:18: error: option 'input.max.event.size' must be a size, found '1MB'\n"
+     " 2 | max.event.size = \"1MB\"\n"
+     "   |                  ^~~~~ an integer, optionally followed by B, KiB, MiB or GiB, e.g. "
+     "\"1MiB\"\n"},
+    {"size as a number",
+     "[input]\nmax.event.size = 1048576\n",
+     "tern.toml:2:18: error: option 'input.max.event.size' must be a size string such as "
+     "\"1MiB\", found an integer\n"
+     " 2 | max.event.size = 1048576\n"
+     "   |                  ^~~~~~~ sizes are strings, e.g. \"1048576\" or \"1MiB\"\n"},
+    {"size out of range",
+     "[input]\nmax.event.size = \"2GiB\"\n",
+     "tern.toml:2:18: error: option 'input.max.event.size' is out of range: '2GiB' is not within "
+     "1B..1GiB\n"
+     " 2 | max.event.size = \"2GiB\"\n"
+     "   |                  ^~~~~~\n"},
+    {"size zero",
+     "[input]\nmax.event.size = \"0\"\n",
+     "tern.toml:2:18: error: option 'input.max.event.size' is out of range: '0' is not within "
+     "1B..1GiB\n"
+     " 2 | max.event.size = \"0\"\n"
+     "   |                  ^~~\n"},
     {"idle timeout out of range",
      "[input]\nidle = \"2h\"\n",
      "tern.toml:2:8: error: option 'input.idle' is out of range: '2h' is not within 0ms..1h\n"
@@ -383,6 +408,21 @@ TEST_CASE("input.idle: 0 turns idleness off, the range ends are allowed") {
   expected.pattern_files = r->config.pattern_files;
   expected.idle_ms = 0;
   CHECK(r->config == expected);
+}
+
+TEST_CASE("input.max.event.size: bytes with a binary unit, the range ends are allowed") {
+  struct Case {
+    const char* text;
+    uint64_t bytes;
+  };
+  const Case cases[] = {{"1B", 1}, {"1", 1}, {"1000", 1000}, {"64KiB", 65536},
+                        {"4MiB", 4194304}, {"1GiB", 1073741824}};
+  for (const Case& c : cases) {
+    CAPTURE(c.text);
+    auto r = Load(std::string("[input]\nmax.event.size = \"") + c.text + "\"\n");
+    REQUIRE_MESSAGE(r->ok, r->errors);
+    CHECK(r->config.max_event_size == c.bytes);
+  }
 }
 
 TEST_CASE("all errors are reported, in file order") {

@@ -40,6 +40,12 @@ TEST_CASE("json lines: one object per line, the message escaped") {
   CHECK(std::regex_match(line, std::regex(R"(\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"warning","logger":"tern","msg":"bad \\"event\\"\\nat offset 7\\\\"\}\n)")));
 }
 
+TEST_CASE("json lines stay valid UTF-8 when a message quotes bytes that are not") {
+  // E.g. a topic name or a reason quoting input: each stray byte is its Latin-1 reading.
+  std::string line = LogOne(LogFormat::kJson, "bad \xE9v\xC3\xA9nt \xFF");
+  CHECK(line.find("\"msg\":\"bad \\u00e9v\xC3\xA9nt \\u00ff\"") != std::string::npos);
+}
+
 TEST_CASE("SetUpLogging installs the default logger at the configured level") {
   SetUpLogging(LogLevel::kError, LogFormat::kJson);
   CHECK(spdlog::default_logger()->name() == "tern");

@@ -3,9 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
+#include "base/utf8.h"
 #include "nfa/event.h"
 #include "nfa/schema.h"
 
@@ -37,19 +39,24 @@ std::string Show(const Value& v) {
   }
 }
 
-// Parses `line` with the given paths and returns Show() of every slot.
+// Parses `line` with the given paths and returns Show() of every slot, after checking
+// that the DOM path alone finds the same.
 std::vector<std::string> Slots(const std::vector<std::vector<FieldSegment>>& paths,
                                std::string_view line) {
   nfa::Schema schema;
   for (const auto& p : paths) schema.Intern(p);
-  EventParser parser(schema, "ts");
-  nfa::StoredEvent event;
-  std::string error;
-  bool ok = parser.Parse(line, event, &error);
-  REQUIRE_MESSAGE(ok, error);
-  std::vector<std::string> shown;
-  for (const Value& v : event.slots) shown.push_back(Show(v));
-  return shown;
+  std::vector<std::string> shown[2];
+  for (bool force_dom : {false, true}) {
+    EventParser parser(schema, "ts");
+    parser.TestingOnlyForceDom(force_dom);
+    nfa::StoredEvent event;
+    std::string error;
+    bool ok = parser.Parse(line, event, &error);
+    REQUIRE_MESSAGE(ok, error);
+    for (const Value& v : event.slots) shown[force_dom].push_back(Show(v));
+  }
+  CHECK(shown[0] == shown[1]);
+  return shown[0];
 }
 
 std::string ErrorOf(std::string_view line, std::string time_field = "ts") {
@@ -247,7 +254,8 @@ TEST_CASE("malformed lines") {
       {R"({"ts":null})", "invalid time 'null'"},
       {R"({"ts":[1]})", "invalid time '[1]'"},
       {R"({"ts":{"ms":1}})", "invalid time '{\"ms\":1}'"},
-      {R"({"ts":18446744073709551615})", "invalid time '18446744073709551615'"},
+      {R"({"ts":18446744073709551615})",
+       "invalid time '18446744073709551615': out of range (years 0000 to 9999)"},
       {R"({"ts":"yesterday"})", "invalid time 'yesterday'"},
       {R"({"ts":"2024-05-01"})", "invalid time '2024-05-01'"},
       {R"({"ts":"sometime in the spring of twenty twenty-four, after lunch"})",
@@ -257,6 +265,109 @@ TEST_CASE("malformed lines") {
     CAPTURE(c.line);
     CHECK(ErrorOf(c.line) == c.error);
   }
+}
+
+TEST_CASE("numbers out of int64 and double range are values, not malformed lines") {
+  // RFC 8259 leaves the range of numbers to the implementation: integers outside int64
+  // are the nearest double, numbers beyond the doubles are infinite, numbers too small
+  // are 0 (or a denormal). Before, each of these lines was "not JSON".
+  const std::string huge_integer = std::string(400, '9');
+  auto shown = Slots({{Name("a")}, {Name("b")}, {Name("c")}, {Name("d")}, {Name("e")},
+                      {Name("f")}, {Name("g")}, {Name("h")}, {Name("i")}, {Name("j")},
+                      {Name("k")}, {Name("l")}, {Name("m")}},
+                     R"({"ts":1,"a":1e400,"b":-1e400,"c":-9223372036854775809,)"
+                     R"("d":18446744073709551616,"e":123456789012345678901234567890,)"
+                     R"("f":1e-400,"g":-1e-400,"h":4.9e-324,"i":1.8e308,"j":-)" +
+                         huge_integer +
+                         R"(,"k":[1E+999,-9223372036854775809,{"x":-2e308}],"l":0.0000e99999,)"
+                         R"("m":9223372036854775807})");
+  CHECK(shown == std::vector<std::string>{
+                     "double inf", "double -inf", "double -9.2233720368547758e+18",
+                     "double 1.8446744073709552e+19", "double 1.2345678901234568e+29",
+                     "double 0", "double -0", "double 4.9406564584124654e-324", "double inf",
+                     "double -inf",
+                     // Re-serialised containers write an infinite number as null, as alerts do.
+                     R"(json [null,-9223372036854775808.0,{"x":null}])", "double 0",
+                     "int 9223372036854775807"});
+  // Where no slot reads them, they are just valid JSON.
+  CHECK(ErrorOf(R"({"ts":2,"v":-9223372036854775809})") == "ok");
+  CHECK(ErrorOf(R"({"ts":1,"v":1e400})") == "ok");
+  CHECK(ErrorOf(R"({"ts":1,"v":"1e400 in a string","w":[-1e400]})") == "ok");
+  // Malformed numbers stay malformed, whatever else the line holds.
+  CHECK(ErrorOf(R"({"ts":1,"v":1e400,"w":01})") == "not JSON");
+  CHECK(ErrorOf(R"({"ts":1,"v":1e400,"w":1.})") == "not JSON");
+  CHECK(ErrorOf(R"({"ts":1,"v":1e400,"w":-})") == "not JSON");
+  CHECK(ErrorOf(R"({"ts":1,"v":1e400,"w":1e})") == "not JSON");
+  CHECK(ErrorOf(R"({"ts":1,"v":1e400,"w":tru})") == "not JSON");
+  CHECK(ErrorOf(R"({"ts":1,"v":1e400 "w":1})") == "not JSON");
+  CHECK(ErrorOf(R"({"ts":1,"v":--1e400})") == "not JSON");
+}
+
+TEST_CASE("event times out of range are malformed with a reason") {
+  const std::string range = ": out of range (years 0000 to 9999)";
+  struct Case {
+    std::string line;
+    std::string error;  // "ok" when accepted
+  };
+  const Case cases[] = {
+      {R"({"ts":1e400})", "invalid time 'inf'" + range},
+      {R"({"ts":-1e400})", "invalid time '-inf'" + range},
+      {R"({"ts":-9223372036854775809})", "invalid time '-9223372036854775808.0'" + range},
+      {R"({"ts":-9223372036854775808})", "invalid time '-9223372036854775808'" + range},
+      {R"({"ts":9223372036854775807})", "invalid time '9223372036854775807'" + range},
+      {R"({"ts":9.2e18})", "invalid time '9.2e+18'" + range},
+      {R"({"ts":253402300799999})", "ok"},
+      {R"({"ts":253402300800000})", "invalid time '253402300800000'" + range},
+      {R"({"ts":-62167219200000})", "ok"},
+      {R"({"ts":-62167219200001})", "invalid time '-62167219200001'" + range},
+      {R"({"ts":2.534023008e14})", "invalid time '253402300800000.0'" + range},
+      {R"({"ts":1e-400})", "ok"},  // 0
+      {R"({"ts":"9999-12-31T23:59:59.999Z"})", "ok"},
+      {R"({"ts":"0000-01-01T00:00:00Z"})", "ok"},
+      {R"({"ts":"9999-12-31T23:59:59-01:00"})",
+       "invalid time '9999-12-31T23:59:59-01:00'" + range},
+      {R"({"ts":"0000-01-01T00:00:00+00:01"})",
+       "invalid time '0000-01-01T00:00:00+00:01'" + range},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.line);
+    for (bool force_dom : {false, true}) {
+      nfa::Schema schema;
+      EventParser parser(schema, "ts");
+      parser.TestingOnlyForceDom(force_dom);
+      nfa::StoredEvent event;
+      std::string error = "ok";
+      parser.Parse(c.line, event, &error);
+      CHECK(error == c.error);
+    }
+  }
+}
+
+TEST_CASE("error texts stay valid UTF-8 when a quoted time is cut") {
+  // 39 ASCII bytes, then two-byte characters: the 40-byte cut falls inside one.
+  const std::string time = std::string(39, 'x') + "Ã©Ã©Ã©";
+  const std::string error = ErrorOf(R"({"ts":")" + time + R"("})");
+  CHECK(error == "invalid time '" + std::string(39, 'x') + "...'");
+  CHECK(IsValidUtf8(error));
+}
+
+TEST_CASE("events over the size limit") {
+  nfa::Schema schema;
+  schema.Intern({Name("a")});
+  EventParser parser(schema, "ts");
+  CHECK(parser.max_event_size() == kDefaultMaxEventSize);
+  nfa::StoredEvent event;
+  std::string error;
+  const std::string line = R"({"ts":1,"a":")" + std::string(kDefaultMaxEventSize, 'x') + R"("})";
+  CHECK_FALSE(parser.Parse(line, event, &error));
+  CHECK(error == "event too large: " + std::to_string(line.size()) +
+                     " bytes, over the limit of 1MiB");
+  parser.set_max_event_size(20);
+  CHECK(parser.Parse(R"({"ts":1,"a":"12345"})", event, &error));  // 20 bytes
+  CHECK_FALSE(parser.Parse(R"({"ts":1,"a":"123456"})", event, &error));
+  CHECK(error == "event too large: 21 bytes, over the limit of 20B");
+  parser.set_max_event_size(uint64_t{1} << 40);
+  CHECK(parser.max_event_size() == kMaxEventSizeLimit);
 }
 
 TEST_CASE("a null error pointer is allowed") {

@@ -275,6 +275,144 @@ TEST_CASE("a mapped file cut short while it is read: an error, not SIGBUS") {
   }
 }
 
+// "N:text", or "N:too long SIZE:PREFIX" for a line over the limit.
+std::string Render(const Line& line) {
+  std::string out = std::to_string(line.number) + ":";
+  if (line.too_long) out += "too long " + std::to_string(line.size) + ":";
+  out += line.text;
+  return out;
+}
+
+// The lines of `content` read with a limit, both ways (mapped and read()), which must
+// agree.
+Lines ReadLimited(std::string_view content, uint64_t limit, size_t chunk) {
+  TempFile file(content);
+  Lines lines[2];
+  for (int way = 0; way < 2; ++way) {
+    LineReader reader(chunk);
+    reader.set_max_line(limit);
+    int fd = -1;
+    if (way == 0) {
+      std::string error;
+      REQUIRE(reader.Open(file.path(), &error));
+    } else {
+      fd = open(file.path().c_str(), O_RDONLY);
+      REQUIRE(fd >= 0);
+      reader.OpenFd(fd);
+    }
+    Line line;
+    while (reader.Next(&line)) {
+      CHECK(line.size >= line.text.size());
+      if (!line.too_long) CHECK(line.size == line.text.size());
+      lines[way].push_back(Render(line));
+    }
+    CHECK(reader.error().empty());
+    CHECK(reader.bytes_read() == content.size());
+    if (fd >= 0) close(fd);
+  }
+  CHECK(lines[0] == lines[1]);
+  if (lines[0] != lines[1]) {
+    for (size_t i = 0; i < std::min(lines[0].size(), lines[1].size()); ++i) {
+      if (lines[0][i] != lines[1][i]) {
+        MESSAGE("mapped: " << lines[0][i].substr(0, 80) << "\nread:   "
+                           << lines[1][i].substr(0, 80));
+        break;
+      }
+    }
+  }
+  return lines[0];
+}
+
+// Reference() with a limit: a line longer than `limit` (after the BOM and final CR
+// are dropped) is "N:too long SIZE:" and its first kTooLongPrefix bytes, blank or not.
+Lines ReferenceLimited(std::string_view content, uint64_t limit) {
+  if (content.starts_with("\xEF\xBB\xBF")) content.remove_prefix(3);
+  Lines lines;
+  int number = 0;
+  while (!content.empty()) {
+    const size_t newline = content.find('\n');
+    std::string_view text = content.substr(0, newline);
+    content.remove_prefix(newline == std::string_view::npos ? content.size() : newline + 1);
+    ++number;
+    if (text.ends_with('\r')) text.remove_suffix(1);
+    if (text.size() > limit) {
+      lines.push_back(std::to_string(number) + ":too long " + std::to_string(text.size()) + ":" +
+                      std::string(text.substr(0, LineReader::kTooLongPrefix)));
+    } else if (text.find_first_not_of(" \t\r") != std::string_view::npos) {
+      lines.push_back(std::to_string(number) + ":" + std::string(text));
+    }
+  }
+  return lines;
+}
+
+TEST_CASE("lines over the limit: their prefix and size, the rest of the input goes on") {
+  // Lines of many lengths around the limit and around the chunk, over a mapping's
+  // blocks and chunks, with CRs, blank ones, a byte order mark, no final newline.
+  for (uint64_t limit : {uint64_t{0}, uint64_t{1}, uint64_t{10}, uint64_t{63}, uint64_t{64},
+                         uint64_t{100}, uint64_t{1500}}) {
+    std::string content = "\xEF\xBB\xBF";
+    for (size_t k = 0; k < 120; ++k) {
+      const size_t length = k * 131 % 3000;
+      content += std::string(length, k % 9 == 0 ? ' ' : static_cast<char>('a' + k % 26));
+      if (k % 4 == 0) content += "x\r";
+      content += '\n';
+    }
+    content += std::string(2500, 'z');  // the last line: no newline, over most limits
+    for (size_t chunk : {16u, 64u, 1000u, 4096u, 1u << 20}) {
+      CAPTURE(limit);
+      CAPTURE(chunk);
+      CHECK(ReadLimited(content, limit, chunk) == ReferenceLimited(content, limit));
+    }
+  }
+  // A first line over the limit keeps its byte order mark out; a CR that ends a
+  // skipped line is not counted.
+  const std::string first = "\xEF\xBB\xBF" + std::string(5000, 'q') + "\r\n{}\n";
+  CHECK(ReadLimited(first, 100, 16) == ReferenceLimited(first, 100));
+  CHECK(ReadLimited(first, 100, 16)[0].starts_with("1:too long 5000:qqq"));
+  const std::string cr_last = std::string(200, 'c') + std::string(15, 'd') + "\r\n";
+  CHECK(ReadLimited(cr_last, 10, 16) == Lines{"1:too long 215:" + std::string(200, 'c') +
+                                              std::string(15, 'd')});
+}
+
+TEST_CASE("a line over the limit through a pipe is skipped, not buffered") {
+  // 64 MiB in one line between two short ones, through a pipe, with a 1 KiB limit and
+  // 64 KiB chunks; the limit is what bounds the buffer (tests/input/oversize_test.py
+  // measures the resident memory of `tern replay` the same way, with 300 MB).
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  constexpr size_t kHuge = size_t{64} << 20;
+  std::thread writer([fd = fds[1]] {
+    auto put = [fd](std::string_view s) {
+      while (!s.empty()) {
+        const ssize_t n = write(fd, s.data(), s.size());
+        if (n <= 0) return;
+        s.remove_prefix(static_cast<size_t>(n));
+      }
+    };
+    put("{\"a\":1}\n");
+    const std::string block(1 << 20, 'x');
+    for (size_t sent = 0; sent < kHuge; sent += block.size()) put(block);
+    put("\n{\"b\":2}\n");
+    close(fd);
+  });
+  LineReader reader(64 << 10);
+  reader.set_max_line(1024);
+  reader.OpenFd(fds[0]);
+  Lines lines;
+  Line line;
+  while (reader.Next(&line)) {
+    lines.push_back(line.too_long ? std::to_string(line.number) + ":too long " +
+                                        std::to_string(line.size) + ":" +
+                                        std::to_string(line.text.size())
+                                  : Render(line));
+  }
+  writer.join();
+  close(fds[0]);
+  CHECK(reader.error().empty());
+  CHECK(lines == Lines{"1:{\"a\":1}", "2:too long " + std::to_string(kHuge) + ":1024",
+                       "3:{\"b\":2}"});
+}
+
 TEST_CASE("a missing file") {
   LineReader reader;
   std::string error;
