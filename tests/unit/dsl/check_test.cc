@@ -190,10 +190,15 @@ TEST_CASE("semantic diagnostics, rendered") {
        "t.tern:1:21: error[E0309]: repetition count 1001 is above the limit of 1000\n"
        " 1 | pattern p { begin a times 2..1001 }\n"
        "   |                     ^~~~~~~~~~~~~ use 'times n..' for an open-ended loop\n"},
-      {"pattern p { begin (a next b) one_or_more until x }",
-       "t.tern:1:42: error[E0310]: 'until' cannot be used on a group\n"
-       " 1 | pattern p { begin (a next b) one_or_more until x }\n"
-       "   |                                          ^~~~~\n"},
+      {"pattern p { begin (a next b) one_or_more greedy }",
+       "t.tern:1:42: error[E0310]: 'greedy' cannot be used on a group\n"
+       " 1 | pattern p { begin (a next b) one_or_more greedy }\n"
+       "   |                                          ^~~~~~ put it on the looping stages inside "
+       "the group\n"},
+      {"pattern p { begin (a next b) times 2 until x }",
+       "t.tern:1:38: error[E0313]: 'until' needs a looping stage\n"
+       " 1 | pattern p { begin (a next b) times 2 until x }\n"
+       "   |                                      ^~~~~ use 'one_or_more' or 'times n..'\n"},
       {"pattern p { begin a times 0..1 consecutive }",
        "t.tern:1:32: error[E0311]: 'consecutive' needs a stage that can bind more than one event\n"
        " 1 | pattern p { begin a times 0..1 consecutive }\n"
