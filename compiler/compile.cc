@@ -425,6 +425,9 @@ int Builder::CreateMiddleStates(int sink, int* head_skip) {
 }
 
 int Builder::ConvertPattern(int sink) {
+  // Past the state limit the pattern is rejected: stop building, since nested `times`
+  // and optional first stages of nested groups multiply states (and time) quickly.
+  if (!error_.empty()) return sink;
   int last_sink;
   if (current_->looping) {
     // Once the loop has started, the `not_*` before the optional stage no longer apply.
@@ -455,11 +458,11 @@ int Builder::CreateTimesState(int sink, int proceed, int64_t from, int64_t to) {
     UpdateWithGreedyCondition(sink, take);
     greedy_updated_[sink] = true;
   }
-  for (int64_t i = from; i < to; ++i) {
+  for (int64_t i = from; i < to && error_.empty(); ++i) {
     last_sink = CreateSingletonState(last_sink, proceed, take, inner_ignore, true);
     AddStopStateToLooping(last_sink);
   }
-  for (int64_t i = 0; i < from - 1; ++i) {
+  for (int64_t i = 0; i < from - 1 && error_.empty(); ++i) {
     last_sink = CreateSingletonState(last_sink, -1, take, inner_ignore, false);
     AddStopStateToLooping(last_sink);
   }

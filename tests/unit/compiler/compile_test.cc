@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -193,6 +194,27 @@ TEST_CASE("group: a group that begins a group enters with the enclosing group's 
   std::string d = Explain(R"(pattern p { begin s followed_by ((a where x == 1 next b) next c) })");
   CHECK(d.find("  s3 a [normal]\n    take -> s2 b if e0\n    ignore -> s3 a if !e0\n") !=
         std::string::npos);
+}
+
+TEST_CASE("past the state limit the compiler stops building at once") {
+  // 10^9 states of nested times, and 2^60 of optional first stages of nested groups
+  // (each compiled again as the head): both are rejected in well under a second.
+  std::string nested_optional = "z";
+  for (int i = 0; i < 60; ++i)
+    nested_optional = "(a" + std::to_string(i) + " optional followed_by " + nested_optional + ")";
+  for (const std::string& text :
+       {std::string("pattern p { begin s followed_by (((a next b) times 1000) times 1000) times 1000 }"),
+        "pattern p { begin s followed_by " + nested_optional + " }"}) {
+    auto started = std::chrono::steady_clock::now();
+    nfa::Schema schema;
+    DiagnosticSink sink;
+    auto source = std::make_shared<SourceFile>("c.tern", text);  // the diagnostics point into it
+    auto programs = CompileSource(source, schema, sink);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    CHECK(programs.empty());
+    CHECK(RenderAll(sink.diagnostics()).find("compiles to more than 20000 states") != std::string::npos);
+    CHECK(seconds < 5);
+  }
 }
 
 }  // namespace
