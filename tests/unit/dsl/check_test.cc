@@ -134,6 +134,11 @@ TEST_CASE("semantic diagnostics, rendered") {
        " 1 | pattern p { begin a one_or_more until count(b) > 2 followed_by b }\n"
        "   |                                             ^ 'b' is declared on line 1; for the "
        "event's field of that name write `b`\n"},
+      {"pattern p { begin (a next b) one_or_more until count(c) > 2 followed_by c }",
+       "t.tern:1:54: error[E0204]: stage 'c' is used before it is declared\n"
+       " 1 | pattern p { begin (a next b) one_or_more until count(c) > 2 followed_by c }\n"
+       "   |                                                      ^ 'c' is declared on line 1; for the "
+       "event's field of that name write `c`\n"},
       {"pattern p { begin a where lenght(name) > 3 }",
        "t.tern:1:27: error[E0205]: unknown function 'lenght'\n"
        " 1 | pattern p { begin a where lenght(name) > 3 }\n"
@@ -323,6 +328,9 @@ TEST_CASE("rules that must NOT fire") {
       // times 0..m, times n.., one_or_more optional, greedy on a loop.
       "pattern p { begin a times 0..3 followed_by b times 0.. greedy followed_by c }",
       "pattern p { begin a times 1000 followed_by b times 3..1000 }",
+      // until on a looping group, naming the group's stages and those before it.
+      "pattern p { begin s followed_by (a next (b next c) times 2) times 2.. consecutive "
+      "until count(a) + count(c) > s.n followed_by d }",
       // A stage name that is also a function name.
       "pattern p { begin count where x > 1 followed_by b where count(count) > 0 }",
       // emit may refer to every stage, bare names and this.
