@@ -27,8 +27,9 @@
 //   the group's contiguity), and the skipped head proceeds there. So a group whose
 //   optional prefix is skipped behaves exactly as the group without that prefix.
 //   An iteration binds at least one event: the last stage never skips as head.
-//   Flink instead drops the optional head's proceed (the stage becomes required),
-//   and with it the proceeds of a head's optional `times` states.
+//   (NFACompiler#createSingletonState leaves the PROCEED of a group's head to the
+//   group, so the port made an optional head required, and dropped the proceeds
+//   of a head's optional `times` states too.)
 // - A group that is the first stage of a group inherits the enclosing group's
 //   contiguity, where Flink's Pattern.begin(group) makes it strict.
 // - A group's `within` applies to every stage inside it.
