@@ -33,6 +33,7 @@
 // - A group that is the first stage of a group inherits the enclosing group's
 //   contiguity, where Flink's Pattern.begin(group) makes it strict.
 // - A group's `within` applies to every stage inside it.
+// - The first stage of a group iterates by its own inner contiguity, not the group's.
 #include "compiler/compile.h"
 
 #include <algorithm>
@@ -338,9 +339,12 @@ Cond Builder::ExtendWithUntil(Cond c, Cond until, bool is_take) {
   return c;
 }
 
+// Between a stage's own iterations, its own inner contiguity. (NFACompiler gives the
+// first stage of a group the group's inner one here, which silently drops that stage's
+// `consecutive` / `allow_combinations`; the group's inner contiguity is for the group's
+// iterations, IgnoreCondition below.)
 Cond Builder::InnerIgnoreCondition(const PNode* p) {
   Strategy s = p->inner;
-  if (HeadOfGroup(p)) s = current_group_->inner;
   Cond c = -1;
   switch (s) {
     case Strategy::kStrict: c = -1; break;
