@@ -13,8 +13,30 @@
 // SKIP_TILL_NEXT by default, `consecutive` STRICT, `allow_combinations`
 // SKIP_TILL_ANY. Conditions are kept as small trees (and/or/not over lowered
 // expressions) and flattened into postfix code at the end.
+//
+// Groups, where Tern completes or departs from the port (docs/language.md R6):
+// - A group's `until` is Flink's GroupPattern#until: the take, ignore and
+//   internal proceed conditions of every state inside the group get `not until`
+//   (getTakeCondition, getIgnoreCondition, getTrueFunction); the loop's own
+//   proceeds (back to the head, out of the group) keep the enclosing condition.
+//   Nested groups inherit the untils of every enclosing group (Flink applies only
+//   the innermost group's).
+// - The first stage of a group takes the group's contiguity (Flink's head of a
+//   group). When that stage is optional and skipped, the next stage becomes the
+//   head: it is compiled a second time as the head (its entry state ignores by
+//   the group's contiguity), and the skipped head proceeds there. So a group whose
+//   optional prefix is skipped behaves exactly as the group without that prefix.
+//   An iteration binds at least one event: the last stage never skips as head.
+//   (NFACompiler#createSingletonState leaves the PROCEED of a group's head to the
+//   group, so the port made an optional head required, and dropped the proceeds
+//   of a head's optional `times` states too.)
+// - A group that is the first stage of a group inherits the enclosing group's
+//   contiguity, where Flink's Pattern.begin(group) makes it strict.
+// - A group's `within` applies to every stage inside it.
+// - The first stage of a group iterates by its own inner contiguity, not the group's.
 #include "compiler/compile.h"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -71,6 +93,18 @@ struct BState {
   std::vector<BEdge> edges;
 };
 
+// The builder's position, saved around the compilation of a nested group.
+struct GroupScopeState {
+  PNode* current;
+  PNode* following;
+  PNode* group;
+  Cond until;
+  Strategy entry;
+  PNode* as_head;
+  int head_skip;
+  bool head_exits;
+};
+
 class Builder {
  public:
   Builder(const ast::Pattern& pattern, nfa::Program& program, nfa::Schema& schema)
@@ -116,7 +150,7 @@ class Builder {
   int Copy(int state);
 
   // ---- the NFACompiler port
-  int CreateMiddleStates(int sink);
+  int CreateMiddleStates(int sink, int* head_skip = nullptr);
   int ConvertPattern(int sink);
   int CreateTimesState(int sink, int proceed, int64_t from, int64_t to);
   void UpdateWithGreedyCondition(int state, Cond take);
@@ -124,6 +158,7 @@ class Builder {
   int CreateSingletonState(int sink, int proceed, Cond take, Cond ignore, bool optional);
   int CreateGroupPatternState(PNode* group, int sink, int proceed, bool optional);
   int CreateLoopingGroupPatternState(PNode* group, int sink);
+  void EnterGroup(PNode* group, bool exits);
   int CreateLooping(int sink);
   void AddStopStates(int state);
   void AddStopStateToLooping(int state);
@@ -134,6 +169,20 @@ class Builder {
   Cond IgnoreCondition(const PNode* p);
   Cond TakeCondition(const PNode* p);
   Cond ExtendWithUntil(Cond c, Cond until, bool is_take);
+  // Flink's getTrueFunction: the condition of a PROCEED inside the current group.
+  Cond TrueFunction() { return ExtendWithUntil(True(), group_until_, true); }
+  // Where the entry state of the stage being converted goes when it is optional and
+  // binds nothing: `proceed` (the next stage), except for the head of a group, which
+  // skips to the next stage compiled as the head (none for the last stage).
+  int EntrySkip(int proceed) const { return HeadOfGroup(current_) ? head_skip_ : proceed; }
+  // Every stage before `p` in its sequence is optional: `p` can be a group's first
+  // bound stage.
+  static bool OptionalPrefix(const PNode* p) {
+    for (const PNode* q = p->previous; q != nullptr; q = q->previous) {
+      if (!q->optional || q->strategy == Strategy::kNotNext || q->strategy == Strategy::kNotFollow) return false;
+    }
+    return true;
+  }
   // Greedy only restricts a stage that something follows: at the end of a pattern
   // every iteration count completes a match, as in Flink (GreedyITCase#testEndWith*).
   bool Greedy(int sink) const {
@@ -142,7 +191,9 @@ class Builder {
   bool HeadOfOptionalGroup(const PNode* p) const {
     return HeadOfGroup(p) && CurrentGroupFirstOfLoop() && current_group_->optional;
   }
-  bool HeadOfGroup(const PNode* p) const { return current_group_ != nullptr && p->previous == nullptr; }
+  bool HeadOfGroup(const PNode* p) const {
+    return current_group_ != nullptr && (p->previous == nullptr || p == as_head_);
+  }
   void SetFirstOfLoop(bool v) {
     if (current_->is_group) first_of_loop_[current_] = v;
   }
@@ -167,6 +218,13 @@ class Builder {
   PNode* current_ = nullptr;
   PNode* following_ = nullptr;
   PNode* current_group_ = nullptr;
+  // The state of the group being compiled (saved and restored around nested groups).
+  Cond group_until_ = -1;                    // `until` of current_group_ or of any group around it
+  Strategy group_entry_ = Strategy::kStrict;  // contiguity of current_group_'s first iteration
+  PNode* as_head_ = nullptr;                 // stage compiled as the head after an optional prefix
+  int head_skip_ = -1;                       // EntrySkip target of the head; -1 = cannot skip
+  bool head_exits_ = false;                  // the head's entry state has a PROCEED out of the group
+  std::map<int, bool> greedy_updated_;       // sinks already restricted by a greedy stage
   std::string error_;
   int group_counter_ = 0;
 };
@@ -281,9 +339,12 @@ Cond Builder::ExtendWithUntil(Cond c, Cond until, bool is_take) {
   return c;
 }
 
+// Between a stage's own iterations, its own inner contiguity. (NFACompiler gives the
+// first stage of a group the group's inner one here, which silently drops that stage's
+// `consecutive` / `allow_combinations`; the group's inner contiguity is for the group's
+// iterations, IgnoreCondition below.)
 Cond Builder::InnerIgnoreCondition(const PNode* p) {
   Strategy s = p->inner;
-  if (HeadOfGroup(p)) s = current_group_->inner;
   Cond c = -1;
   switch (s) {
     case Strategy::kStrict: c = -1; break;
@@ -291,8 +352,7 @@ Cond Builder::InnerIgnoreCondition(const PNode* p) {
     case Strategy::kSkipTillAny: c = True(); break;
     default: break;
   }
-  if (current_group_ != nullptr && current_group_->until >= 0) c = ExtendWithUntil(c, current_group_->until, false);
-  return c;
+  return ExtendWithUntil(c, group_until_, false);
 }
 
 Cond Builder::IgnoreCondition(const PNode* p) {
@@ -300,7 +360,7 @@ Cond Builder::IgnoreCondition(const PNode* p) {
   if (HeadOfGroup(p)) {
     // The head of a group takes the group's strategy on the first iteration and the
     // group's inner strategy on the following ones.
-    s = CurrentGroupFirstOfLoop() ? current_group_->strategy : current_group_->inner;
+    s = CurrentGroupFirstOfLoop() ? group_entry_ : current_group_->inner;
   }
   Cond c = -1;
   switch (s) {
@@ -309,20 +369,18 @@ Cond Builder::IgnoreCondition(const PNode* p) {
     case Strategy::kSkipTillAny: c = True(); break;
     default: break;
   }
-  if (current_group_ != nullptr && current_group_->until >= 0) c = ExtendWithUntil(c, current_group_->until, false);
-  return c;
+  return ExtendWithUntil(c, group_until_, false);
 }
 
-Cond Builder::TakeCondition(const PNode* p) {
-  Cond c = Condition(p);
-  if (current_group_ != nullptr && current_group_->until >= 0) c = ExtendWithUntil(c, current_group_->until, true);
-  return c;
-}
+Cond Builder::TakeCondition(const PNode* p) { return ExtendWithUntil(Condition(p), group_until_, true); }
 
 // ---- states (NFACompiler#createMiddleStates and friends)
 
-int Builder::CreateMiddleStates(int sink) {
+int Builder::CreateMiddleStates(int sink, int* head_skip) {
   int last_sink = sink;
+  // Inside a group: the stage after current_ compiled as the group's head, when every
+  // stage before it is optional (the target of the skip of the stage before it).
+  int next_head = -1;
   while (current_->previous != nullptr) {
     if (current_->strategy == Strategy::kNotFollow) {
       // A `not_followed_by` becomes edge conditions of its neighbours, except at the
@@ -348,15 +406,33 @@ int Builder::CreateMiddleStates(int sink) {
       AddProceed(not_next, stop, not_cond);
       last_sink = not_next;
     } else {
-      last_sink = ConvertPattern(last_sink);
+      int entry = ConvertPattern(last_sink);
+      if (current_group_ != nullptr && OptionalPrefix(current_)) {
+        // The same stage again, as the head of the group: where the run goes when the
+        // optional stages before it bind nothing in this iteration.
+        PNode* old_as_head = as_head_;
+        int old_head_skip = head_skip_;
+        as_head_ = current_;
+        head_skip_ = next_head;
+        next_head = ConvertPattern(last_sink);
+        as_head_ = old_as_head;
+        head_skip_ = old_head_skip;
+      } else {
+        next_head = -1;
+      }
+      last_sink = entry;
     }
     following_ = current_;
     current_ = current_->previous;
   }
+  if (head_skip != nullptr) *head_skip = next_head;
   return last_sink;
 }
 
 int Builder::ConvertPattern(int sink) {
+  // Past the state limit the pattern is rejected: stop building, since nested `times`
+  // and optional first stages of nested groups multiply states (and time) quickly.
+  if (!error_.empty()) return sink;
   int last_sink;
   if (current_->looping) {
     // Once the loop has started, the `not_*` before the optional stage no longer apply.
@@ -380,20 +456,23 @@ int Builder::CreateTimesState(int sink, int proceed, int64_t from, int64_t to) {
   Cond until = current_->until;
   Cond inner_ignore = ExtendWithUntil(InnerIgnoreCondition(current_), until, false);
   Cond take = ExtendWithUntil(TakeCondition(current_), until, true);
-  if (Greedy(sink) && from != to) {
+  // A stage compiled twice (as a group's head, see CreateMiddleStates) restricts its
+  // sink once, and keeps the copy made before the first restriction.
+  if (Greedy(sink) && from != to && !greedy_updated_[sink]) {
     if (until >= 0) original_state_map_[sink] = Copy(sink);
     UpdateWithGreedyCondition(sink, take);
+    greedy_updated_[sink] = true;
   }
-  for (int64_t i = from; i < to; ++i) {
+  for (int64_t i = from; i < to && error_.empty(); ++i) {
     last_sink = CreateSingletonState(last_sink, proceed, take, inner_ignore, true);
     AddStopStateToLooping(last_sink);
   }
-  for (int64_t i = 0; i < from - 1; ++i) {
+  for (int64_t i = 0; i < from - 1 && error_.empty(); ++i) {
     last_sink = CreateSingletonState(last_sink, -1, take, inner_ignore, false);
     AddStopStateToLooping(last_sink);
   }
   SetFirstOfLoop(true);
-  return CreateSingletonState(last_sink, proceed, take, IgnoreCondition(current_), current_->optional);
+  return CreateSingletonState(last_sink, EntrySkip(proceed), take, IgnoreCondition(current_), current_->optional);
 }
 
 void Builder::UpdateWithGreedyCondition(int state, Cond take) {
@@ -401,7 +480,8 @@ void Builder::UpdateWithGreedyCondition(int state, Cond take) {
 }
 
 int Builder::CreateSingletonState(int sink) {
-  return CreateSingletonState(sink, sink, TakeCondition(current_), IgnoreCondition(current_), current_->optional);
+  return CreateSingletonState(sink, EntrySkip(sink), TakeCondition(current_), IgnoreCondition(current_),
+                              current_->optional);
 }
 
 int Builder::CreateSingletonState(int sink, int proceed, Cond take, Cond ignore, bool optional) {
@@ -412,17 +492,17 @@ int Builder::CreateSingletonState(int sink, int proceed, Cond take, Cond ignore,
   int s = CopyWithoutTransitiveNots(sink);
   AddTake(singleton, s, take);
 
-  // The first state of a group gets its PROCEED around the group when the group is
-  // finished (CreateGroupPatternState), not here.
-  if (optional && !HeadOfGroup(current_)) {
+  // `proceed` < 0: the entry of a group's last stage as the head, which cannot be
+  // skipped (an iteration binds at least one event).
+  if (optional && proceed >= 0) {
     if (Greedy(proceed)) {
       if (current_->until >= 0) {
         auto it = original_state_map_.find(proceed);
-        if (it != original_state_map_.end()) AddProceed(singleton, it->second, And(True(), current_->until));
+        if (it != original_state_map_.end()) AddProceed(singleton, it->second, And(TrueFunction(), current_->until));
       }
-      AddProceed(singleton, proceed, And(True(), Not(take)));
+      AddProceed(singleton, proceed, And(TrueFunction(), Not(take)));
     } else {
-      AddProceed(singleton, proceed, True());
+      AddProceed(singleton, proceed, TrueFunction());
     }
   }
 
@@ -431,7 +511,13 @@ int Builder::CreateSingletonState(int sink, int proceed, Cond take, Cond ignore,
     // An optional stage (or the head of an optional group, first iteration) ignores into
     // a separate state without the PROCEED, so skipping events cannot re-enter the path
     // around the stage once per skipped event.
-    if (optional || HeadOfOptionalGroup(current_)) {
+    // The same holds for the head of a group copy that can be left (an optional group,
+    // the iterations of a loop or of `times n..m` past n): a run that ignored an event
+    // waiting for the next iteration is committed to it, as in a looping single stage.
+    // (Flink ignores into the state itself there, so a run can skip events and leave the
+    // group later: the stage after the group loses its contiguity, and each event so
+    // skipped yields the same match once more.)
+    if (optional || HeadOfOptionalGroup(current_) || (HeadOfGroup(current_) && head_exits_)) {
       ignore_state = CreateState(nfa::StateType::kNormal);
       AddTake(ignore_state, s, take);
       AddIgnore(ignore_state, ignore_state, ignore);
@@ -444,38 +530,66 @@ int Builder::CreateSingletonState(int sink, int proceed, Cond take, Cond ignore,
   return singleton;
 }
 
-int Builder::CreateGroupPatternState(PNode* group, int sink, int proceed, bool optional) {
-  PNode* old_current = current_;
-  PNode* old_following = following_;
-  PNode* old_group = current_group_;
-  current_group_ = group;
-  current_ = group->raw;
-  int last_sink = CreateMiddleStates(sink);
-  last_sink = ConvertPattern(last_sink);
-  if (optional) {
-    // The first state of an optional group can skip the whole group.
-    AddProceed(last_sink, proceed, True());
+// Makes `group` (== current_) the group being compiled; the caller saved the state.
+// `exits`: the entry state of this copy of the group gets a PROCEED out of it.
+void Builder::EnterGroup(PNode* group, bool exits) {
+  // The first state of a group that heads its enclosing group is also the enclosing
+  // group's first state, with its way out.
+  head_exits_ = exits || (HeadOfGroup(group) && head_exits_);
+  // A group that is the first bound stage of its enclosing group enters with the
+  // enclosing group's contiguity, as a single head stage does.
+  if (HeadOfGroup(group)) {
+    group_entry_ = CurrentGroupFirstOfLoop() ? group_entry_ : current_group_->inner;
+  } else {
+    group_entry_ = group->strategy;
   }
-  current_ = old_current;
-  following_ = old_following;
-  current_group_ = old_group;
+  group_until_ = Or(group_until_, group->until);
+  current_group_ = group;
+  as_head_ = nullptr;
+  head_skip_ = -1;
+  current_ = group->raw;
+}
+
+int Builder::CreateGroupPatternState(PNode* group, int sink, int proceed, bool optional) {
+  GroupScopeState saved{current_,     following_, current_group_, group_until_,
+                        group_entry_, as_head_,   head_skip_,     head_exits_};
+  Cond proceed_cond = TrueFunction();  // the enclosing group's
+  EnterGroup(group, optional && proceed >= 0);
+  int last_sink = CreateMiddleStates(sink, &head_skip_);
+  last_sink = ConvertPattern(last_sink);
+  if (optional && proceed >= 0) {
+    // The first state of an optional group can skip the whole group.
+    AddProceed(last_sink, proceed, proceed_cond);
+  }
+  current_ = saved.current;
+  following_ = saved.following;
+  current_group_ = saved.group;
+  group_until_ = saved.until;
+  group_entry_ = saved.entry;
+  as_head_ = saved.as_head;
+  head_skip_ = saved.head_skip;
+  head_exits_ = saved.head_exits;
   return last_sink;
 }
 
 int Builder::CreateLoopingGroupPatternState(PNode* group, int sink) {
-  PNode* old_current = current_;
-  PNode* old_following = following_;
-  PNode* old_group = current_group_;
+  GroupScopeState saved{current_,     following_, current_group_, group_until_,
+                        group_entry_, as_head_,   head_skip_,     head_exits_};
+  Cond proceed_cond = TrueFunction();  // the enclosing group's: `until` does not stop leaving
   int dummy = CreateState(group->name, nfa::StateType::kNormal, group->raw->stage);
-  current_group_ = group;
-  current_ = group->raw;
-  int last_sink = CreateMiddleStates(dummy);
+  EnterGroup(group, true);
+  int last_sink = CreateMiddleStates(dummy, &head_skip_);
   last_sink = ConvertPattern(last_sink);
-  AddProceed(last_sink, sink, True());
-  AddProceed(dummy, last_sink, True());
-  current_ = old_current;
-  following_ = old_following;
-  current_group_ = old_group;
+  AddProceed(last_sink, sink, proceed_cond);
+  AddProceed(dummy, last_sink, proceed_cond);
+  current_ = saved.current;
+  following_ = saved.following;
+  current_group_ = saved.group;
+  group_until_ = saved.until;
+  group_entry_ = saved.entry;
+  as_head_ = saved.as_head;
+  head_skip_ = saved.head_skip;
+  head_exits_ = saved.head_exits;
   return last_sink;
 }
 
@@ -488,14 +602,18 @@ int Builder::CreateLooping(int sink) {
   int looping = CreateState(nfa::StateType::kNormal);
   if (Greedy(sink)) {
     if (until >= 0) {
-      int sink_copy = Copy(sink);
-      AddProceed(looping, sink_copy, And(True(), until));
+      // A stage compiled twice (as a group's head) copies its sink before the first
+      // greedy restriction only.
+      auto it = original_state_map_.find(sink);
+      int sink_copy = greedy_updated_[sink] && it != original_state_map_.end() ? it->second : Copy(sink);
+      AddProceed(looping, sink_copy, And(TrueFunction(), until));
       original_state_map_[sink] = sink_copy;
     }
-    AddProceed(looping, sink, until >= 0 ? And(True(), Not(Or(take, until))) : And(True(), Not(take)));
-    UpdateWithGreedyCondition(sink, TakeCondition(current_));
+    AddProceed(looping, sink, until >= 0 ? And(TrueFunction(), Not(Or(take, until))) : And(TrueFunction(), Not(take)));
+    if (!greedy_updated_[sink]) UpdateWithGreedyCondition(sink, TakeCondition(current_));
+    greedy_updated_[sink] = true;
   } else {
-    AddProceed(looping, sink, True());
+    AddProceed(looping, sink, TrueFunction());
   }
   AddTake(looping, looping, take);
   AddStopStateToLooping(looping);
@@ -619,12 +737,21 @@ bool Builder::Build(std::string* error) {
 
   // Windows: a stage's own `within` and the pattern's `gap` apply to runs waiting in
   // any state of that stage (Flink's PREVIOUS_AND_CURRENT).
+  // A group's `within` applies to every stage inside it (the shortest window wins).
+  auto shorter = [](int64_t a, int64_t b) { return a == 0 ? b : b == 0 ? a : std::min(a, b); };
   std::vector<int64_t> stage_window(pattern_.stage_table.size(), 0);
-  for (size_t k = 0; k < pattern_.stage_table.size(); ++k) {
-    const ast::Stage* s = pattern_.stage_table[k];
-    int64_t w = s->within_ms.value_or(0);
-    if (pattern_.gap_ms && (w == 0 || *pattern_.gap_ms < w)) w = *pattern_.gap_ms;
-    stage_window[k] = w;
+  std::vector<std::pair<const PNode*, int64_t>> chains{{last, pattern_.gap_ms.value_or(0)}};
+  while (!chains.empty()) {
+    auto [p, enclosing] = chains.back();
+    chains.pop_back();
+    for (; p != nullptr; p = p->previous) {
+      int64_t w = shorter(p->ast->within_ms.value_or(0), enclosing);
+      if (p->is_group) {
+        chains.emplace_back(p->raw, w);
+      } else {
+        stage_window[p->stage] = w;
+      }
+    }
   }
 
   // Flatten into the program.

@@ -195,6 +195,7 @@ class PatternChecker {
       if (s.where) CheckExpr(*s.where, static_cast<int>(i), false);
       if (s.until) CheckExpr(*s.until, static_cast<int>(i), false);
     }
+    CheckGroupUntils(p_.sequence);
     CheckEmit(p_.emit);
     CheckEmit(p_.timeout_emit);
   }
@@ -342,7 +343,8 @@ class PatternChecker {
     const char* needs_loop = "give the stage 'times n..m', 'times n..' or 'one_or_more'";
     if (s.greedy) {
       if (s.is_group) {
-        Error(s.greedy_span, Diag::kModifierOnGroup, {"greedy"});
+        Error(s.greedy_span, Diag::kModifierOnGroup, {"greedy"},
+              "put it on the looping stages inside the group");
       } else if (!CanRepeat(s)) {
         Error(s.greedy_span, Diag::kModifierNeedsRepetition, {"greedy"}, needs_loop);
       }
@@ -363,10 +365,10 @@ class PatternChecker {
     if (s.greedy && s.allow_combinations && !s.is_group && CanRepeat(s)) {
       Error(s.greedy_span, Diag::kGreedyWithCombinations, {});
     }
+    // A group takes `until` (Flink's GroupPattern#until) but not `greedy` (Flink:
+    // "Option not applicable to group pattern").
     if (s.until) {
-      if (s.is_group) {
-        Error(s.until_span, Diag::kModifierOnGroup, {"until"});
-      } else if (s.max != -1) {
+      if (s.max != -1) {
         Error(s.until_span, Diag::kUntilNotLooping, {}, "use 'one_or_more' or 'times n..'");
       }
     }
@@ -379,6 +381,30 @@ class PatternChecker {
       Error(at, Diag::kOptionalAfterGreedy, {},
             "'" + prev->name + "' is greedy; make one of the two stages non-greedy or required");
     }
+  }
+
+  // A group's `until` may name the stages inside the group and those before it.
+  void CheckGroupUntils(std::vector<Stage>& seq) {
+    for (Stage& s : seq) {
+      if (!s.is_group) continue;
+      CheckGroupUntils(s.children);
+      if (s.until) CheckExpr(*s.until, LastStageIndex(s), false);
+    }
+  }
+
+  int LastStageIndex(const Stage& group) const {
+    int last = -1;
+    for (size_t i = 0; i < p_.stage_table.size(); ++i) {
+      if (Contains(group, p_.stage_table[i])) last = static_cast<int>(i);
+    }
+    return last;
+  }
+
+  static bool Contains(const Stage& group, const Stage* s) {
+    for (const Stage& c : group.children) {
+      if (&c == s || (c.is_group && Contains(c, s))) return true;
+    }
+    return false;
   }
 
   void CheckEmit(std::vector<ast::EmitField>& fields) {

@@ -8,15 +8,19 @@
 // reference_matcher.cc. The property test (reference_test.cc) runs random
 // patterns and streams through it and through the engine and compares them.
 //
-// The model: a sequence of single stages, each with a condition over one
-// string field `name` (`name == "x"`, or every event), a contiguity to the
-// previous stage, a quantifier, an inner contiguity for repeating stages, and
-// an optional pattern `within`. No key, no emit, no greedy, no until, no
-// groups, no skip strategies, no iterative conditions, no `gap` or stage
-// `within`, no `not_followed_by` at the end (see the .cc for why).
+// The model: a sequence of stages, each with a condition over one string
+// field `name` (`name == "x"`, or every event), a contiguity to the previous
+// stage, a quantifier, an inner contiguity for repeating stages, and an
+// optional pattern `within`. A stage may be a group of plain or optional
+// single stages (one level), quantified as a whole, with an `until` when it
+// loops. No key, no emit, no greedy, no until on single stages, no nested
+// groups, no not stages in a pattern with a group, no skip strategies, no
+// iterative conditions, no `gap` or stage `within`, no `not_followed_by` at
+// the end (see the .cc for why).
 // Tested by tests/reference/reference_test.cc.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -43,7 +47,7 @@ enum class Inner : uint8_t {
 inline constexpr int kUnbounded = -1;
 
 struct Stage {
-  std::string name;                   // an identifier, unique in the pattern
+  std::string name;                   // an identifier, unique in the pattern; unused for groups
   std::optional<std::string> equals;  // condition `name == "<equals>"`; nullopt: every event
   Contiguity contiguity = Contiguity::kFollowedBy;  // to the previous stage; ignored for stage 0
   // Quantifier: binds between `min` and `max` events (max == kUnbounded: no upper bound),
@@ -53,7 +57,12 @@ struct Stage {
   bool optional = false;
   bool spell_times = false;  // render `times 1` / `times 1..` instead of nothing / `one_or_more`
   Inner inner = Inner::kRelaxed;
+  // A group: its single stages (non-empty), in order; the first one's contiguity is not
+  // used (the group's applies). `equals` is unused for a group.
+  std::vector<Stage> children;
+  std::optional<std::string> until;  // groups that loop: `until name == "<until>"`
 
+  bool IsGroup() const { return !children.empty(); }
   bool IsNot() const {
     return contiguity == Contiguity::kNotNext || contiguity == Contiguity::kNotFollowedBy;
   }
@@ -87,10 +96,20 @@ std::string Render(const Pattern& p);
 // and events.size() <= 10. Events are in arrival order; their times should not decrease.
 std::vector<Match> Matches(const Pattern& p, const std::vector<Event>& events);
 
-// The declarative check itself: whether binding the events listed in `bound[s]` to
-// stage s (empty for not stages and unbound stages) is a match of `p`.
+// Where an assignment binds one event: stage `stage` of the pattern, its iteration
+// `iteration` (1-based: the position among the stage's events for a single stage, the
+// iteration of the group for a group), and for a group the index of the child stage.
+struct Slot {
+  int stage = 0;
+  int iteration = 1;
+  int child = -1;  // -1 for a single stage
+  auto operator<=>(const Slot&) const = default;
+};
+
+// The declarative check itself: whether binding each event to `slots[e]` (nullopt:
+// unbound) is a match of `p`.
 bool IsMatch(const Pattern& p, const std::vector<Event>& events,
-             const std::vector<std::vector<int>>& bound);
+             const std::vector<std::optional<Slot>>& slots);
 
 // `{a:[0,2] b:[4]}` with the given offset added to every index (1: event ids).
 std::string Describe(const Match& m, int offset = 0);

@@ -134,6 +134,11 @@ TEST_CASE("semantic diagnostics, rendered") {
        " 1 | pattern p { begin a one_or_more until count(b) > 2 followed_by b }\n"
        "   |                                             ^ 'b' is declared on line 1; for the "
        "event's field of that name write `b`\n"},
+      {"pattern p { begin (a next b) one_or_more until count(c) > 2 followed_by c }",
+       "t.tern:1:54: error[E0204]: stage 'c' is used before it is declared\n"
+       " 1 | pattern p { begin (a next b) one_or_more until count(c) > 2 followed_by c }\n"
+       "   |                                                      ^ 'c' is declared on line 1; for the "
+       "event's field of that name write `c`\n"},
       {"pattern p { begin a where lenght(name) > 3 }",
        "t.tern:1:27: error[E0205]: unknown function 'lenght'\n"
        " 1 | pattern p { begin a where lenght(name) > 3 }\n"
@@ -190,10 +195,15 @@ TEST_CASE("semantic diagnostics, rendered") {
        "t.tern:1:21: error[E0309]: repetition count 1001 is above the limit of 1000\n"
        " 1 | pattern p { begin a times 2..1001 }\n"
        "   |                     ^~~~~~~~~~~~~ use 'times n..' for an open-ended loop\n"},
-      {"pattern p { begin (a next b) one_or_more until x }",
-       "t.tern:1:42: error[E0310]: 'until' cannot be used on a group\n"
-       " 1 | pattern p { begin (a next b) one_or_more until x }\n"
-       "   |                                          ^~~~~\n"},
+      {"pattern p { begin (a next b) one_or_more greedy }",
+       "t.tern:1:42: error[E0310]: 'greedy' cannot be used on a group\n"
+       " 1 | pattern p { begin (a next b) one_or_more greedy }\n"
+       "   |                                          ^~~~~~ put it on the looping stages inside "
+       "the group\n"},
+      {"pattern p { begin (a next b) times 2 until x }",
+       "t.tern:1:38: error[E0313]: 'until' needs a looping stage\n"
+       " 1 | pattern p { begin (a next b) times 2 until x }\n"
+       "   |                                      ^~~~~ use 'one_or_more' or 'times n..'\n"},
       {"pattern p { begin a times 0..1 consecutive }",
        "t.tern:1:32: error[E0311]: 'consecutive' needs a stage that can bind more than one event\n"
        " 1 | pattern p { begin a times 0..1 consecutive }\n"
@@ -318,6 +328,9 @@ TEST_CASE("rules that must NOT fire") {
       // times 0..m, times n.., one_or_more optional, greedy on a loop.
       "pattern p { begin a times 0..3 followed_by b times 0.. greedy followed_by c }",
       "pattern p { begin a times 1000 followed_by b times 3..1000 }",
+      // until on a looping group, naming the group's stages and those before it.
+      "pattern p { begin s followed_by (a next (b next c) times 2) times 2.. consecutive "
+      "until count(a) + count(c) > s.n followed_by d }",
       // A stage name that is also a function name.
       "pattern p { begin count where x > 1 followed_by b where count(count) > 0 }",
       // emit may refer to every stage, bare names and this.
