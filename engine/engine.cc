@@ -13,7 +13,13 @@
 // against the smallest watermark of all partitions, so a slow partition never
 // sees its keys time out early; before a released event is matched, its own
 // key's runs are advanced to the event's time (Flink's CepOperator does
-// advanceTime(ts) before process(ts)).
+// advanceTime(ts) before process(ts)). A window that is already closed when it
+// is registered (a late event's) closes at once (Schedule): state a late event
+// creates never outlives it, even when the watermark will not move again.
+//
+// Times are user input and may be anything an int64 holds. Window ends are
+// compared exactly (a window ending past INT64_MAX never closes at an event
+// time; only Finish, the end of time, closes it), and the watermark saturates.
 #include "engine/engine.h"
 
 #include <algorithm>
@@ -148,10 +154,11 @@ struct ActiveProgram {
 };
 
 struct Timer {
-  int64_t deadline;
+  int64_t last_open;  // the key's KeyEntry::last_open when registered: fires once the
+                      // watermark passes it
   uint32_t program;
   uint32_t key;
-  friend bool operator>(const Timer& a, const Timer& b) { return a.deadline > b.deadline; }
+  friend bool operator>(const Timer& a, const Timer& b) { return a.last_open > b.last_open; }
 };
 
 struct ByEventId {
@@ -222,7 +229,10 @@ struct Engine::Impl {
   Stats stats;
   uint64_t next_seq = 1;
   uint64_t epoch = 0;
-  int64_t fired_until = INT64_MIN;  // timers have fired up to here
+  // The watermark the timers last fired against: every window that ends at or before
+  // it is closed (no live key has a last_open below it). The global watermark as of the
+  // last FireTimers, so it goes back when a partition behind the others counts again.
+  int64_t fired_until = INT64_MIN;
   std::vector<nfa::Output> outputs;  // scratch
   std::vector<KeySpec> key_specs;
   std::vector<uint32_t> unrouted;      // programs of specs that do not route, in order
@@ -400,17 +410,31 @@ struct Engine::Impl {
   }
 
   // Registers the key's next window expiry, or forgets the key when it holds nothing.
+  //
+  // A window that ends at or before the watermark the timers last fired against
+  // (fired_until) is due already: a late event's partial match starts behind the
+  // watermark. Its timer would fire only when the watermark next moves, which after
+  // a far-future event is never. It closes here, at once, exactly as its timer would
+  // have closed it (timeouts, absence matches, held matches released), so nothing a
+  // late event creates outlives it.
   void Schedule(uint32_t program, uint32_t key) {
     ProgramRuntime& rt = runtimes[program];
     KeyEntry& entry = rt.keys.entry(key);
+    if (!entry.state.empty()) {
+      entry.last_open = rt.nfa->LastOpen(entry.state);
+      if (entry.last_open < fired_until) {
+        rt.nfa->AdvanceTime(entry.state, fired_until, outputs);
+        Drain(program, entry);
+        entry.last_open = rt.nfa->LastOpen(entry.state);  // now >= fired_until
+      }
+    }
     if (entry.state.empty()) {
       EraseKey(program, key);
       return;
     }
-    entry.deadline = rt.nfa->NextDeadline(entry.state);
-    if (entry.deadline < entry.registered) {
-      entry.registered = entry.deadline;
-      timers.push({entry.deadline, program, key});
+    if (entry.last_open < entry.registered) {
+      entry.registered = entry.last_open;
+      timers.push({entry.last_open, program, key});
     }
   }
 
@@ -432,17 +456,18 @@ struct Engine::Impl {
     outputs.clear();
   }
 
-  // Fires every timer due at or before `time`.
+  // Fires every timer whose window has closed at watermark `time`. `time` may be
+  // lower than the last one (a partition behind the others counts again): what fired
+  // stays fired, and the windows that partition's events open close with its time.
   void FireTimers(int64_t time) {
-    if (time <= fired_until) return;
     fired_until = time;
-    while (!timers.empty() && timers.top().deadline <= time) {
+    while (!timers.empty() && timers.top().last_open < time) {
       Timer t = timers.top();
       timers.pop();
       ProgramRuntime& rt = runtimes[t.program];
       KeyEntry& entry = rt.keys.entry(t.key);
       // Superseded by an earlier registration, or the key has gone.
-      if (!entry.live || entry.registered != t.deadline) continue;
+      if (!entry.live || entry.registered != t.last_open) continue;
       entry.registered = INT64_MAX;
       rt.nfa->AdvanceTime(entry.state, time, outputs);
       Drain(t.program, entry);
@@ -545,7 +570,7 @@ struct Engine::Impl {
       return;
     }
     KeyEntry& entry = rt.keys.entry(k);
-    if (entry.deadline <= e->ts()) {
+    if (entry.last_open < e->ts()) {
       rt.nfa->AdvanceTime(entry.state, e->ts(), outputs);
       Drain(p, entry);
     }
@@ -740,6 +765,18 @@ void Engine::Finish() {
     m.Process(e);
   }
   m.FireTimers(INT64_MAX);
+  // The watermark goes past every event time: the windows that end after INT64_MAX
+  // (partial matches started near it), which no timer holds, close too.
+  for (uint32_t p = 0; p < m.runtimes.size(); ++p) {
+    ProgramRuntime& rt = m.runtimes[p];
+    for (uint32_t k = 0; k < rt.keys.entries().size(); ++k) {
+      KeyEntry& entry = rt.keys.entry(k);
+      if (!entry.live || entry.last_open != INT64_MAX) continue;
+      rt.nfa->CloseAllWindows(entry.state, m.outputs);
+      m.Drain(p, entry);
+      m.Schedule(p, k);
+    }
+  }
 }
 
 namespace {
