@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/patterns.h"
+#include "engine/engine.h"
 
 namespace tern::cli {
 
@@ -18,6 +19,8 @@ struct ReplayOptions {
   std::string input;               // JSON Lines file; "-" is standard input
   std::string time_field = "ts";
   int64_t lateness_ms = 0;
+  engine::LatePolicy late = engine::LatePolicy::kMatch;             // --late
+  int64_t max_ahead_ms = engine::Options{}.max_ahead_ms;            // --max-ahead; 0 = none
   std::string dead_letter;         // empty: malformed lines are only reported
   std::string late_output;         // empty: late events are only counted
   bool open_end = false;           // no Finish(): windows open at the end stay open
@@ -38,8 +41,8 @@ struct ReplayOutput {
 int Replay(const ReplayOptions& options, ReplayOutput& output);
 
 // Fills the options other than the pattern files from a parsed command line (or a
-// test case's `args` line): --input, --time-field, --lateness, --dead-letter,
-// --late-output, --open-end. Returns false with *error on a bad value.
+// test case's `args` line): --input, --time-field, --lateness, --late, --max-ahead,
+// --dead-letter, --late-output, --open-end. Returns false with *error on a bad value.
 bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* error);
 
 }  // namespace tern::cli

@@ -39,7 +39,8 @@ constexpr char kTestUsage[] =
 
 constexpr OptionSpec kTestOptions[] = {{"--rewrite", false}};
 // What a case's `args` file may set; the input and outputs belong to the case.
-constexpr OptionSpec kCaseArgsOptions[] = {{"--time-field", true}, {"--lateness", true}};
+constexpr OptionSpec kCaseArgsOptions[] = {
+    {"--time-field", true}, {"--lateness", true}, {"--late", true}, {"--max-ahead", true}};
 
 struct CaseFolder {
   std::string path;                     // as displayed: DIR/sub/case
@@ -149,7 +150,7 @@ CaseResult RunReplayCase(const CaseFolder& c, bool rewrite) {
     std::vector<std::string> words = SplitWords(text);
     Args args;
     if (!args.Parse(words, kCaseArgsOptions, &error)) {
-      return Fail("  args: " + error + " (allowed: --time-field, --lateness)\n");
+      return Fail("  args: " + error + " (allowed: --time-field, --lateness, --late, --max-ahead)\n");
     }
     if (!ReadReplayOptions(args, &options, &error)) return Fail("  args: " + error + "\n");
     if (!args.positional().empty() || args.help()) {

@@ -235,6 +235,8 @@ bool Daemon::Impl::Setup(std::string* error) {
   const DaemonConfig& c = options.config;
   engine::Options engine_options;
   engine_options.lateness_ms = c.lateness_ms;
+  engine_options.late = c.late_policy == LatePolicy::kDrop ? engine::LatePolicy::kDrop : engine::LatePolicy::kMatch;
+  engine_options.max_ahead_ms = c.max_ahead_ms;
   engine = std::make_unique<engine::Engine>(engine_options);
   std::string errors;
   if (!LoadPatterns(&errors)) {
@@ -465,7 +467,7 @@ void Daemon::Impl::Handle(const Message& m, int64_t polled_ms) {
 
   nfa::StoredEvent* e = engine->NewEvent();
   std::string error;
-  if (!parser->Parse(m.value(), *e, &error)) {
+  if (!parser->Parse(m.value(), *e, &error) || !engine->CheckTime(id, e->ts(), &error)) {
     engine->Discard(e);
     malformed->Add();
     spdlog::debug("{}[{}]@{}: malformed event: {}", m.topic(), m.partition(), m.offset(), error);

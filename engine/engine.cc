@@ -7,8 +7,9 @@
 // reorder heap until the watermark passes them and are then released in event
 // time order (arrival order among equal times); with lateness 0 every event is
 // released the moment it arrives. An event older than its partition's watermark
-// is late: counted, reported to the caller, and processed at once — it cannot be
-// put back in time order, but dropping it would lose what it proves. Window
+// is late: counted, reported to the caller, and by default processed at once — it
+// cannot be put back in time order, but dropping it would lose what it proves
+// (Options::late = kDrop drops it from matching, as Flink does). Window
 // timers (within, gap, stage within) fire from a min-heap of per-key deadlines
 // against the smallest watermark of all partitions, so a slow partition never
 // sees its keys time out early; before a released event is matched, its own
@@ -29,6 +30,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "base/duration.h"
 #include "base/json_writer.h"
 #include "base/pool_allocator.h"
 #include "engine/alert_writer.h"
@@ -728,7 +730,11 @@ bool Engine::Push(nfa::StoredEvent* e) {
   bool late = part.seen && e->ts() < SatSub(part.max_ts, m.options.lateness_ms);
   if (late) {
     ++m.stats.late;
-    m.Process(e);  // at its arrival position: see the file comment
+    if (m.options.late == LatePolicy::kDrop) {
+      m.events.Unref(e);
+    } else {
+      m.Process(e);  // at its arrival position: see the file comment
+    }
     return true;
   }
   part.seen = true;
@@ -747,6 +753,20 @@ bool Engine::Push(nfa::StoredEvent* e) {
     }
   }
   m.FireTimers(global);
+  return false;
+}
+
+bool Engine::CheckTime(uint32_t partition, int64_t ts, std::string* error) const {
+  const Impl& m = *impl_;
+  if (m.options.max_ahead_ms <= 0 || partition >= m.partitions.size()) return true;
+  const Partition& part = m.partitions[partition];
+  // ts - max_ts, exactly: it may not fit an int64 (an INT64_MAX time after an INT64_MIN one).
+  if (!part.seen || ts <= part.max_ts ||
+      static_cast<uint64_t>(ts) - static_cast<uint64_t>(part.max_ts) <= static_cast<uint64_t>(m.options.max_ahead_ms)) {
+    return true;
+  }
+  *error = "event time " + std::to_string(ts) + " is more than " + FormatDuration(m.options.max_ahead_ms) +
+           " ahead of the latest event time of its partition (" + std::to_string(part.max_ts) + ")";
   return false;
 }
 

@@ -33,6 +33,10 @@ Scenarios:
                 comes out, so the commits were held at the oldest events each
                 undelivered alert bound (on both partitions, also for alerts a
                 watermark fired), and the restart re-read exactly those records.
+  time          `input.late.policy = "drop"` and the default `input.time.max.ahead`:
+                an event dated 2100 goes to the dead-letter topic with its reason and
+                does not move time, a late event goes to the late topic and matches
+                nothing, and the alerts equal those of `tern replay --late drop`.
 kcat (Debian package kcat) produces the input and reads the output topics.
 """
 import json
@@ -150,7 +154,7 @@ def scrape(log_path, metric):
 
 
 def write_config(path, bootstrap, name, pattern_globs, events_topic=None, idle=None,
-                 log_level="info", producer=None):
+                 log_level="info", producer=None, input_options=None):
     with open(path, "w") as f:
         f.write('[kafka]\nbrokers = "%s"\ngroup = "%s"\n' % (bootstrap, name))
         # The mock makes a re-joining member wait session.timeout.ms - 1 s (docs/kafka.md).
@@ -161,6 +165,8 @@ def write_config(path, bootstrap, name, pattern_globs, events_topic=None, idle=N
         f.write('[input]\ntopics = ["%s"]\n' % (events_topic or name + ".events"))
         if idle is not None:
             f.write('idle = "%s"\n' % idle)
+        for option, value in (input_options or {}).items():
+            f.write('%s = %s\n' % (option, value))
         f.write('[output]\nalerts.topic = "%s.alerts"\nlate.topic = "%s.late"\n'
                 'dead.letter.topic = "%s.dead"\n' % (name, name, name))
         f.write('[patterns]\nfiles = [%s]\n' % ", ".join('"%s"' % g for g in pattern_globs))
@@ -227,11 +233,11 @@ def all_alerts_once(daemon, bootstrap, topic, want, what):
     return got, check_at_least_once(got, want, what)
 
 
-def replay(tern, patterns, lines, workdir):
+def replay(tern, patterns, lines, workdir, options=()):
     path = os.path.join(workdir, "input.jsonl")
     with open(path, "w") as f:
         f.write("".join(line + "\n" for line in lines))
-    r = subprocess.run([tern, "replay"] + patterns + ["--input", path, "--open-end"],
+    r = subprocess.run([tern, "replay"] + patterns + ["--input", path, "--open-end"] + list(options),
                        capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         fail("tern replay: " + r.stderr)
@@ -551,13 +557,54 @@ def scenario_partitions(tern, repo, work, mock):
           % (sum(expected.values()), timer_alerts))
 
 
+def scenario_time(tern, repo, work, mock):
+    """input.late.policy = "drop" and the default input.time.max.ahead: an event in 2100
+    is dead-lettered with the reason and does not move time; a late event goes to the
+    late topic and matches nothing; the alerts are those of `tern replay --late drop`."""
+    pattern = os.path.join(work, "pair.tern")
+    with open(pattern, "w") as f:
+        f.write('pattern pair {\n  key k\n  within 1m\n  begin a where t == "a"\n'
+                '  followed_by b where t == "b"\n  on_timeout emit { waited = a.id }\n}\n')
+    base = 1700000000000
+
+    def ev(i, ts, key, t):
+        return '{"id": %d, "ts": %d, "k": "%s", "t": "%s"}' % (i, ts, key, t)
+    lines = [ev(1, base, "k1", "a"),
+             ev(2, 4102444800000, "k9", "a"),   # 2100: too far ahead
+             ev(3, base + 1000, "k1", "b"),
+             ev(4, base + 3000, "k2", "a"),
+             ev(5, base + 500, "k3", "a"),      # late: under drop it starts nothing
+             ev(6, base + 3500, "k3", "b"),
+             ev(7, base + 4000, "k2", "b"),
+             ev(8, base + 5000, "k5", "a"),
+             ev(9, base + 200000, "k4", "x")]   # closes k5's window
+    expected = replay(tern, [pattern], lines, work, ["--late", "drop"])
+    kinds = sorted((json.loads(a)["kind"], json.loads(a)["key"]) for a in expected)
+    if kinds != [("match", "k1"), ("match", "k2"), ("timeout", "k5")]:
+        fail("tern replay --late drop gave %r" % kinds)
+    config = os.path.join(work, "tm.toml")
+    write_config(config, mock.bootstrap, "tm", [pattern], input_options={"late.policy": '"drop"'})
+    daemon = Daemon(tern, config, os.path.join(work, "tm.log"))
+    produce(mock.bootstrap, "tm.events", lines)
+    want = Counter(map(without_id, expected))
+    got, by_id = all_alerts_once(daemon, mock.bootstrap, "tm.alerts", want, "late drop, max ahead")
+    dead = consume(mock.bootstrap, "tm.dead", with_headers=True)
+    if [v for _, v in dead] != [lines[1]] or "ahead" not in dead[0][0].get("tern-error", ""):
+        fail("dead letters %r, expected the event of 2100 with its reason" % dead)
+    late = consume(mock.bootstrap, "tm.late")
+    if late != [lines[4]]:
+        fail("late events %r, expected %r" % (late, [lines[4]]))
+    print("daemon_test: time ok: %d alerts as replay --late drop, the far-future event dead-lettered (%s)"
+          % (len(by_id), dead[0][0].get("tern-error")))
+
+
 def main():
     if len(sys.argv) != 4:
         fail("usage: daemon_test.py TERN REPO SCENARIO")
     tern, repo, scenario = sys.argv[1], sys.argv[2], sys.argv[3]
     scenarios = {"replay_equal": scenario_replay_equal, "restart": scenario_restart,
                  "reload": scenario_reload, "outage": scenario_outage, "partitions": scenario_partitions,
-                 "redeliver": scenario_redeliver, "crash": scenario_crash}
+                 "redeliver": scenario_redeliver, "crash": scenario_crash, "time": scenario_time}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
@@ -568,7 +615,8 @@ def main():
         topics = ["cr.events:2"] + ["cr.%s:1" % t for t in ("alerts", "late", "dead")]
         brokers = 2
     else:
-        prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou", "redeliver": "rd"}[scenario]
+        prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou", "redeliver": "rd",
+                  "time": "tm"}[scenario]
         topics = ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")]
     mock = Mock(tern, topics, brokers)
     try:

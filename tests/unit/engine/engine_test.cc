@@ -665,5 +665,45 @@ TEST_CASE("event times at the ends of int64: windows are exact, nothing wraps") 
   CHECK(Contains(r[0], R"("pattern":"cart","kind":"match","key":"k")"));
 }
 
+TEST_CASE("CheckTime: how far ahead of its partition an event may be") {
+  Options options;
+  options.max_ahead_ms = 1000;
+  Driver d(options);
+  d.Load(R"(pattern p { begin a where t == "a" })");
+  std::string error;
+  CHECK(d.engine.CheckTime(0, kMax, &error));  // a partition's first event: always
+  d.Push(Ev(5000, "k", "x"));
+  CHECK(d.engine.CheckTime(0, 6000, &error));  // exactly the bound
+  CHECK_FALSE(d.engine.CheckTime(0, 6001, &error));
+  CHECK(error == "event time 6001 is more than 1s ahead of the latest event time of its partition (5000)");
+  CHECK(d.engine.CheckTime(0, kMin, &error));  // behind: late, not malformed
+  CHECK(d.engine.CheckTime(1, kMax, &error));  // another partition's first event
+  d.Push(Ev(kMin, "k", "x"), 1);
+  CHECK_FALSE(d.engine.CheckTime(1, kMax, &error));  // 2^64 - 1 ahead: no overflow
+  CHECK(d.engine.CheckTime(1, kMin + 1000, &error));
+  CHECK_FALSE(d.engine.CheckTime(1, kMin + 1001, &error));
+  options.max_ahead_ms = 0;  // no bound
+  Driver unbounded(options);
+  unbounded.Push(Ev(kMin, "k", "x"));
+  CHECK(unbounded.engine.CheckTime(0, kMax, &error));
+  CHECK(Options{}.max_ahead_ms == 365 * 86'400'000LL);
+}
+
+TEST_CASE("late policy: match matches late events where they arrive, drop leaves them out") {
+  const char* pattern = R"(pattern p { key k begin a where t == "a" followed_by b where t == "b" })";
+  const std::string events = Ev(100, "k1", "a") + "\n" + Ev(200, "k2", "x") + "\n" + Ev(150, "k1", "b") + "\n" +
+                             Ev(120, "k3", "a") + "\n" + Ev(300, "k3", "b") + "\n";
+  Options options;
+  auto matched = Replay(pattern, events, options);
+  CHECK(matched.alerts.size() == 2);
+  CHECK(matched.late == std::vector<bool>{false, false, true, true, false});
+  options.late = LatePolicy::kDrop;
+  auto dropped = Replay(pattern, events, options);
+  CHECK(dropped.alerts.empty());
+  CHECK(dropped.late == matched.late);  // reported late either way (the late output)
+  CHECK(dropped.stats.late == 2);
+  CHECK(dropped.stats.events == 5);
+}
+
 }  // namespace
 }  // namespace tern::engine
