@@ -508,7 +508,8 @@ void Daemon::Impl::SendAlerts(const Message* completing, int64_t consumed_us) {
     }
     const std::string_view topic = a.to.empty() ? std::string_view(options.config.alerts_topic) : std::string_view(a.to);
     Send(topic, AlertKey(a, key_scratch), a.json, std::span<const Header>(headers, count), /*is_alert=*/true,
-         completing != nullptr && event_ms > 0 ? event_ms * 1000 : 0);
+         // The record timestamp is the producer's to set: one past 2262 has no microseconds.
+         completing != nullptr && event_ms > 0 && event_ms <= INT64_MAX / 1000 ? event_ms * 1000 : 0);
     HoldBoundEvents(a);
   }
   alerts.clear();
