@@ -44,4 +44,17 @@ bool ParseDuration(std::string_view text, int64_t* ms) {
   return true;
 }
 
+std::string FormatDuration(int64_t ms) {
+  struct Unit {
+    int64_t ms;
+    const char* suffix;
+  };
+  static constexpr Unit kUnits[] = {
+      {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}};
+  for (const Unit& u : kUnits) {
+    if (ms != 0 && ms % u.ms == 0) return std::to_string(ms / u.ms) + u.suffix;
+  }
+  return std::to_string(ms) + "ms";
+}
+
 }  // namespace tern

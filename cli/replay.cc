@@ -42,6 +42,11 @@ constexpr char kReplayUsage[] =
     "                      units B, KiB, MiB, GiB): a longer line is malformed\n"
     "                      (\"event too large\") and skipped without being held in memory\n"
     "  --late-output FILE  write late events there, as received\n"
+    "  --late POLICY       what matching does with a late event: match (default: at\n"
+    "                      its arrival position) or drop (left out, as Flink does);\n"
+    "                      late events go to --late-output either way\n"
+    "  --max-ahead DUR     an event more than DUR ahead of the latest event time seen\n"
+    "                      before it is malformed (default 365d; 0: no bound)\n"
     "  --open-end          the stream goes on after the file: windows still open at\n"
     "                      its end stay open (no end-of-input timeouts or absence\n"
     "                      matches), as `tern run` would leave them\n"
@@ -53,7 +58,7 @@ constexpr char kReplayUsage[] =
 constexpr OptionSpec kReplayOptions[] = {
     {"--input", true},       {"--time-field", true},  {"--lateness", true},
     {"--dead-letter", true}, {"--late-output", true}, {"--open-end", false},
-    {"--max-event-size", true},
+    {"--max-event-size", true}, {"--late", true}, {"--max-ahead", true},
 };
 
 constexpr size_t kFlushBytes = size_t{1} << 20;
@@ -166,6 +171,24 @@ bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* er
     }
     options->max_event_size = bytes;
   }
+  if (args.Has("--late")) {
+    const std::string& text = args.Get("--late", "");
+    if (text == "match") {
+      options->late = engine::LatePolicy::kMatch;
+    } else if (text == "drop") {
+      options->late = engine::LatePolicy::kDrop;
+    } else {
+      *error = "invalid value '" + text + "' for --late (match or drop)";
+      return false;
+    }
+  }
+  if (args.Has("--max-ahead")) {
+    const std::string& text = args.Get("--max-ahead", "");
+    if (!ParseDuration(text, &options->max_ahead_ms)) {
+      *error = "invalid duration '" + text + "' for --max-ahead (e.g. 0, 1h, 30d)";
+      return false;
+    }
+  }
   options->dead_letter = args.Get("--dead-letter", options->dead_letter);
   options->late_output = args.Get("--late-output", options->late_output);
   if (args.Has("--open-end")) options->open_end = true;
@@ -175,6 +198,8 @@ bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* er
 int Replay(const ReplayOptions& options, ReplayOutput& output) {
   engine::Options engine_options;
   engine_options.lateness_ms = options.lateness_ms;
+  engine_options.late = options.late;
+  engine_options.max_ahead_ms = options.max_ahead_ms;
   engine::Engine engine(engine_options);
 
   LoadedPatterns loaded;
@@ -221,7 +246,8 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
       }
       parsed = false;
     } else {
-      parsed = parser.Parse(line.text, *event, &error);
+      parsed = parser.Parse(line.text, *event, &error) &&
+               engine.CheckTime(0, event->ts(), &error);
     }
     if (!parsed) {
       engine.Discard(event);

@@ -13,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/patterns.h"
 #include "engine/event_parser.h"
+#include "engine/engine.h"
 
 namespace tern::cli {
 
@@ -21,6 +22,8 @@ struct ReplayOptions {
   std::string input;               // JSON Lines file; "-" is standard input
   std::string time_field = "ts";
   int64_t lateness_ms = 0;
+  engine::LatePolicy late = engine::LatePolicy::kMatch;             // --late
+  int64_t max_ahead_ms = engine::Options{}.max_ahead_ms;            // --max-ahead; 0 = none
   std::string dead_letter;         // empty: malformed lines are only reported
   std::string late_output;         // empty: late events are only counted
   bool open_end = false;           // no Finish(): windows open at the end stay open
@@ -46,8 +49,8 @@ int Replay(const ReplayOptions& options, ReplayOutput& output);
 std::span<const OptionSpec> ReplayOptionTable();
 
 // Fills the options other than the pattern files from a parsed command line (or a
-// test case's `args` line): --input, --time-field, --lateness, --dead-letter,
-// --late-output, --open-end, --max-event-size. Returns false with *error on a bad value.
+// test case's `args` line): --input, --time-field, --lateness, --late, --max-ahead,
+// --dead-letter, --late-output, --open-end, --max-event-size. Returns false with *error on a bad value.
 bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* error);
 
 }  // namespace tern::cli

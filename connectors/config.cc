@@ -572,6 +572,9 @@ std::string_view TypeName(OptionType type) {
 std::string_view Name(TimeFormat v) {
   return EnumValues(Info(OptionId::kInputTimeFormat).range)[static_cast<size_t>(v)];
 }
+std::string_view Name(LatePolicy v) {
+  return EnumValues(Info(OptionId::kInputLatePolicy).range)[static_cast<size_t>(v)];
+}
 std::string_view Name(LogLevel v) {
   return EnumValues(Info(OptionId::kLogLevel).range)[static_cast<size_t>(v)];
 }

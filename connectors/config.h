@@ -51,9 +51,11 @@ std::string_view TypeName(OptionType type);
 
 // Values of the kEnum options, in the order of their rows' range.
 enum class TimeFormat { kAuto };
+enum class LatePolicy { kMatch, kDrop };
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kOff };
 enum class LogFormat { kText, kJson };
 std::string_view Name(TimeFormat v);
+std::string_view Name(LatePolicy v);
 std::string_view Name(LogLevel v);
 std::string_view Name(LogFormat v);
 
@@ -69,6 +71,8 @@ struct DaemonConfig {
   std::string time_field;                                   // input.time.field; not empty
   TimeFormat time_format = TimeFormat::kAuto;               // input.time.format
   int64_t lateness_ms = 0;                                  // input.lateness; 0..7 days
+  int64_t max_ahead_ms = int64_t{365} * 86'400'000;        // input.time.max.ahead; 0 = none
+  LatePolicy late_policy = LatePolicy::kMatch;              // input.late.policy
   int64_t idle_ms = 1000;                                   // input.idle; 0..1 h; 0 = never idle
   uint64_t max_event_size = uint64_t{1} << 20;              // input.max.event.size; bytes,
                                                             // 1 B..1 GiB

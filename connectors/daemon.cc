@@ -296,6 +296,8 @@ bool Daemon::Impl::Setup(std::string* error) {
   }
   engine::Options engine_options;
   engine_options.lateness_ms = c.lateness_ms;
+  engine_options.late = c.late_policy == LatePolicy::kDrop ? engine::LatePolicy::kDrop : engine::LatePolicy::kMatch;
+  engine_options.max_ahead_ms = c.max_ahead_ms;
   engine = std::make_unique<engine::Engine>(engine_options);
   std::string errors;
   if (!LoadPatterns(&errors)) {
@@ -562,7 +564,7 @@ void Daemon::Impl::Handle(const Message& m, int64_t polled_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(testing_only_stall_ms));
   }
   std::string error;
-  if (!parser->Parse(m.value(), *e, &error)) {
+  if (!parser->Parse(m.value(), *e, &error) || !engine->CheckTime(id, e->ts(), &error)) {
     engine->Discard(e);
     malformed->Add();
     spdlog::debug("{}[{}]@{}: malformed event: {}", m.topic(), m.partition(), m.offset(), error);
@@ -603,7 +605,8 @@ void Daemon::Impl::SendAlerts(const Message* completing, int64_t consumed_us) {
     }
     const std::string_view topic = a.to.empty() ? std::string_view(options.config.alerts_topic) : std::string_view(a.to);
     Send(topic, AlertKey(a, key_scratch), a.json, std::span<const Header>(headers, count), /*is_alert=*/true,
-         completing != nullptr && event_ms > 0 ? event_ms * 1000 : 0);
+         // The record timestamp is the producer's to set: one past 2262 has no microseconds.
+         completing != nullptr && event_ms > 0 && event_ms <= INT64_MAX / 1000 ? event_ms * 1000 : 0);
     HoldBoundEvents(a);
   }
   alerts.clear();

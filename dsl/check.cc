@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/duration.h"
 #include "dsl/diag.h"
 #include "dsl/dsl.h"
 
@@ -96,19 +97,6 @@ const char* NotKind(const Stage& s) {
 }
 bool IsOptional(const Stage& s) { return s.optional || (s.has_quantifier && s.min == 0); }
 bool CanRepeat(const Stage& s) { return s.max != 1; }
-
-std::string FormatDuration(int64_t ms) {
-  struct Unit {
-    int64_t ms;
-    const char* suffix;
-  };
-  static constexpr Unit kUnits[] = {
-      {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}};
-  for (const Unit& u : kUnits) {
-    if (ms != 0 && ms % u.ms == 0) return std::to_string(ms / u.ms) + u.suffix;
-  }
-  return std::to_string(ms) + "ms";
-}
 
 // Why a regex is too costly to compile safely (std::regex compiles recursively and unrolls
 // {n,m}), or "" when it is fine. Syntax errors are left to std::regex.

@@ -7,13 +7,20 @@
 // reorder heap until the watermark passes them and are then released in event
 // time order (arrival order among equal times); with lateness 0 every event is
 // released the moment it arrives. An event older than its partition's watermark
-// is late: counted, reported to the caller, and processed at once — it cannot be
-// put back in time order, but dropping it would lose what it proves. Window
+// is late: counted, reported to the caller, and by default processed at once — it
+// cannot be put back in time order, but dropping it would lose what it proves
+// (Options::late = kDrop drops it from matching, as Flink does). Window
 // timers (within, gap, stage within) fire from a min-heap of per-key deadlines
 // against the smallest watermark of all partitions, so a slow partition never
 // sees its keys time out early; before a released event is matched, its own
 // key's runs are advanced to the event's time (Flink's CepOperator does
-// advanceTime(ts) before process(ts)).
+// advanceTime(ts) before process(ts)). A window that is already closed when it
+// is registered (a late event's) closes at once (Schedule): state a late event
+// creates never outlives it, even when the watermark will not move again.
+//
+// Times are user input and may be anything an int64 holds. Window ends are
+// compared exactly (a window ending past INT64_MAX never closes at an event
+// time; only Finish, the end of time, closes it), and the watermark saturates.
 #include "engine/engine.h"
 
 #include <algorithm>
@@ -23,6 +30,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "base/duration.h"
 #include "base/json_writer.h"
 #include "base/pool_allocator.h"
 #include "engine/alert_writer.h"
@@ -149,10 +157,11 @@ struct ActiveProgram {
 };
 
 struct Timer {
-  int64_t deadline;
+  int64_t last_open;  // the key's KeyEntry::last_open when registered: fires once the
+                      // watermark passes it
   uint32_t program;
   uint32_t key;
-  friend bool operator>(const Timer& a, const Timer& b) { return a.deadline > b.deadline; }
+  friend bool operator>(const Timer& a, const Timer& b) { return a.last_open > b.last_open; }
 };
 
 struct ByEventId {
@@ -225,7 +234,10 @@ struct Engine::Impl {
   Stats stats;
   uint64_t next_seq = 1;
   uint64_t epoch = 0;
-  int64_t fired_until = INT64_MIN;  // timers have fired up to here
+  // The watermark the timers last fired against: every window that ends at or before
+  // it is closed (no live key has a last_open below it). The global watermark as of the
+  // last FireTimers, so it goes back when a partition behind the others counts again.
+  int64_t fired_until = INT64_MIN;
   std::vector<nfa::Output> outputs;  // scratch
   std::vector<KeySpec> key_specs;
   std::vector<uint32_t> unrouted;      // programs of specs that do not route, in order
@@ -403,11 +415,27 @@ struct Engine::Impl {
   }
 
   // Registers the key's next window expiry, or forgets the key when it holds nothing.
+  //
+  // A window that ends at or before the watermark the timers last fired against
+  // (fired_until) is due already: a late event's partial match starts behind the
+  // watermark. Its timer would fire only when the watermark next moves, which after
+  // a far-future event is never. It closes here, at once, exactly as its timer would
+  // have closed it (timeouts, absence matches, held matches released), so nothing a
+  // late event creates outlives it.
+  //
   // Every change to a key's runs is followed by a call, so it also keeps the program's
   // count of partial matches (stats() reads it in O(programs), not O(keys)).
   void Schedule(uint32_t program, uint32_t key) {
     ProgramRuntime& rt = runtimes[program];
     KeyEntry& entry = rt.keys.entry(key);
+    if (!entry.state.empty()) {
+      entry.last_open = rt.nfa->LastOpen(entry.state);
+      if (entry.last_open < fired_until) {
+        rt.nfa->AdvanceTime(entry.state, fired_until, outputs);
+        Drain(program, entry);
+        entry.last_open = rt.nfa->LastOpen(entry.state);  // now >= fired_until
+      }
+    }
     const uint32_t runs = static_cast<uint32_t>(entry.state.runs.size());
     rt.live_runs = rt.live_runs - entry.counted_runs + runs;
     entry.counted_runs = runs;
@@ -415,10 +443,9 @@ struct Engine::Impl {
       EraseKey(program, key);
       return;
     }
-    entry.deadline = rt.nfa->NextDeadline(entry.state);
-    if (entry.deadline < entry.registered) {
-      entry.registered = entry.deadline;
-      timers.push({entry.deadline, program, key});
+    if (entry.last_open < entry.registered) {
+      entry.registered = entry.last_open;
+      timers.push({entry.last_open, program, key});
     }
   }
 
@@ -440,17 +467,18 @@ struct Engine::Impl {
     outputs.clear();
   }
 
-  // Fires every timer due at or before `time`.
+  // Fires every timer whose window has closed at watermark `time`. `time` may be
+  // lower than the last one (a partition behind the others counts again): what fired
+  // stays fired, and the windows that partition's events open close with its time.
   void FireTimers(int64_t time) {
-    if (time <= fired_until) return;
     fired_until = time;
-    while (!timers.empty() && timers.top().deadline <= time) {
+    while (!timers.empty() && timers.top().last_open < time) {
       Timer t = timers.top();
       timers.pop();
       ProgramRuntime& rt = runtimes[t.program];
       KeyEntry& entry = rt.keys.entry(t.key);
       // Superseded by an earlier registration, or the key has gone.
-      if (!entry.live || entry.registered != t.deadline) continue;
+      if (!entry.live || entry.registered != t.last_open) continue;
       entry.registered = INT64_MAX;
       rt.nfa->AdvanceTime(entry.state, time, outputs);
       Drain(t.program, entry);
@@ -553,7 +581,7 @@ struct Engine::Impl {
       return;
     }
     KeyEntry& entry = rt.keys.entry(k);
-    if (entry.deadline <= e->ts()) {
+    if (entry.last_open < e->ts()) {
       rt.nfa->AdvanceTime(entry.state, e->ts(), outputs);
       Drain(p, entry);
     }
@@ -711,7 +739,11 @@ bool Engine::Push(nfa::StoredEvent* e) {
   bool late = part.seen && e->ts() < SatSub(part.max_ts, m.options.lateness_ms);
   if (late) {
     ++m.stats.late;
-    m.Process(e);  // at its arrival position: see the file comment
+    if (m.options.late == LatePolicy::kDrop) {
+      m.events.Unref(e);
+    } else {
+      m.Process(e);  // at its arrival position: see the file comment
+    }
     return true;
   }
   part.seen = true;
@@ -733,6 +765,20 @@ bool Engine::Push(nfa::StoredEvent* e) {
   return false;
 }
 
+bool Engine::CheckTime(uint32_t partition, int64_t ts, std::string* error) const {
+  const Impl& m = *impl_;
+  if (m.options.max_ahead_ms <= 0 || partition >= m.partitions.size()) return true;
+  const Partition& part = m.partitions[partition];
+  // ts - max_ts, exactly: it may not fit an int64 (an INT64_MAX time after an INT64_MIN one).
+  if (!part.seen || ts <= part.max_ts ||
+      static_cast<uint64_t>(ts) - static_cast<uint64_t>(part.max_ts) <= static_cast<uint64_t>(m.options.max_ahead_ms)) {
+    return true;
+  }
+  *error = "event time " + std::to_string(ts) + " is more than " + FormatDuration(m.options.max_ahead_ms) +
+           " ahead of the latest event time of its partition (" + std::to_string(part.max_ts) + ")";
+  return false;
+}
+
 void Engine::Finish() {
   Impl& m = *impl_;
   // Release what the reorder buffers hold, in event time order across partitions.
@@ -748,6 +794,18 @@ void Engine::Finish() {
     m.Process(e);
   }
   m.FireTimers(INT64_MAX);
+  // The watermark goes past every event time: the windows that end after INT64_MAX
+  // (partial matches started near it), which no timer holds, close too.
+  for (uint32_t p = 0; p < m.runtimes.size(); ++p) {
+    ProgramRuntime& rt = m.runtimes[p];
+    for (uint32_t k = 0; k < rt.keys.entries().size(); ++k) {
+      KeyEntry& entry = rt.keys.entry(k);
+      if (!entry.live || entry.last_open != INT64_MAX) continue;
+      rt.nfa->CloseAllWindows(entry.state, m.outputs);
+      m.Drain(p, entry);
+      m.Schedule(p, k);
+    }
+  }
 }
 
 namespace {

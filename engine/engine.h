@@ -16,8 +16,23 @@
 
 namespace tern::engine {
 
+// What matching does with a late event (one older than its partition's watermark).
+// Either way it is counted (Stats::late) and Push reports it, for the late output.
+enum class LatePolicy {
+  kMatch,  // matched at its arrival position (Tern's default; docs/language.md R9)
+  kDrop,   // left out of matching, as Flink's CEP operator does
+};
+
 struct Options {
   int64_t lateness_ms = 0;  // watermark = max event time seen in the partition - lateness
+  LatePolicy late = LatePolicy::kMatch;
+  // How far ahead of the latest event time its partition has shown an event may be
+  // (CheckTime); 0 = no bound. Relative to the partition, not the wall clock, so a
+  // replay gives the same result whenever it runs and whatever era its file is from,
+  // and the first event of a partition is always accepted. 365 days: well past any
+  // gap in a live stream, well short of the usual absurd times (a year 2100 or 9999
+  // placeholder, microseconds or nanoseconds read as milliseconds).
+  int64_t max_ahead_ms = int64_t{365} * 86'400'000;
   // Programs keyed alike route events key first once there are this many of them
   // (one key lookup finds the programs holding state; start states are checked once
   // per group of alike ones); fewer are asked one by one whether an event concerns
@@ -129,9 +144,16 @@ class Engine {
   void Discard(nfa::StoredEvent* event);
 
   // Takes over the caller's reference. Returns true when the event was late (older
-  // than its partition's watermark): it is counted and still processed at its
-  // arrival position. Alerts produced are appended to alerts().
+  // than its partition's watermark): it is counted, and matched at its arrival
+  // position or dropped (Options::late). Alerts produced are appended to alerts().
   bool Push(nfa::StoredEvent* event);
+
+  // False, with *error set, when an event of `partition` at time `ts` lies more than
+  // Options::max_ahead_ms ahead of the latest event time the partition has shown: the
+  // caller treats it as malformed (dead letter, not pushed), so one absurd time does
+  // not carry the watermark years ahead and make every later event late. Always true
+  // for a partition's first event.
+  bool CheckTime(uint32_t partition, int64_t ts, std::string* error) const;
 
   // An input partition that exists but has sent nothing yet (a Kafka partition just
   // assigned): until its first event or MarkIdle it holds back the watermark window

@@ -35,8 +35,9 @@ struct KeyEntry {
   std::string key_json;          // the key as it appears in alerts
   nfa::KeyState state;
   uint64_t hash = 0;
-  int64_t deadline = INT64_MAX;    // earliest window expiry of its runs
-  int64_t registered = INT64_MAX;  // deadline currently in the timer heap
+  int64_t last_open = INT64_MAX;   // Nfa::LastOpen of state: its earliest window
+                                   // closes when the watermark passes this
+  int64_t registered = INT64_MAX;  // last_open currently in the timer heap; INT64_MAX none
   uint32_t counted_runs = 0;       // state.runs.size() as last added to its program's count
   bool live = false;               // false: a free slot
 
@@ -46,7 +47,7 @@ struct KeyEntry {
     state.runs.clear();
     state.completed.clear();
     state.stage_values.clear();
-    deadline = INT64_MAX;
+    last_open = INT64_MAX;
     registered = INT64_MAX;
     counted_runs = 0;
   }

@@ -43,6 +43,19 @@ int64_t SatAdd(int64_t a, int64_t b) {
   return r;
 }
 
+// Whether a window opened at `from` for `length` ms (> 0) has closed at watermark
+// `time`: from + length <= time, exactly. The sum may lie past INT64_MAX (such a
+// window never closes at an event time); time - from fits in a uint64 once time > from.
+bool WindowClosed(int64_t from, int64_t length, int64_t time) {
+  return time > from &&
+         static_cast<uint64_t>(time) - static_cast<uint64_t>(from) >= static_cast<uint64_t>(length);
+}
+
+// The last watermark at which that window is open: from + length - 1, saturating at
+// INT64_MAX, which then means "open at every event time" (WindowClosed agrees:
+// LastOpen < time exactly when the window has closed at time).
+int64_t WindowLastOpen(int64_t from, int64_t length) { return SatAdd(from, length - 1); }
+
 }  // namespace
 
 Nfa::Nfa(const Program* program, SharedBuffer* buffer, Evaluator* evaluator, ExprMemo* memo)
@@ -669,19 +682,30 @@ void Nfa::Step(KeyState& key, StoredEvent* event, uint64_t epoch, std::vector<Ou
 }
 
 void Nfa::AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out) {
+  Expire(key, time, /*end_of_time=*/false, out);
+}
+
+void Nfa::CloseAllWindows(KeyState& key, std::vector<Output>& out) {
+  Expire(key, INT64_MAX, /*end_of_time=*/true, out);
+}
+
+void Nfa::Expire(KeyState& key, int64_t time, bool end_of_time, std::vector<Output>& out) {
   const Program& p = *program_;
   SyncStageValues(key);
   potential_.clear();
   auto prev_out = [&](const Run& r) {
     const int64_t window = p.states[r.state].window_ms;
-    return window > 0 && SatAdd(r.prev_ts, window) <= time;
+    return window > 0 && (end_of_time || WindowClosed(r.prev_ts, window, time));
   };
-  auto first_out = [&](const Run& r) { return p.within_ms > 0 && SatAdd(r.start.ts, p.within_ms) <= time; };
+  auto first_out = [&](const Run& r) {
+    return p.within_ms > 0 && (end_of_time || WindowClosed(r.start.ts, p.within_ms, time));
+  };
   // Only the whole-match window: a run is out when its start is at or before the
-  // cutoff (SatAdd(start, within) <= time, solved for start).
+  // cutoff (start + within <= time, solved for start; nothing is out when time -
+  // within lies below every event time).
   int64_t cutoff = INT64_MAX;
   if (!has_state_windows_) {
-    if (p.within_ms <= 0 || (time != INT64_MAX && __builtin_sub_overflow(time, p.within_ms, &cutoff))) return;
+    if (p.within_ms <= 0 || (!end_of_time && __builtin_sub_overflow(time, p.within_ms, &cutoff))) return;
   }
   auto out_of_window = [&](const Run& r) {
     return has_state_windows_ ? prev_out(r) || first_out(r) : r.start.ts <= cutoff;
@@ -720,7 +744,11 @@ void Nfa::AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out) {
       o.kind = OutputKind::kTimeout;
       o.node = r.node;  // the reference moves to the output
       o.start = r.start;
-      o.end = prev_out(r) ? SatAdd(r.prev_ts, st.window_ms) : SatAdd(r.start.ts, p.within_ms);
+      // When the window closed: the earlier end of the run's windows (however far
+      // the watermark jumped past it), saturating like every time here.
+      o.end = INT64_MAX;
+      if (st.window_ms > 0) o.end = SatAdd(r.prev_ts, st.window_ms);
+      if (p.within_ms > 0) o.end = std::min(o.end, SatAdd(r.start.ts, p.within_ms));
       out.push_back(o);
     } else {
       buffer_->Release(r.node);
@@ -732,20 +760,20 @@ void Nfa::AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out) {
   EmitAccordingToSkip(key, out);
 }
 
-int64_t Nfa::NextDeadline(const KeyState& key) const {
+int64_t Nfa::LastOpen(const KeyState& key) const {
   const Program& p = *program_;
   if (!has_state_windows_) {
-    // Only the whole-match window: SatAdd is monotonic, so the earliest start decides.
+    // Only the whole-match window: the earliest start decides.
     if (p.within_ms <= 0 || key.runs.empty()) return INT64_MAX;
     int64_t first = INT64_MAX;
     for (const Run& r : key.runs) first = std::min(first, r.start.ts);
-    return SatAdd(first, p.within_ms);
+    return WindowLastOpen(first, p.within_ms);
   }
   int64_t best = INT64_MAX;
   for (const Run& r : key.runs) {
     const State& st = p.states[r.state];
-    if (st.window_ms > 0) best = std::min(best, SatAdd(r.prev_ts, st.window_ms));
-    if (p.within_ms > 0) best = std::min(best, SatAdd(r.start.ts, p.within_ms));
+    if (st.window_ms > 0) best = std::min(best, WindowLastOpen(r.prev_ts, st.window_ms));
+    if (p.within_ms > 0) best = std::min(best, WindowLastOpen(r.start.ts, p.within_ms));
   }
   return best;
 }

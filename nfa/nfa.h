@@ -1,8 +1,9 @@
 // The per-key NFA runtime: one event or one time advance applied to one key's
 // state, for one program. Produces completed matches and timeouts as node
 // chains in the shared buffer; the engine materialises and releases them.
-// Tested by tests/unit/engine/engine_test.cc, tests/reference/reference_test.cc (against
-// the brute-force matcher) and the recorded-stream and conformance cases.
+// Tested by tests/unit/engine/engine_test.cc, tests/unit/nfa/row_filter_test.cc,
+// tests/reference/reference_test.cc (against the brute-force matcher) and the
+// recorded-stream and conformance cases.
 #pragma once
 
 #include <cstdint>
@@ -80,12 +81,19 @@ class Nfa {
   // advanced the key's time to the event's time.
   void Step(KeyState& key, StoredEvent* event, uint64_t epoch, std::vector<Output>& out);
 
-  // Times out every run whose window closed at `time` (Flink NFA#advanceTime):
-  // timeouts for patterns with on_timeout, matches for pending absence runs.
+  // Times out every run whose window has closed at watermark `time` (Flink
+  // NFA#advanceTime): timeouts for patterns with on_timeout, matches for pending
+  // absence runs. A window opened at t for D closes when time >= t + D, computed
+  // exactly: one that ends past INT64_MAX closes only at the end of time.
   void AdvanceTime(KeyState& key, int64_t time, std::vector<Output>& out);
+  // The end of time (end of input): closes every window, those ending past
+  // INT64_MAX included.
+  void CloseAllWindows(KeyState& key, std::vector<Output>& out);
 
-  // The earliest time at which AdvanceTime would change this key; INT64_MAX if none.
-  int64_t NextDeadline(const KeyState& key) const;
+  // The largest watermark at which AdvanceTime leaves this key as it is: its earliest
+  // window ends 1 ms later. INT64_MAX when no window of the key ends at an event time
+  // (it has none, or only windows ending past INT64_MAX, which CloseAllWindows closes).
+  int64_t LastOpen(const KeyState& key) const;
 
   // True when `event` can change no key's runs and start none: from every state a
   // run can wait in, the edges that fire are exactly its own IGNORE self-loop, and
@@ -174,6 +182,7 @@ class Nfa {
   void PrepareFilter(uint32_t f, const StoredEvent* event, uint64_t epoch);
   StateId FindFinalAfterProceed(StateId from, const EvalContext& ctx);
   void EmitAccordingToSkip(KeyState& key, std::vector<Output>& out);
+  void Expire(KeyState& key, int64_t time, bool end_of_time, std::vector<Output>& out);
   bool PruningId(NodeId match, EventId* id);
   bool ShouldPrune(const EventId& start, const EventId& pruning) const;
   void Prune(RunVector& runs, ValueVector* values, const EventId& pruning);

@@ -53,6 +53,10 @@ Scenarios:
                 partitions, /livez 200; with log.format = "json" every line on stderr
                 is a JSON object, librdkafka's included; with log.level = "off" there
                 is none.
+  time          `input.late.policy = "drop"` and the default `input.time.max.ahead`:
+                an event dated 2100 goes to the dead-letter topic with its reason and
+                does not move time, a late event goes to the late topic and matches
+                nothing, and the alerts equal those of `tern replay --late drop`.
 kcat (Debian package kcat) produces the input and reads the output topics.
 """
 import json
@@ -202,7 +206,8 @@ def wait_probe(log_path, path, status, reason=None):
 
 
 def write_config(path, bootstrap, name, pattern_globs, events_topic=None, idle=None,
-                 log_level="info", producer=None, extra="", log_format="text"):
+                 log_level="info", producer=None, extra="", log_format="text",
+                 input_options=None):
     with open(path, "w") as f:
         f.write('[kafka]\nbrokers = "%s"\ngroup = "%s"\n' % (bootstrap, name))
         # The mock makes a re-joining member wait session.timeout.ms - 1 s (docs/kafka.md).
@@ -213,6 +218,8 @@ def write_config(path, bootstrap, name, pattern_globs, events_topic=None, idle=N
         f.write('[input]\ntopics = ["%s"]\n' % (events_topic or name + ".events"))
         if idle is not None:
             f.write('idle = "%s"\n' % idle)
+        for option, value in (input_options or {}).items():
+            f.write('%s = %s\n' % (option, value))
         f.write('[output]\nalerts.topic = "%s.alerts"\nlate.topic = "%s.late"\n'
                 'dead.letter.topic = "%s.dead"\n' % (name, name, name))
         f.write('[patterns]\nfiles = [%s]\n' % ", ".join('"%s"' % g for g in pattern_globs))
@@ -280,11 +287,11 @@ def all_alerts_once(daemon, bootstrap, topic, want, what):
     return got, check_at_least_once(got, want, what)
 
 
-def replay(tern, patterns, lines, workdir):
+def replay(tern, patterns, lines, workdir, options=()):
     path = os.path.join(workdir, "input.jsonl")
     with open(path, "w") as f:
         f.write("".join(line + "\n" for line in lines))
-    r = subprocess.run([tern, "replay"] + patterns + ["--input", path, "--open-end"],
+    r = subprocess.run([tern, "replay"] + patterns + ["--input", path, "--open-end"] + list(options),
                        capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         fail("tern replay: " + r.stderr)
@@ -857,6 +864,47 @@ def scenario_unreachable(tern, repo, work, mock):
           "of JSON on stderr, %d of them librdkafka's; nothing at log.level off" % (len(lines), kafka))
 
 
+def scenario_time(tern, repo, work, mock):
+    """input.late.policy = "drop" and the default input.time.max.ahead: an event in 2100
+    is dead-lettered with the reason and does not move time; a late event goes to the
+    late topic and matches nothing; the alerts are those of `tern replay --late drop`."""
+    pattern = os.path.join(work, "pair.tern")
+    with open(pattern, "w") as f:
+        f.write('pattern pair {\n  key k\n  within 1m\n  begin a where t == "a"\n'
+                '  followed_by b where t == "b"\n  on_timeout emit { waited = a.id }\n}\n')
+    base = 1700000000000
+
+    def ev(i, ts, key, t):
+        return '{"id": %d, "ts": %d, "k": "%s", "t": "%s"}' % (i, ts, key, t)
+    lines = [ev(1, base, "k1", "a"),
+             ev(2, 4102444800000, "k9", "a"),   # 2100: too far ahead
+             ev(3, base + 1000, "k1", "b"),
+             ev(4, base + 3000, "k2", "a"),
+             ev(5, base + 500, "k3", "a"),      # late: under drop it starts nothing
+             ev(6, base + 3500, "k3", "b"),
+             ev(7, base + 4000, "k2", "b"),
+             ev(8, base + 5000, "k5", "a"),
+             ev(9, base + 200000, "k4", "x")]   # closes k5's window
+    expected = replay(tern, [pattern], lines, work, ["--late", "drop"])
+    kinds = sorted((json.loads(a)["kind"], json.loads(a)["key"]) for a in expected)
+    if kinds != [("match", "k1"), ("match", "k2"), ("timeout", "k5")]:
+        fail("tern replay --late drop gave %r" % kinds)
+    config = os.path.join(work, "tm.toml")
+    write_config(config, mock.bootstrap, "tm", [pattern], input_options={"late.policy": '"drop"'})
+    daemon = Daemon(tern, config, os.path.join(work, "tm.log"))
+    produce(mock.bootstrap, "tm.events", lines)
+    want = Counter(map(without_id, expected))
+    got, by_id = all_alerts_once(daemon, mock.bootstrap, "tm.alerts", want, "late drop, max ahead")
+    dead = consume(mock.bootstrap, "tm.dead", with_headers=True)
+    if [v for _, v in dead] != [lines[1]] or "ahead" not in dead[0][0].get("tern-error", ""):
+        fail("dead letters %r, expected the event of 2100 with its reason" % dead)
+    late = consume(mock.bootstrap, "tm.late")
+    if late != [lines[4]]:
+        fail("late events %r, expected %r" % (late, [lines[4]]))
+    print("daemon_test: time ok: %d alerts as replay --late drop, the far-future event dead-lettered (%s)"
+          % (len(by_id), dead[0][0].get("tern-error")))
+
+
 def main():
     if len(sys.argv) != 4:
         fail("usage: daemon_test.py TERN REPO SCENARIO")
@@ -865,7 +913,8 @@ def main():
                  "reload": scenario_reload, "outage": scenario_outage, "partitions": scenario_partitions,
                  "redeliver": scenario_redeliver, "crash": scenario_crash, "health": scenario_health,
                  "stall": scenario_stall, "unreachable": scenario_unreachable,
-                 "pattern_files": scenario_pattern_files, "hostile": scenario_hostile}
+                 "pattern_files": scenario_pattern_files, "hostile": scenario_hostile,
+                 "time": scenario_time}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
@@ -879,7 +928,8 @@ def main():
         brokers = 2
     else:
         prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou", "redeliver": "rd",
-                  "stall": "st", "unreachable": "un", "pattern_files": "pf", "hostile": "ho"}[scenario]
+                  "stall": "st", "unreachable": "un", "pattern_files": "pf", "hostile": "ho",
+                  "time": "tm"}[scenario]
         topics = ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")]
     mock = Mock(tern, topics, brokers)
     try:

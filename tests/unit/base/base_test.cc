@@ -74,6 +74,19 @@ TEST_CASE("ParseDuration takes an integer and a unit, or a bare 0") {
   CHECK_FALSE(ParseDuration("9223372036854775808ms", &ms));
 }
 
+TEST_CASE("FormatDuration uses the largest unit that divides, and ParseDuration reads it back") {
+  CHECK(FormatDuration(0) == "0ms");
+  CHECK(FormatDuration(1500) == "1500ms");
+  CHECK(FormatDuration(90000) == "90s");
+  CHECK(FormatDuration(int64_t{365} * 86400000) == "365d");
+  CHECK(FormatDuration(INT64_MAX) == "9223372036854775807ms");
+  for (int64_t ms : {int64_t{0}, int64_t{1}, int64_t{60000}, int64_t{7200000}, int64_t{86400000} * 3, INT64_MAX}) {
+    int64_t back = -1;
+    CHECK(ParseDuration(FormatDuration(ms), &back));
+    CHECK(back == ms);
+  }
+}
+
 TEST_CASE("ClosestMatch suggests plausible typos only") {
   constexpr std::string_view kNames[] = {"amount", "count", "kafka.brokers", "log.level"};
   CHECK(EditDistance("amout", "amount") == 1);

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 
+#include "engine/engine.h"
+
 namespace tern::connectors {
 namespace {
 
@@ -72,6 +74,9 @@ TEST_CASE("the defaults") {
   CHECK(c.time_field == "ts");
   CHECK(c.time_format == TimeFormat::kAuto);
   CHECK(c.lateness_ms == 0);
+  CHECK(c.max_ahead_ms == 365 * 86'400'000LL);
+  CHECK(c.max_ahead_ms == engine::Options{}.max_ahead_ms);  // as `tern replay`
+  CHECK(c.late_policy == LatePolicy::kMatch);
   CHECK(c.idle_ms == 1000);
   CHECK(c.max_event_size == 1048576);
   CHECK(c.alerts_topic == "tern.alerts");
@@ -89,6 +94,8 @@ TEST_CASE("the defaults") {
 
 TEST_CASE("enum names follow the table's ranges") {
   CHECK(Name(TimeFormat::kAuto) == "auto");
+  CHECK(Name(LatePolicy::kMatch) == "match");
+  CHECK(Name(LatePolicy::kDrop) == "drop");
   CHECK(Name(LogLevel::kTrace) == "trace");
   CHECK(Name(LogLevel::kDebug) == "debug");
   CHECK(Name(LogLevel::kInfo) == "info");
@@ -137,6 +144,8 @@ queued.min.messages = 1000
 topics = ["payments", "logins"]
 time.field = "event_time"
 time.format = "auto"
+time.max.ahead = "30d"
+late.policy = "drop"
 lateness = "2s"
 idle = "250ms"
 
@@ -176,6 +185,8 @@ format = "json"
   CHECK(c.input_topics == std::vector<std::string>{"payments", "logins"});
   CHECK(c.time_field == "event_time");
   CHECK(c.lateness_ms == 2000);
+  CHECK(c.max_ahead_ms == 30 * 86'400'000LL);
+  CHECK(c.late_policy == LatePolicy::kDrop);
   CHECK(c.idle_ms == 250);
   CHECK(c.alerts_topic == "alerts");
   CHECK(c.late_topic == "");
@@ -313,6 +324,18 @@ const ErrorCase kErrorCases[] = {
      "1B..1GiB\n"
      " 2 | max.event.size = \"0\"\n"
      "   |                  ^~~\n"},
+    {"late policy with a suggestion",
+     "[input]\nlate.policy = \"dropped\"\n",
+     "tern.toml:2:15: error: option 'input.late.policy' must be one of match, drop; found "
+     "'dropped'\n"
+     " 2 | late.policy = \"dropped\"\n"
+     "   |               ^~~~~~~~~ did you mean 'drop'?\n"},
+    {"max ahead out of range",
+     "[input]\ntime.max.ahead = \"36501d\"\n",
+     "tern.toml:2:18: error: option 'input.time.max.ahead' is out of range: '36501d' is not "
+     "within 0ms..36500d\n"
+     " 2 | time.max.ahead = \"36501d\"\n"
+     "   |                  ^~~~~~~~\n"},
     {"idle timeout out of range",
      "[input]\nidle = \"2h\"\n",
      "tern.toml:2:8: error: option 'input.idle' is out of range: '2h' is not within 0ms..1h\n"

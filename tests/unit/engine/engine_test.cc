@@ -521,5 +521,237 @@ TEST_CASE("key-first routing with shared start guards survives a reload") {
   CheckReloadRoutes(v1, v2, ManyEvents(3000), 1200);
 }
 
+// ---------------------------------------------------------------- event time: hostile times
+
+constexpr int64_t kMax = INT64_MAX;
+constexpr int64_t kMin = INT64_MIN;
+
+std::string Ev(int64_t ts, const std::string& key, const std::string& t) {
+  return "{\"ts\":" + std::to_string(ts) + ",\"k\":\"" + key + "\",\"t\":\"" + t + "\"}";
+}
+
+// The most partial matches (and keys) alive after any event, and the stats at the end
+// of the input (before Finish).
+struct Peak {
+  uint64_t runs = 0;
+  uint64_t keys = 0;
+  Stats end;
+};
+
+TEST_CASE("partial matches late events start behind the watermark end with them") {
+  // After one event in 2100 every later event is late; the partial match each starts
+  // has a window the watermark closed long ago. Before, such partial matches and their
+  // keys were kept forever (no timer fires behind the watermark): memory grew with
+  // every late event. Now they end with the event, and live state stays at the level
+  // of the same stream without the outlier.
+  const char* pattern = R"(pattern w { key k within 1m begin a where t == "a" followed_by b where t == "b" })";
+  auto run = [&](bool outlier) {
+    Driver d;
+    d.Load(pattern);
+    if (outlier) d.Push(Ev(4102444800000, "z", "x"));
+    Peak peak;
+    for (int i = 0; i < 600; ++i) {
+      d.Push(Ev(1700000000000 + int64_t{i} * 1000, "k" + std::to_string(i), "a"));
+      peak.runs = std::max(peak.runs, d.engine.stats().live_runs);
+      peak.keys = std::max(peak.keys, d.engine.stats().live_keys);
+    }
+    peak.end = d.engine.stats();
+    return peak;
+  };
+  const Peak plain = run(false);
+  const Peak outlier = run(true);
+  CHECK(plain.runs == 60);  // a minute of partial matches, one a second
+  CHECK(outlier.end.late == 600);
+  CHECK(outlier.runs <= plain.runs);
+  CHECK(outlier.keys <= plain.keys);
+  CHECK(outlier.end.live_runs == 0);
+  CHECK(outlier.end.live_keys == 0);
+}
+
+TEST_CASE("a late event's closed window times out or completes its absence at once") {
+  // Exactly as if its timer had fired: the alert comes with the late event, and the
+  // partial match is gone (a late b cannot complete it).
+  const char* timeout = R"(pattern t { key k within 1m begin a where t == "a" followed_by b where t == "b"
+                                       on_timeout emit { n = count(a) } })";
+  Driver d;
+  d.Load(timeout);
+  d.Push(Ev(10'000'000, "z", "x"));
+  d.Push(Ev(1'000'000, "k", "a"));  // late: its window closed at 1,060,000
+  REQUIRE(d.alerts.size() == 1);
+  CHECK(Contains(d.alerts[0], R"("kind":"timeout","key":"k","start":1000000,"end":1060000,"fields":{"n":1})"));
+  CHECK(d.engine.stats().live_runs == 0);
+  d.Push(Ev(1'000'001, "k", "b"));
+  CHECK(d.alerts.size() == 1);
+  // A late event whose window is still open waits for it as any other.
+  d.Push(Ev(9'990'000, "k", "a"));
+  CHECK(d.alerts.size() == 1);
+  CHECK(d.engine.stats().live_runs == 1);
+  d.Push(Ev(9'990'001, "k", "b"));
+  REQUIRE(d.alerts.size() == 2);
+  CHECK(Contains(d.alerts[1], R"("kind":"match")"));
+
+  const char* absence = R"(pattern cart { key k within 1m
+      begin add where t == "add" not_followed_by buy where t == "buy" })";
+  Driver a;
+  a.Load(absence);
+  a.Push(Ev(10'000'000, "z", "x"));
+  a.Push(Ev(1'000'000, "k", "add"));
+  REQUIRE(a.alerts.size() == 1);
+  CHECK(Contains(a.alerts[0], R"("pattern":"cart","kind":"match","key":"k","start":1000000,"end":1000000)"));
+  CHECK(a.engine.stats().live_keys == 0);
+}
+
+TEST_CASE("a match held back by a late event's closed partial match is emitted at once") {
+  // skip past_last_event holds a match while a partial match that started earlier is
+  // alive. The late "ab" completes the partial match from 100,000 and starts one at
+  // 20,000 whose window closed at 80,000: that one ends at once, releasing the match.
+  const char* pattern = R"(pattern h { key k within 1m skip past_last_event
+      begin a where t == "a" or t == "ab" followed_by b where t == "b" or t == "ab" })";
+  Driver d;
+  d.Load(pattern);
+  d.Push(Ev(100'000, "q", "a"));
+  d.Push(Ev(150'000, "other", "x"));
+  d.Push(Ev(20'000, "q", "ab"));
+  REQUIRE(d.alerts.size() == 1);
+  CHECK(Contains(d.alerts[0], R"("kind":"match","key":"q","start":100000,"end":20000)"));
+  CHECK(d.engine.stats().live_keys == 0);
+}
+
+TEST_CASE("a partition behind the others closes its windows with its own time") {
+  // Partition 1 is at 1000; partition 0, back from idle, sends events around 0. They
+  // are not late (its watermark is its own); their windows close as the smallest
+  // watermark passes them, not only once it passes 1000.
+  const char* pattern = R"(pattern cart { key k within 10ms
+      begin add where t == "add" not_followed_by buy where t == "buy" })";
+  Driver d;
+  d.Load(pattern);
+  d.Push(Ev(0, "z", "x"), 0);
+  d.Push(Ev(1000, "y", "x"), 1);
+  d.engine.MarkIdle(0);
+  d.Push(Ev(1, "a", "add"), 0);
+  d.Push(Ev(2, "b", "add"), 0);
+  d.Push(Ev(5, "b", "buy"), 0);  // b's cart was bought: no alert for b
+  CHECK(d.alerts.empty());
+  d.Push(Ev(20, "z", "x"), 0);
+  REQUIRE(d.alerts.size() == 1);
+  CHECK(Contains(d.alerts[0], R"("key":"a")"));
+  CHECK(d.engine.stats().live_keys == 0);
+}
+
+TEST_CASE("event times at the ends of int64: windows are exact, nothing wraps") {
+  const char* within = R"(pattern p { key k within 1m begin a where t == "a" followed_by b where t == "b"
+                                      on_timeout emit { n = count(a) } })";
+  auto alerts = [&](const std::vector<std::string>& lines, Options options = {}) {
+    std::string events;
+    for (const std::string& l : lines) events += l + "\n";
+    return Replay(within, events, options).alerts;
+  };
+  // Two events at INT64_MAX: the window of the first ends past INT64_MAX; it matches.
+  auto r = alerts({Ev(kMax, "k", "a"), Ev(kMax, "k", "b")});
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("kind":"match","key":"k","start":9223372036854775807,"end":9223372036854775807)"));
+  // A window ending exactly at INT64_MAX closes there: an event at INT64_MAX is too late.
+  r = alerts({Ev(kMax - 60000, "k", "a"), Ev(kMax, "k", "b")});
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("kind":"timeout","key":"k","start":9223372036854715807,"end":9223372036854775807)"));
+  r = alerts({Ev(kMax - 59999, "k", "a"), Ev(kMax, "k", "b")});
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("kind":"match")"));
+  // A window ending past INT64_MAX still closes at the end of input (end saturates).
+  r = alerts({Ev(kMax - 10, "k", "a")});
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("kind":"timeout","key":"k","start":9223372036854775797,"end":9223372036854775807)"));
+  // INT64_MIN: windows start there and close a minute later.
+  r = alerts({Ev(kMin, "k", "a"), Ev(kMin, "k", "b")});
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("kind":"match","key":"k","start":-9223372036854775808)"));
+  r = alerts({Ev(kMin, "k", "a"), Ev(kMin + 60000, "k", "b")});
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("kind":"timeout","key":"k","start":-9223372036854775808,"end":-9223372036854715808)"));
+  // From one end to the other: the window closes, nothing overflows.
+  r = alerts({Ev(kMin, "k", "a"), Ev(kMax, "k", "b")});
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("kind":"timeout","key":"k","start":-9223372036854775808,"end":-9223372036854715808)"));
+  // A lateness that reaches below INT64_MIN: the watermark saturates, events wait.
+  Options late;
+  late.lateness_ms = 7 * 86'400'000LL;
+  r = alerts({Ev(kMin + 5, "k", "b"), Ev(kMin, "k", "a"), Ev(kMin + 10, "k", "b")}, late);
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("kind":"match","key":"k","start":-9223372036854775808,"end":-9223372036854775803)"));
+  r = alerts({Ev(kMax, "k", "b"), Ev(kMax - 5, "k", "a"), Ev(kMax, "k", "b")}, late);
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("kind":"match","key":"k","start":9223372036854775802,"end":9223372036854775807)"));
+
+  // gap and a stage's within count from the last bound event, at the ends too.
+  for (const char* windows : {"gap 1m", "within 2m"}) {
+    CAPTURE(windows);
+    const std::string pattern = std::string("pattern g { key k ") + (windows[0] == 'g' ? windows : "") +
+                                R"( begin a where t == "a" followed_by b where t == "b" followed_by c where t == "c" )" +
+                                (windows[0] == 'w' ? "within 1m" : "") + " on_timeout emit { n = count(a) } }";
+    auto run = [&](const std::vector<std::string>& lines) {
+      std::string events;
+      for (const std::string& l : lines) events += l + "\n";
+      return Replay(pattern, events).alerts;
+    };
+    r = run({Ev(kMax - 100000, "k", "a"), Ev(kMax - 50000, "k", "b"), Ev(kMax, "k", "c")});
+    REQUIRE(r.size() == 1);
+    CHECK(Contains(r[0], R"("kind":"match")"));
+    // c comes exactly 1m after b: too late; the window closed at INT64_MAX.
+    r = run({Ev(kMax - 100000, "k", "a"), Ev(kMax - 60000, "k", "b"), Ev(kMax, "k", "c")});
+    REQUIRE(r.size() == 1);
+    CHECK(Contains(r[0], R"("kind":"timeout","key":"k","start":9223372036854675807,"end":9223372036854775807)"));
+    r = run({Ev(kMax - 5, "k", "a"), Ev(kMax, "k", "b")});
+    REQUIRE(r.size() == 1);
+    CHECK(Contains(r[0], R"("kind":"timeout","key":"k","start":9223372036854775802,"end":9223372036854775807)"));
+  }
+
+  // An absence whose window ends past INT64_MAX is established at the end of input.
+  const char* absence = R"(pattern cart { key k within 10ms
+      begin add where t == "add" not_followed_by buy where t == "buy" })";
+  r = Replay(absence, Ev(kMax, "k", "add") + "\n").alerts;
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("pattern":"cart","kind":"match","key":"k")"));
+}
+
+TEST_CASE("CheckTime: how far ahead of its partition an event may be") {
+  Options options;
+  options.max_ahead_ms = 1000;
+  Driver d(options);
+  d.Load(R"(pattern p { begin a where t == "a" })");
+  std::string error;
+  CHECK(d.engine.CheckTime(0, kMax, &error));  // a partition's first event: always
+  d.Push(Ev(5000, "k", "x"));
+  CHECK(d.engine.CheckTime(0, 6000, &error));  // exactly the bound
+  CHECK_FALSE(d.engine.CheckTime(0, 6001, &error));
+  CHECK(error == "event time 6001 is more than 1s ahead of the latest event time of its partition (5000)");
+  CHECK(d.engine.CheckTime(0, kMin, &error));  // behind: late, not malformed
+  CHECK(d.engine.CheckTime(1, kMax, &error));  // another partition's first event
+  d.Push(Ev(kMin, "k", "x"), 1);
+  CHECK_FALSE(d.engine.CheckTime(1, kMax, &error));  // 2^64 - 1 ahead: no overflow
+  CHECK(d.engine.CheckTime(1, kMin + 1000, &error));
+  CHECK_FALSE(d.engine.CheckTime(1, kMin + 1001, &error));
+  options.max_ahead_ms = 0;  // no bound
+  Driver unbounded(options);
+  unbounded.Push(Ev(kMin, "k", "x"));
+  CHECK(unbounded.engine.CheckTime(0, kMax, &error));
+  CHECK(Options{}.max_ahead_ms == 365 * 86'400'000LL);
+}
+
+TEST_CASE("late policy: match matches late events where they arrive, drop leaves them out") {
+  const char* pattern = R"(pattern p { key k begin a where t == "a" followed_by b where t == "b" })";
+  const std::string events = Ev(100, "k1", "a") + "\n" + Ev(200, "k2", "x") + "\n" + Ev(150, "k1", "b") + "\n" +
+                             Ev(120, "k3", "a") + "\n" + Ev(300, "k3", "b") + "\n";
+  Options options;
+  auto matched = Replay(pattern, events, options);
+  CHECK(matched.alerts.size() == 2);
+  CHECK(matched.late == std::vector<bool>{false, false, true, true, false});
+  options.late = LatePolicy::kDrop;
+  auto dropped = Replay(pattern, events, options);
+  CHECK(dropped.alerts.empty());
+  CHECK(dropped.late == matched.late);  // reported late either way (the late output)
+  CHECK(dropped.stats.late == 2);
+  CHECK(dropped.stats.events == 5);
+}
+
 }  // namespace
 }  // namespace tern::engine
