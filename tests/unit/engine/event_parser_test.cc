@@ -255,7 +255,7 @@ TEST_CASE("malformed lines") {
       {R"({"ts":[1]})", "invalid time '[1]'"},
       {R"({"ts":{"ms":1}})", "invalid time '{\"ms\":1}'"},
       {R"({"ts":18446744073709551615})",
-       "invalid time '18446744073709551615': out of range (years 0000 to 9999)"},
+       "invalid time '18446744073709551615': out of range (int64 milliseconds)"},
       {R"({"ts":"yesterday"})", "invalid time 'yesterday'"},
       {R"({"ts":"2024-05-01"})", "invalid time '2024-05-01'"},
       {R"({"ts":"sometime in the spring of twenty twenty-four, after lunch"})",
@@ -304,7 +304,7 @@ TEST_CASE("numbers out of int64 and double range are values, not malformed lines
 }
 
 TEST_CASE("event times out of range are malformed with a reason") {
-  const std::string range = ": out of range (years 0000 to 9999)";
+  const std::string range = ": out of range (int64 milliseconds)";
   struct Case {
     std::string line;
     std::string error;  // "ok" when accepted
@@ -312,22 +312,22 @@ TEST_CASE("event times out of range are malformed with a reason") {
   const Case cases[] = {
       {R"({"ts":1e400})", "invalid time 'inf'" + range},
       {R"({"ts":-1e400})", "invalid time '-inf'" + range},
-      {R"({"ts":-9223372036854775809})", "invalid time '-9223372036854775808.0'" + range},
-      {R"({"ts":-9223372036854775808})", "invalid time '-9223372036854775808'" + range},
-      {R"({"ts":9223372036854775807})", "invalid time '9223372036854775807'" + range},
-      {R"({"ts":9.2e18})", "invalid time '9.2e+18'" + range},
-      {R"({"ts":253402300799999})", "ok"},
-      {R"({"ts":253402300800000})", "invalid time '253402300800000'" + range},
-      {R"({"ts":-62167219200000})", "ok"},
-      {R"({"ts":-62167219200001})", "invalid time '-62167219200001'" + range},
-      {R"({"ts":2.534023008e14})", "invalid time '253402300800000.0'" + range},
+      {R"({"ts":-9223372036854775809})", "ok"},  // read as a double: -2^63, INT64_MIN
+      {R"({"ts":-9223372036854775808})", "ok"},
+      {R"({"ts":9223372036854775807})", "ok"},
+      {R"({"ts":9223372036854775808})", "invalid time '9223372036854775808'" + range},
+      {R"({"ts":9.2e18})", "ok"},
+      {R"({"ts":9.3e18})", "invalid time '9.3e+18'" + range},
+      {R"({"ts":-9.3e18})", "invalid time '-9.3e+18'" + range},
+      {R"({"ts":9223372036854775808.0})", "invalid time '9223372036854775808.0'" + range},
+      {R"({"ts":253402300800000})", "ok"},
+      {R"({"ts":-62167219200001})", "ok"},
+      {R"({"ts":2.534023008e14})", "ok"},
       {R"({"ts":1e-400})", "ok"},  // 0
       {R"({"ts":"9999-12-31T23:59:59.999Z"})", "ok"},
       {R"({"ts":"0000-01-01T00:00:00Z"})", "ok"},
-      {R"({"ts":"9999-12-31T23:59:59-01:00"})",
-       "invalid time '9999-12-31T23:59:59-01:00'" + range},
-      {R"({"ts":"0000-01-01T00:00:00+00:01"})",
-       "invalid time '0000-01-01T00:00:00+00:01'" + range},
+      {R"({"ts":"9999-12-31T23:59:59-01:00"})", "ok"},
+      {R"({"ts":"0000-01-01T00:00:00+00:01"})", "ok"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.line);

@@ -376,7 +376,7 @@ TEST_CASE("lines over the limit: their prefix and size, the rest of the input go
 
 TEST_CASE("a line over the limit through a pipe is skipped, not buffered") {
   // 64 MiB in one line between two short ones, through a pipe, with a 1 KiB limit and
-  // 64 KiB chunks; the limit is what bounds the buffer (tests/input/oversize_test.py
+  // 64 KiB chunks; the limit is what bounds the buffer (tests/input/hostile_input_test.py
   // measures the resident memory of `tern replay` the same way, with 300 MB).
   int fds[2];
   REQUIRE(pipe(fds) == 0);
