@@ -4,7 +4,8 @@
 #include "compiler/lower_expr.h"
 
 #include <memory>
-#include <regex>
+
+#include "dsl/regex.h"
 
 namespace tern::compiler {
 
@@ -237,12 +238,13 @@ void ExprLowerer::Gen(const ast::Expr& e) {
   }
   if (e.binary_op == B::kMatches) {
     Gen(e.args[0]);
-    try {
-      program_.regexes.emplace_back(e.args[1].text, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error& err) {
-      error_ = "invalid regular expression: " + std::string(err.what());
-      program_.regexes.emplace_back();
+    dsl::RegexError err;
+    std::shared_ptr<const re2::RE2> re = dsl::CompileRegex(e.args[1].text, &err);
+    if (re == nullptr) {  // dsl::Check reports it first; this is a safety net
+      error_ = "invalid regular expression: " + err.what;
+      re = dsl::CompileRegex("[]", &err);  // matches nothing; the pattern is dropped anyway
     }
+    program_.regexes.push_back(std::move(re));
     program_.regex_sources.push_back(e.args[1].text);
     Emit(nfa::Op::kMatches, static_cast<uint32_t>(program_.regexes.size() - 1));
     return;
