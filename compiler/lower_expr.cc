@@ -4,6 +4,7 @@
 #include "compiler/lower_expr.h"
 
 #include <memory>
+#include <vector>
 
 #include "dsl/regex.h"
 
@@ -222,11 +223,36 @@ void ExprLowerer::Gen(const ast::Expr& e) {
       Gen(e.args[0]);
       Emit(e.unary_op == ast::UnaryOp::kNeg ? nfa::Op::kNeg : nfa::Op::kNot);
       return;
-    case K::kBinary: break;
+    case K::kBinary: GenChain(e); return;
   }
+}
+
+// A left-associative chain (`a or b or c ...`) is a left-deep tree, one level per term:
+// its left spine is walked in a loop, and recursion goes only into right operands, whose
+// nesting the parser caps. The code is the same as a recursive walk would emit.
+void ExprLowerer::GenChain(const ast::Expr& e) {
+  using B = ast::BinaryOp;
+  std::vector<const ast::Expr*> spine;
+  for (const ast::Expr* x = &e; x->kind == ast::ExprKind::kBinary && x->args.size() == 2; x = &x->args[0]) {
+    spine.push_back(x);
+  }
+  const ast::Expr& bottom = *spine.back();
+  if ((bottom.binary_op == B::kEq || bottom.binary_op == B::kNe) && bottom.args[0].kind == ast::ExprKind::kNull &&
+      bottom.args[1].kind != ast::ExprKind::kNull) {
+    // `null == x` / `null != x` test x for null.
+    Gen(bottom.args[1]);
+    Emit(bottom.binary_op == B::kEq ? nfa::Op::kIsNull : nfa::Op::kIsNotNull);
+  } else {
+    Gen(bottom.args[0]);
+    GenAfterLeft(bottom);
+  }
+  for (auto it = spine.rbegin() + 1; it != spine.rend(); ++it) GenAfterLeft(**it);
+}
+
+// The code of binary node `e` after its left operand's.
+void ExprLowerer::GenAfterLeft(const ast::Expr& e) {
   using B = ast::BinaryOp;
   if (e.binary_op == B::kAnd || e.binary_op == B::kOr) {
-    Gen(e.args[0]);
     Emit(nfa::Op::kToBool);
     size_t jump = program_.code.size();
     Emit(e.binary_op == B::kAnd ? nfa::Op::kJumpIfFalse : nfa::Op::kJumpIfTrue);
@@ -237,7 +263,6 @@ void ExprLowerer::Gen(const ast::Expr& e) {
     return;
   }
   if (e.binary_op == B::kMatches) {
-    Gen(e.args[0]);
     dsl::RegexError err;
     std::shared_ptr<const re2::RE2> re = dsl::CompileRegex(e.args[1].text, &err);
     if (re == nullptr) {  // dsl::Check reports it first; this is a safety net
@@ -249,19 +274,12 @@ void ExprLowerer::Gen(const ast::Expr& e) {
     Emit(nfa::Op::kMatches, static_cast<uint32_t>(program_.regexes.size() - 1));
     return;
   }
-  if (e.binary_op == B::kEq || e.binary_op == B::kNe) {
-    // `x == null` / `x != null` (either side) test for null; any other comparison
-    // with a null value is false.
-    const ast::Expr* other = nullptr;
-    if (e.args[1].kind == ast::ExprKind::kNull) other = &e.args[0];
-    else if (e.args[0].kind == ast::ExprKind::kNull) other = &e.args[1];
-    if (other != nullptr) {
-      Gen(*other);
-      Emit(e.binary_op == B::kEq ? nfa::Op::kIsNull : nfa::Op::kIsNotNull);
-      return;
-    }
+  if ((e.binary_op == B::kEq || e.binary_op == B::kNe) && e.args[1].kind == ast::ExprKind::kNull) {
+    // `x == null` / `x != null` test for null; any other comparison with a null value is
+    // false.
+    Emit(e.binary_op == B::kEq ? nfa::Op::kIsNull : nfa::Op::kIsNotNull);
+    return;
   }
-  Gen(e.args[0]);
   Gen(e.args[1]);
   nfa::Op op = nfa::Op::kEq;
   switch (e.binary_op) {

@@ -4,7 +4,8 @@
 // Tested by tests/unit/dsl/check_test.cc and the cases under tests/cases/diagnostics/.
 //
 // Every error of every pattern is reported; patterns with errors are then removed from the
-// file. Walks recurse over the AST: the parser caps its depth (dsl/parser.cc, kMaxNesting).
+// file. Walks recurse over the AST, whose nesting the parser caps (dsl/parser.cc,
+// kMaxNesting), except along the left spine of an operator chain, which they loop over.
 #include <algorithm>
 #include <map>
 
@@ -399,7 +400,7 @@ class PatternChecker {
         return t == Type::kNumber ? Type::kNumber : Type::kUnknown;
       }
       case ExprKind::kBinary:
-        return CheckBinary(e, scope);
+        return CheckChain(e, scope);
     }
     return Type::kUnknown;
   }
@@ -455,11 +456,24 @@ class PatternChecker {
     return x->kind == ExprKind::kName || x->kind == ExprKind::kThis;
   }
 
-  Type CheckBinary(Expr& e, int scope) {
-    if (e.args.size() != 2) return Type::kUnknown;
+  // A left-associative chain (`a or b or c ...`, one level per term) walked along its left
+  // spine in a loop: recursion goes only into right operands, which the parser's nesting
+  // cap bounds (dsl/parser.cc).
+  Type CheckChain(Expr& e, int scope) {
+    std::vector<Expr*> spine;
+    for (Expr* x = &e; x->kind == ExprKind::kBinary && x->args.size() == 2; x = &x->args[0]) {
+      spine.push_back(x);
+    }
+    if (spine.empty()) return Type::kUnknown;
+    Type l = CheckExpr(spine.back()->args[0], scope, false);
+    for (auto it = spine.rbegin(); it != spine.rend(); ++it) l = CheckBinary(**it, l, scope);
+    return l;
+  }
+
+  // One binary node whose left operand, of type `l`, was checked already.
+  Type CheckBinary(Expr& e, Type l, int scope) {
     BinaryOp op = e.binary_op;
     bool membership = op == BinaryOp::kIn || op == BinaryOp::kNotIn;
-    Type l = CheckExpr(e.args[0], scope, false);
     Type r = CheckExpr(e.args[1], scope, membership);
     const char* name = nullptr;
     switch (op) {
