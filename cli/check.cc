@@ -15,6 +15,7 @@ constexpr char kCheckUsage[] =
     "\n"
     "Parses, checks and compiles the pattern files together (pattern names must be\n"
     "unique across them). Prints every diagnostic on stdout, then `N errors`.\n"
+    "Warnings (e.g. W0101, partial matches that no window bounds) do not fail.\n"
     "Exit status: 0 without errors, 1 with errors, 2 for a bad command line.\n";
 
 }  // namespace
@@ -37,8 +38,10 @@ int CheckCommand(std::span<const std::string> words) {
   std::string report = CheckReport(loaded);
   std::fwrite(report.data(), 1, report.size(), stdout);
   if (loaded.sink.has_errors()) return kExitFailed;
-  std::fprintf(stderr, "ok: %zu pattern%s\n", loaded.pattern_count,
-               loaded.pattern_count == 1 ? "" : "s");
+  const size_t warnings = loaded.sink.diagnostics().size();  // no errors: all warnings
+  std::fprintf(stderr, "ok: %zu pattern%s", loaded.pattern_count, loaded.pattern_count == 1 ? "" : "s");
+  if (warnings > 0) std::fprintf(stderr, ", %zu warning%s", warnings, warnings == 1 ? "" : "s");
+  std::fputc('\n', stderr);
   return kExitOk;
 }
 

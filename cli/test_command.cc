@@ -29,7 +29,8 @@ constexpr char kTestUsage[] =
     "    matches an actual one when every member it names is equal there\n"
     "  expected.txt:\n"
     "    compares the full output of `tern check *.tern` (sorted file names)\n"
-    "Prints PASS/FAIL per case, then `N passed, M failed`.\n"
+    "Prints PASS/FAIL per case, then `N passed, M failed`; the warnings of replayed\n"
+    "patterns (e.g. W0101) go to stderr and do not fail a case.\n"
     "\n"
     "options:\n"
     "  --rewrite   write the actual output over the expectations of failing cases\n"
@@ -164,6 +165,12 @@ CaseResult RunReplayCase(const CaseFolder& c, bool rewrite) {
     std::string details;
     Indent(&details, "", output.log);
     return Fail(std::move(details));
+  }
+  // Warnings (W0101) do not fail a case; their first lines go to stderr.
+  for (const auto& [number, line] : JsonLines(output.log)) {
+    if (line.find(": warning[") != std::string_view::npos) {
+      std::fprintf(stderr, "%s: %.*s\n", c.path.c_str(), static_cast<int>(line.size()), line.data());
+    }
   }
 
   std::vector<JsonNode> actual;
