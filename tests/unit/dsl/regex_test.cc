@@ -143,6 +143,39 @@ TEST_CASE("regex: ECMAScript meaning, search semantics") {
   }
 }
 
+TEST_CASE("regex: random regexes are compiled or rejected, with a range inside them") {
+  // Fixed seed; an alphabet dense in syntax, so that most inputs reach deep paths.
+  static const char kAlphabet[] = "ab()[]{}^$.*+?|\\-:=!<>,0129dDsSwWbBuxckpP\x80\xC3\xA9 _";
+  uint64_t x = 0x2545F4914F6CDD1Dull;
+  int compiled = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string re;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const size_t len = x % 24;
+    for (size_t i = 0; i < len; ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      re += kAlphabet[x % (sizeof kAlphabet - 1)];
+    }
+    CAPTURE(re);
+    RegexError error;
+    auto compiled_re = CompileRegex(re, &error);
+    if (compiled_re != nullptr) {
+      ++compiled;
+      re2::RE2::PartialMatch("ab(a)[b]{1}\xC3\xA9-", *compiled_re);
+      continue;
+    }
+    CHECK(!error.what.empty());
+    CHECK(error.begin <= error.end);
+    CHECK(error.end <= re.size());
+  }
+  MESSAGE("compiled: " << compiled << " of 20000");
+  CHECK(compiled > 1000);
+}
+
 TEST_CASE("regex: linear time where std::regex crashed or backtracked") {
   // std::regex recursed once per character (a 30 kB field overflowed the stack) and took
   // time exponential in the length for (a+)+$. Here: 1 MB, each in well under a second.
