@@ -51,7 +51,8 @@ std::vector<std::string> Fields(size_t n) {
         break;
       case 1:
         std::snprintf(buf, sizeof buf, "%c%c-%u", 'A' + static_cast<char>((x >> 12) % 26),
-                      'A' + static_cast<char>((x >> 20) % 26), static_cast<unsigned>(x >> 33) % 100000);
+                      'A' + static_cast<char>((x >> 20) % 26),
+                      static_cast<unsigned>(x >> 33) % 100000);
         break;
       default:
         std::snprintf(buf, sizeof buf, "%s", kAgents[(x >> 16) % 4]);

@@ -39,7 +39,8 @@ int CheckCommand(std::span<const std::string> words) {
   std::fwrite(report.data(), 1, report.size(), stdout);
   if (loaded.sink.has_errors()) return kExitFailed;
   const size_t warnings = loaded.sink.diagnostics().size();  // no errors: all warnings
-  std::fprintf(stderr, "ok: %zu pattern%s", loaded.pattern_count, loaded.pattern_count == 1 ? "" : "s");
+  std::fprintf(stderr, "ok: %zu pattern%s", loaded.pattern_count,
+               loaded.pattern_count == 1 ? "" : "s");
   if (warnings > 0) std::fprintf(stderr, ", %zu warning%s", warnings, warnings == 1 ? "" : "s");
   std::fputc('\n', stderr);
   return kExitOk;

@@ -169,7 +169,8 @@ CaseResult RunReplayCase(const CaseFolder& c, bool rewrite) {
   // Warnings (W0101) do not fail a case; their first lines go to stderr.
   for (const auto& [number, line] : JsonLines(output.log)) {
     if (line.find(": warning[") != std::string_view::npos) {
-      std::fprintf(stderr, "%s: %.*s\n", c.path.c_str(), static_cast<int>(line.size()), line.data());
+      std::fprintf(stderr, "%s: %.*s\n", c.path.c_str(), static_cast<int>(line.size()),
+                   line.data());
     }
   }
 

@@ -710,7 +710,9 @@ nfa::StateId UnboundedWait(const nfa::Program& p, bool keyed) {
       const nfa::Edge& edge = p.edges[e];
       if (edge.action == nfa::Action::kProceed || !unbounded(edge.target)) continue;
       if (!keyed && !skips_and_waits(edge.target)) continue;
-      if (found == nfa::kNoId || p.states[edge.target].stage < p.states[found].stage) found = edge.target;
+      if (found == nfa::kNoId || p.states[edge.target].stage < p.states[found].stage) {
+        found = edge.target;
+      }
     }
   }
   return found;
@@ -722,7 +724,8 @@ void WarnIfUnbounded(const ast::File& file, const ast::Pattern& pattern, const n
   const nfa::StateId s = UnboundedWait(p, keyed);
   if (s == nfa::kNoId || p.states[s].stage >= pattern.stage_table.size()) return;
   const ast::Stage& stage = *pattern.stage_table[p.states[s].stage];
-  const std::string fix = "give the pattern a 'within' (or a 'gap', or '" + stage.name + "' a 'within')";
+  const std::string fix =
+      "give the pattern a 'within' (or a 'gap', or '" + stage.name + "' a 'within')";
   std::string help =
       keyed ? "no window discards it: a key that sends nothing more keeps its partial match, so "
               "memory grows with the number of keys; " + fix

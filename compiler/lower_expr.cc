@@ -233,11 +233,13 @@ void ExprLowerer::Gen(const ast::Expr& e) {
 void ExprLowerer::GenChain(const ast::Expr& e) {
   using B = ast::BinaryOp;
   std::vector<const ast::Expr*> spine;
-  for (const ast::Expr* x = &e; x->kind == ast::ExprKind::kBinary && x->args.size() == 2; x = &x->args[0]) {
+  const ast::Expr* x = &e;
+  for (; x->kind == ast::ExprKind::kBinary && x->args.size() == 2; x = &x->args[0]) {
     spine.push_back(x);
   }
   const ast::Expr& bottom = *spine.back();
-  if ((bottom.binary_op == B::kEq || bottom.binary_op == B::kNe) && bottom.args[0].kind == ast::ExprKind::kNull &&
+  const bool null_test = bottom.binary_op == B::kEq || bottom.binary_op == B::kNe;
+  if (null_test && bottom.args[0].kind == ast::ExprKind::kNull &&
       bottom.args[1].kind != ast::ExprKind::kNull) {
     // `null == x` / `null != x` test x for null.
     Gen(bottom.args[1]);

@@ -42,8 +42,8 @@ std::string FormatDiag(Diag id, std::initializer_list<std::string_view> args) {
 void Report(DiagnosticSink& sink, const SourceFile* file, SourceSpan span, Diag id,
             std::initializer_list<std::string_view> args, std::string help) {
   const char* code = Info(id).code;
-  sink.Add({code[0] == 'W' ? Severity::kWarning : Severity::kError, code, FormatDiag(id, args), file,
-            span, std::move(help)});
+  const Severity severity = code[0] == 'W' ? Severity::kWarning : Severity::kError;
+  sink.Add({severity, code, FormatDiag(id, args), file, span, std::move(help)});
 }
 
 }  // namespace tern::dsl

@@ -35,10 +35,9 @@ struct Range {
   uint32_t lo;
   uint32_t hi;
 };
-constexpr Range kSpace[] = {{0x09, 0x0D},     {0x20, 0x20},     {0xA0, 0xA0},
-                            {0x1680, 0x1680}, {0x2000, 0x200A}, {0x2028, 0x2029},
-                            {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000},
-                            {0xFEFF, 0xFEFF}};
+constexpr Range kSpace[] = {{0x09, 0x0D},     {0x20, 0x20},     {0xA0, 0xA0},     {0x1680, 0x1680},
+                            {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F},
+                            {0x3000, 0x3000}, {0xFEFF, 0xFEFF}};
 constexpr uint32_t kMaxCodePoint = 0x10FFFF;
 // `.`: anything but a LineTerminator.
 constexpr char kDot[] = "[^\\n\\r\\x{2028}\\x{2029}]";
@@ -106,7 +105,8 @@ class Translator {
           atom = false;
           break;
         case ')':
-          if (open.empty()) return Fail(i_, i_ + 1, "unmatched ')'", "write \\\\) for a literal ')'");
+          if (open.empty())
+            return Fail(i_, i_ + 1, "unmatched ')'", "write \\\\) for a literal ')'");
           open.pop_back();
           out_ += ')';
           ++i_;
@@ -258,7 +258,8 @@ class Translator {
       return Fail(i_, i_ + *len, "the counts of '" + Text(i_, i_ + *len) + "' are out of order");
     }
     if (lo > kMaxRepeat || hi > kMaxRepeat) {
-      return Fail(i_, i_ + *len, "the repetition count of '" + Text(i_, i_ + *len) + "' is above 1000",
+      return Fail(i_, i_ + *len,
+                  "the repetition count of '" + Text(i_, i_ + *len) + "' is above 1000",
                   "use '+' or '*' for an open-ended repetition");
     }
     out_ += '{' + std::to_string(lo);
@@ -336,7 +337,8 @@ class Translator {
         ++j;
       }
       if (j == i_ + 3 || j >= n_ || re_[j] != '}' || v > kMaxCodePoint) {
-        return Fail(start, std::min(j + 1, n_), "invalid escape '" + Text(start, std::min(j + 1, n_)) + "'",
+        return Fail(start, std::min(j + 1, n_),
+                    "invalid escape '" + Text(start, std::min(j + 1, n_)) + "'",
                     "write \\\\u{...} with at most 10FFFF inside");
       }
       i_ = j + 1;
@@ -436,7 +438,7 @@ class Translator {
         break;
     }
     if (static_cast<unsigned char>(e) >= 0x80) {  // an escaped non-ASCII character: itself
-      ++i_;  // its bytes are copied as literals from here
+      ++i_;                                       // its bytes are copied as literals from here
       return true;
     }
     if (!IsAsciiLetter(e) && !IsDigit(e)) {  // an escaped punctuation character: itself
@@ -456,7 +458,8 @@ class Translator {
   // An escape outside a class.
   bool Escape(bool* atom) {
     const uint32_t start = i_;
-    if (i_ + 1 >= n_) return Fail(i_, n_, "it ends with a lone backslash", "write \\\\\\\\ for a backslash");
+    if (i_ + 1 >= n_)
+      return Fail(i_, n_, "it ends with a lone backslash", "write \\\\\\\\ for a backslash");
     const char e = re_[i_ + 1];
     switch (e) {
       case 'd':
@@ -487,7 +490,8 @@ class Translator {
         if (i_ + 2 < n_ && re_[i_ + 2] == '<') {
           uint32_t end = i_ + 3;
           while (end < n_ && re_[end] != '>') ++end;
-          return Unsupported(start, std::min(end + 1, n_), "a backreference '" + Text(start, std::min(end + 1, n_)) + "'",
+          return Unsupported(start, std::min(end + 1, n_),
+                             "a backreference '" + Text(start, std::min(end + 1, n_)) + "'",
                              "a backreference needs backtracking, which can take exponential time");
         }
         break;
@@ -526,7 +530,8 @@ class Translator {
     }
     out_ += negated ? "[^" : "[";
     while (true) {
-      if (i_ >= n_) return Fail(start, start + 1, "missing ']'", "close the character class with ']'");
+      if (i_ >= n_)
+        return Fail(start, start + 1, "missing ']'", "close the character class with ']'");
       const char c = re_[i_];
       if (c == ']') {
         out_ += ']';
@@ -543,7 +548,8 @@ class Translator {
         ++i_;
         continue;
       }
-      if (i_ + 1 >= n_) return Fail(i_, n_, "it ends with a lone backslash", "write \\\\\\\\ for a backslash");
+      if (i_ + 1 >= n_)
+        return Fail(i_, n_, "it ends with a lone backslash", "write \\\\\\\\ for a backslash");
       const char e = re_[i_ + 1];
       if (e == 'd' || e == 'D' || e == 'w' || e == 'W') {
         out_ += '\\';
@@ -604,8 +610,8 @@ RegexError FromRe2(const re2::RE2& re, std::string_view original) {
       e.what = "it is not valid UTF-8";
       break;
     case re2::RE2::ErrorPatternTooLarge:
-      e.what = "it is too large: its compiled form exceeds " +
-               std::to_string(kRegexMaxMem >> 20) + " MiB";
+      e.what = "it is too large: its compiled form exceeds " + std::to_string(kRegexMaxMem >> 20) +
+               " MiB";
       e.help = "simplify it, or split it into several 'matches' conditions";
       e.begin = e.end = 0;
       break;
@@ -639,8 +645,8 @@ std::shared_ptr<const re2::RE2> CompileRegex(std::string_view ecmascript, RegexE
   // large for it here, and keeps that allocation out of the event path.
   if (re->ReverseProgramSize() < 0) {
     *error = RegexError{};
-    error->what = "it is too large: its compiled form exceeds " +
-                  std::to_string(kRegexMaxMem >> 20) + " MiB";
+    error->what =
+        "it is too large: its compiled form exceeds " + std::to_string(kRegexMaxMem >> 20) + " MiB";
     error->help = "simplify it, or split it into several 'matches' conditions";
     return nullptr;
   }

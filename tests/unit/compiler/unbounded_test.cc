@@ -57,7 +57,8 @@ TEST_CASE("W0101: partial matches that no window discards") {
     CAPTURE(std::string(row.pattern));
     nfa::Schema schema;
     DiagnosticSink sink;
-    auto source = std::make_shared<SourceFile>("u.tern", std::string("pattern p { ") + row.pattern + " }");
+    auto source =
+        std::make_shared<SourceFile>("u.tern", std::string("pattern p { ") + row.pattern + " }");
     auto programs = CompileSource(source, schema, sink);
     CHECK(!sink.has_errors());
     CHECK(programs.size() == 1);  // a warning keeps the pattern

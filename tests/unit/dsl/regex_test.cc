@@ -30,7 +30,8 @@ TEST_CASE("regex: translation to RE2 syntax") {
       {"a.b", "a[^\\n\\r\\x{2028}\\x{2029}]b"},
       {"[]|[^]", "[^\\x{0}-\\x{10FFFF}]|(?s:.)"},
       {"[[:a]", "[\\[:a]"},
-      {"\\u00e9\\u{1F600}\\uD83D\\uDE00\\x41\\cJ\\0", "\\x{E9}\\x{1F600}\\x{1F600}\\x{41}\\x{A}\\x{0}"},
+      {"\\u00e9\\u{1F600}\\uD83D\\uDE00\\x41\\cJ\\0",
+       "\\x{E9}\\x{1F600}\\x{1F600}\\x{41}\\x{A}\\x{0}"},
       {"[\\b\\-]", "[\\x{8}\\-]"},
       {"a{,2}}]", "a\\{,2\\}\\}\\]"},
       {"\\p{Script=Greek}\\P{L}", "\\p{Greek}\\P{L}"},
@@ -113,9 +114,12 @@ TEST_CASE("regex: ECMAScript meaning, search semantics") {
       {"^h.*o$", "hello", true},
       {"o$", "hello\n", false},  // $ is the end of the text, not before a final newline
       {"^a.b$", "a\rb", false},  // . excludes every line terminator
-      {"^a.b$", "a\xE2\x80\xA8" "b", false},
+      {"^a.b$",
+       "a\xE2\x80\xA8"
+       "b",
+       false},
       {"^a.b$", "a\tb", true},
-      {"^.$", "\xC3\xA9", true},  // a character is a code point of the UTF-8 text
+      {"^.$", "\xC3\xA9", true},    // a character is a code point of the UTF-8 text
       {"^\\s$", "\xC2\xA0", true},  // \s is ECMAScript's white space, U+00A0 included
       {"^\\s$", "\v", true},
       {"^\\S$", "\xC2\xA0", false},
@@ -129,7 +133,7 @@ TEST_CASE("regex: ECMAScript meaning, search semantics") {
       {"\\bcat\\b", "a cat!", true},
       {"\\bcat\\b", "concat", false},
       {"^(?<y>\\d{4})-\\d\\d$", "2024-05", true},
-      {"^a{,2}$", "a{,2}", true},  // not a quantifier: literal braces (Annex B)
+      {"^a{,2}$", "a{,2}", true},    // not a quantifier: literal braces (Annex B)
       {"^[(?=]\\(?=$", "?=", true},  // no group: a class, then an optional '('
       {"^[(?=]\\(?=$", "?(x", false},
       {"^\\p{Greek}+$", "\xCE\xB1\xCE\xB2", true},
