@@ -17,7 +17,8 @@ constexpr char kCheckUsage[] =
     "\n"
     "Parses, checks and compiles the pattern files together (pattern names must be\n"
     "unique across them; a file named twice counts once). Prints every diagnostic on\n"
-    "stdout, then `N errors`.\n"
+    "stdout, then `N errors`. Warnings (e.g. W0101, partial matches that no window\n"
+    "bounds) do not fail.\n"
     "Exit status: 0 without errors, 1 with errors or when standard output cannot be\n"
     "written, 2 for a bad command line.\n";
 
@@ -41,8 +42,11 @@ int CheckCommand(std::span<const std::string> words) {
   std::string report = CheckReport(loaded);
   Stdout().Write(report);
   if (loaded.sink.has_errors()) return kExitFailed;
-  std::fprintf(stderr, "ok: %zu pattern%s\n", loaded.pattern_count,
+  const size_t warnings = loaded.sink.diagnostics().size();  // no errors: all warnings
+  std::fprintf(stderr, "ok: %zu pattern%s", loaded.pattern_count,
                loaded.pattern_count == 1 ? "" : "s");
+  if (warnings > 0) std::fprintf(stderr, ", %zu warning%s", warnings, warnings == 1 ? "" : "s");
+  std::fputc('\n', stderr);
   return kExitOk;
 }
 

@@ -1,6 +1,8 @@
 // Pattern loading shared by check, explain, replay and test.
 #include "cli/patterns.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 #include <map>
 #include <set>
@@ -81,6 +83,12 @@ bool LoadProgramFiles(const std::vector<std::string>& files, nfa::Schema& schema
   if (loaded.programs.empty()) {
     *errors = "no patterns in the pattern files";
     return false;
+  }
+  // Warnings (W0101) do not stop a load, start-up or reload; they go to the daemon's log.
+  for (const Diagnostic& d : loaded.sink.diagnostics()) {
+    std::string text = Render(d);
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    spdlog::warn("{}", text);
   }
   *programs = std::move(loaded.programs);
   return true;

@@ -37,6 +37,7 @@ void LoadPatterns(const std::vector<PatternFile>& files, nfa::Schema& schema, Lo
 
 // The daemon's pattern loader (connectors::PatternLoader): the files, compiled into
 // `schema`; false with the diagnostics rendered in *errors, or when no pattern is left.
+// Warnings are logged (spdlog) and do not fail the load.
 bool LoadProgramFiles(const std::vector<std::string>& files, nfa::Schema& schema,
                       std::vector<std::shared_ptr<const nfa::Program>>* programs, std::string* errors);
 

@@ -37,6 +37,7 @@ constexpr char kTestUsage[] =
     "    compares the full output of `tern check *.tern` (sorted file names)\n"
     "Prints PASS/FAIL per case, then `N passed, M failed`; control bytes of names\n"
     "and texts are shown as \\xNN. A DIR that does not exist or holds no case fails.\n"
+    "The warnings of replayed patterns (e.g. W0101) go to stderr and do not fail a case.\n"
     "\n"
     "options:\n"
     "  --rewrite   write the actual output over the expectations of failing cases\n"
@@ -202,6 +203,13 @@ CaseResult RunReplayCase(const CaseFolder& c, bool rewrite) {
     Indent(&details, "", output.log);
     if (details.empty()) AddLine(&details, "tern replay failed");
     return Fail(std::move(details));
+  }
+  // Warnings (W0101) do not fail a case; their first lines go to stderr.
+  for (const auto& [number, line] : JsonLines(output.log)) {
+    if (line.find(": warning[") != std::string_view::npos) {
+      std::fprintf(stderr, "%s: %.*s\n", c.path.c_str(), static_cast<int>(line.size()),
+                   line.data());
+    }
   }
 
   std::vector<JsonNode> actual;

@@ -12,7 +12,8 @@
 // `followed_by` SKIP_TILL_NEXT, `followed_by_any` SKIP_TILL_ANY; inside a loop
 // SKIP_TILL_NEXT by default, `consecutive` STRICT, `allow_combinations`
 // SKIP_TILL_ANY. Conditions are kept as small trees (and/or/not over lowered
-// expressions) and flattened into postfix code at the end.
+// expressions) and flattened into postfix code at the end. A compiled program is then
+// checked for partial matches that no window bounds (W0101, UnboundedWait).
 //
 // Groups, where Tern completes or departs from the port (docs/language.md R6):
 // - A group's `until` is Flink's GroupPattern#until: the take, ignore and
@@ -34,6 +35,7 @@
 //   contiguity, where Flink's Pattern.begin(group) makes it strict.
 // - A group's `within` applies to every stage inside it.
 // - The first stage of a group iterates by its own inner contiguity, not the group's.
+// Tested by tests/unit/compiler/compile_test.cc and tests/unit/compiler/unbounded_test.cc.
 #include "compiler/compile.h"
 
 #include <algorithm>
@@ -43,6 +45,7 @@
 #include <string>
 
 #include "compiler/lower_expr.h"
+#include "dsl/diag.h"
 #include "dsl/dsl.h"
 
 namespace tern::compiler {
@@ -790,6 +793,75 @@ bool Builder::Build(std::string* error) {
   return true;
 }
 
+// W0101: where a partial match can wait forever, or kNoId. Between events a run rests in
+// the target of a TAKE or IGNORE edge (a normal or pending state), and only the pattern's
+// `within` or that state's window (its stage's `within`, or the pattern's `gap`) discards
+// it there. Keyed, resting there is enough: a key that sends nothing more keeps its run
+// forever, so memory grows with the number of keys. Unkeyed, all runs meet every event and
+// strict contiguity settles a waiting run at the next one; runs pile up only where a run
+// can skip an event and go on waiting: an IGNORE edge into a state without a window. Of
+// the states found, the one of the earliest stage is reported.
+nfa::StateId UnboundedWait(const nfa::Program& p, bool keyed) {
+  if (p.within_ms > 0 || p.states.empty()) return nfa::kNoId;
+  std::vector<bool> reached(p.states.size(), false);
+  std::vector<nfa::StateId> stack = {p.start};
+  reached[p.start] = true;
+  while (!stack.empty()) {
+    const nfa::State& st = p.states[stack.back()];
+    stack.pop_back();
+    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+      const nfa::StateId t = p.edges[e].target;
+      if (!reached[t]) {
+        reached[t] = true;
+        stack.push_back(t);
+      }
+    }
+  }
+  auto unbounded = [&](nfa::StateId t) {
+    const nfa::State& st = p.states[t];
+    return (st.type == nfa::StateType::kNormal || st.type == nfa::StateType::kPending) &&
+           st.window_ms == 0;
+  };
+  auto skips_and_waits = [&](nfa::StateId t) {
+    const nfa::State& st = p.states[t];
+    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+      if (p.edges[e].action == nfa::Action::kIgnore && unbounded(p.edges[e].target)) return true;
+    }
+    return false;
+  };
+  nfa::StateId found = nfa::kNoId;
+  for (nfa::StateId s = 0; s < p.states.size(); ++s) {
+    if (!reached[s]) continue;
+    const nfa::State& st = p.states[s];
+    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
+      const nfa::Edge& edge = p.edges[e];
+      if (edge.action == nfa::Action::kProceed || !unbounded(edge.target)) continue;
+      if (!keyed && !skips_and_waits(edge.target)) continue;
+      if (found == nfa::kNoId || p.states[edge.target].stage < p.states[found].stage) {
+        found = edge.target;
+      }
+    }
+  }
+  return found;
+}
+
+void WarnIfUnbounded(const ast::File& file, const ast::Pattern& pattern, const nfa::Program& p,
+                     DiagnosticSink& sink) {
+  const bool keyed = !pattern.key.empty();
+  const nfa::StateId s = UnboundedWait(p, keyed);
+  if (s == nfa::kNoId || p.states[s].stage >= pattern.stage_table.size()) return;
+  const ast::Stage& stage = *pattern.stage_table[p.states[s].stage];
+  const std::string fix =
+      "give the pattern a 'within' (or a 'gap', or '" + stage.name + "' a 'within')";
+  std::string help =
+      keyed ? "no window discards it: a key that sends nothing more keeps its partial match, so "
+              "memory grows with the number of keys; " + fix
+            : "no window discards it: partial matches skip the events they cannot use while they "
+              "wait here, so one more piles up with every start event; " + fix;
+  dsl::Report(sink, file.source.get(), stage.name_span, dsl::Diag::kUnboundedPartialMatches,
+              {stage.name}, std::move(help));
+}
+
 std::shared_ptr<nfa::Program> CompilePattern(const ast::File& file, const ast::Pattern& pattern,
                                              nfa::Schema& schema, DiagnosticSink& sink) {
   auto program = std::make_shared<nfa::Program>();
@@ -835,6 +907,7 @@ std::shared_ptr<nfa::Program> CompilePattern(const ast::File& file, const ast::P
                "cannot compile pattern '" + pattern.name + "': " + emit_lowerer.error());
     return nullptr;
   }
+  WarnIfUnbounded(file, pattern, p, sink);
   return program;
 }
 

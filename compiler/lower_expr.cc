@@ -4,7 +4,9 @@
 #include "compiler/lower_expr.h"
 
 #include <memory>
-#include <regex>
+#include <vector>
+
+#include "dsl/regex.h"
 
 namespace tern::compiler {
 
@@ -221,11 +223,38 @@ void ExprLowerer::Gen(const ast::Expr& e) {
       Gen(e.args[0]);
       Emit(e.unary_op == ast::UnaryOp::kNeg ? nfa::Op::kNeg : nfa::Op::kNot);
       return;
-    case K::kBinary: break;
+    case K::kBinary: GenChain(e); return;
   }
+}
+
+// A left-associative chain (`a or b or c ...`) is a left-deep tree, one level per term:
+// its left spine is walked in a loop, and recursion goes only into right operands, whose
+// nesting the parser caps. The code is the same as a recursive walk would emit.
+void ExprLowerer::GenChain(const ast::Expr& e) {
+  using B = ast::BinaryOp;
+  std::vector<const ast::Expr*> spine;
+  const ast::Expr* x = &e;
+  for (; x->kind == ast::ExprKind::kBinary && x->args.size() == 2; x = &x->args[0]) {
+    spine.push_back(x);
+  }
+  const ast::Expr& bottom = *spine.back();
+  const bool null_test = bottom.binary_op == B::kEq || bottom.binary_op == B::kNe;
+  if (null_test && bottom.args[0].kind == ast::ExprKind::kNull &&
+      bottom.args[1].kind != ast::ExprKind::kNull) {
+    // `null == x` / `null != x` test x for null.
+    Gen(bottom.args[1]);
+    Emit(bottom.binary_op == B::kEq ? nfa::Op::kIsNull : nfa::Op::kIsNotNull);
+  } else {
+    Gen(bottom.args[0]);
+    GenAfterLeft(bottom);
+  }
+  for (auto it = spine.rbegin() + 1; it != spine.rend(); ++it) GenAfterLeft(**it);
+}
+
+// The code of binary node `e` after its left operand's.
+void ExprLowerer::GenAfterLeft(const ast::Expr& e) {
   using B = ast::BinaryOp;
   if (e.binary_op == B::kAnd || e.binary_op == B::kOr) {
-    Gen(e.args[0]);
     Emit(nfa::Op::kToBool);
     size_t jump = program_.code.size();
     Emit(e.binary_op == B::kAnd ? nfa::Op::kJumpIfFalse : nfa::Op::kJumpIfTrue);
@@ -236,30 +265,23 @@ void ExprLowerer::Gen(const ast::Expr& e) {
     return;
   }
   if (e.binary_op == B::kMatches) {
-    Gen(e.args[0]);
-    try {
-      program_.regexes.emplace_back(e.args[1].text, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error& err) {
-      error_ = "invalid regular expression: " + std::string(err.what());
-      program_.regexes.emplace_back();
+    dsl::RegexError err;
+    std::shared_ptr<const re2::RE2> re = dsl::CompileRegex(e.args[1].text, &err);
+    if (re == nullptr) {  // dsl::Check reports it first; this is a safety net
+      error_ = "invalid regular expression: " + err.what;
+      re = dsl::CompileRegex("[]", &err);  // matches nothing; the pattern is dropped anyway
     }
+    program_.regexes.push_back(std::move(re));
     program_.regex_sources.push_back(e.args[1].text);
     Emit(nfa::Op::kMatches, static_cast<uint32_t>(program_.regexes.size() - 1));
     return;
   }
-  if (e.binary_op == B::kEq || e.binary_op == B::kNe) {
-    // `x == null` / `x != null` (either side) test for null; any other comparison
-    // with a null value is false.
-    const ast::Expr* other = nullptr;
-    if (e.args[1].kind == ast::ExprKind::kNull) other = &e.args[0];
-    else if (e.args[0].kind == ast::ExprKind::kNull) other = &e.args[1];
-    if (other != nullptr) {
-      Gen(*other);
-      Emit(e.binary_op == B::kEq ? nfa::Op::kIsNull : nfa::Op::kIsNotNull);
-      return;
-    }
+  if ((e.binary_op == B::kEq || e.binary_op == B::kNe) && e.args[1].kind == ast::ExprKind::kNull) {
+    // `x == null` / `x != null` test for null; any other comparison with a null value is
+    // false.
+    Emit(e.binary_op == B::kEq ? nfa::Op::kIsNull : nfa::Op::kIsNotNull);
+    return;
   }
-  Gen(e.args[0]);
   Gen(e.args[1]);
   nfa::Op op = nfa::Op::kEq;
   switch (e.binary_op) {

@@ -27,6 +27,8 @@ class ExprLowerer {
  private:
   void Emit(nfa::Op op, uint32_t arg = 0);
   void Gen(const ast::Expr& e);
+  void GenChain(const ast::Expr& e);
+  void GenAfterLeft(const ast::Expr& e);
   void GenAccess(const ast::Expr& e);
   bool IsListTyped(const ast::Expr& e) const;
   uint32_t Const(const nfa::Value& v);

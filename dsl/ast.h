@@ -69,6 +69,30 @@ struct Expr {
   // Set by dsl::Check on kName nodes: the index (into Pattern::stage_table) of the stage
   // the name refers to, or -1 when the name is a field of the current event.
   int32_t stage = -1;
+
+  Expr() = default;
+  Expr(Expr&&) noexcept = default;
+  Expr& operator=(Expr&&) noexcept = default;
+  // No copies: a copy would recurse once per level of a chain.
+  Expr(const Expr&) = delete;
+  Expr& operator=(const Expr&) = delete;
+  // Iterative: a left-associative chain of 100k terms is a tree 100k levels deep.
+  ~Expr() {
+    bool deep = false;
+    for (const Expr& a : args) deep = deep || !a.args.empty();
+    if (!deep) return;
+    std::vector<Expr> pending;
+    for (Expr& a : args) {
+      if (!a.args.empty()) pending.push_back(std::move(a));
+    }
+    while (!pending.empty()) {
+      Expr x = std::move(pending.back());
+      pending.pop_back();
+      for (Expr& a : x.args) {
+        if (!a.args.empty()) pending.push_back(std::move(a));
+      }
+    }  // each x dies with children that have no children of their own
+  }
 };
 
 // ---------------------------------------------------------------- patterns

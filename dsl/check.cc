@@ -4,17 +4,11 @@
 // Tested by tests/unit/dsl/check_test.cc and the cases under tests/cases/diagnostics/.
 //
 // Every error of every pattern is reported; patterns with errors are then removed from the
-// file. Walks recurse over the AST: the parser caps its depth (dsl/parser.cc, kMaxNesting).
+// file. Walks recurse over the AST, whose nesting the parser caps (dsl/parser.cc,
+// kMaxNesting), except along the left spine of an operator chain, which they loop over.
 #include <algorithm>
 #include <map>
 
-// GCC 12 with -O2 and sanitizers warns inside libstdc++'s <regex> (std::function in
-// _StateT, a known false positive); the pragma must cover the end of the file, where the
-// templates are instantiated.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +16,7 @@
 #include "base/duration.h"
 #include "dsl/diag.h"
 #include "dsl/dsl.h"
+#include "dsl/regex.h"
 
 namespace tern::dsl {
 namespace {
@@ -33,10 +28,7 @@ using ast::ExprKind;
 using ast::Pattern;
 using ast::Stage;
 
-constexpr int64_t kMaxTimes = 1000;       // `times` counts are unrolled into NFA states
-constexpr size_t kMaxRegexLength = 1000;  // bytes of a `matches` regex
-constexpr int kMaxRegexNesting = 50;      // parentheses in a `matches` regex
-constexpr int64_t kMaxRegexSize = 10000;  // atoms after expanding {n,m} repetitions
+constexpr int64_t kMaxTimes = 1000;  // `times` counts are unrolled into NFA states
 
 // What Check knows about the value of an expression without any event.
 enum class Type { kUnknown, kNull, kBool, kNumber, kString, kList };
@@ -98,71 +90,47 @@ const char* NotKind(const Stage& s) {
 bool IsOptional(const Stage& s) { return s.optional || (s.has_quantifier && s.min == 0); }
 bool CanRepeat(const Stage& s) { return s.max != 1; }
 
-// Why a regex is too costly to compile safely (std::regex compiles recursively and unrolls
-// {n,m}), or "" when it is fine. Syntax errors are left to std::regex.
-std::string RegexCostProblem(std::string_view re) {
-  if (re.size() > kMaxRegexLength) {
-    return "it is longer than " + std::to_string(kMaxRegexLength) + " characters";
-  }
-  struct Frame {
-    int64_t total = 0;  // estimated atoms in this group so far
-    int64_t last = 0;   // atoms of the last atom (what a following quantifier repeats)
+// For each byte of a string literal's value, where it came from in the source: the
+// literal's escapes (dsl/x3_primitives.h, StringParser) turn one to twelve source bytes
+// into one to four value bytes. `literal` is the source text of the token, quotes
+// included; empty when it does not look like one.
+struct LiteralByte {
+  uint32_t begin;  // offset in `literal` of the character or escape that produced it
+  uint32_t end;
+};
+std::vector<LiteralByte> LiteralBytes(std::string_view literal) {
+  std::vector<LiteralByte> out;
+  if (literal.size() < 2 || (literal[0] != '"' && literal[0] != '\'')) return out;
+  const size_t last = literal.size() - 1;  // the closing quote
+  size_t i = 1;
+  auto hex4 = [&](size_t at) {
+    uint32_t v = 0;
+    for (size_t k = at; k < at + 4 && k < last; ++k) {
+      char c = literal[k];
+      v = v * 16 + static_cast<uint32_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
   };
-  std::vector<Frame> stack(1);
-  for (size_t i = 0; i < re.size(); ++i) {
-    char c = re[i];
-    Frame& f = stack.back();
-    if (c == '\\') {
-      ++i;
-      f.total += 1;
-      f.last = 1;
-    } else if (c == '[') {
-      ++i;
-      if (i < re.size() && re[i] == '^') ++i;
-      if (i < re.size() && re[i] == ']') ++i;
-      while (i < re.size() && re[i] != ']') i += re[i] == '\\' ? 2 : 1;
-      f.total += 1;
-      f.last = 1;
-    } else if (c == '(') {
-      if (static_cast<int>(stack.size()) > kMaxRegexNesting) {
-        return "it nests parentheses deeper than " + std::to_string(kMaxRegexNesting) + " levels";
-      }
-      stack.emplace_back();
-    } else if (c == ')') {
-      if (stack.size() == 1) continue;
-      int64_t inner = std::max<int64_t>(stack.back().total, 1);
-      stack.pop_back();
-      stack.back().total += inner;
-      stack.back().last = inner;
-    } else if (c == '{') {
-      int64_t n = 0, m = -1;
-      size_t j = i + 1;
-      while (j < re.size() && re[j] >= '0' && re[j] <= '9' && n <= kMaxRegexSize)
-        n = n * 10 + (re[j++] - '0');
-      if (j < re.size() && re[j] == ',') {
-        ++j;
-        m = 0;
-        bool digits = false;
-        while (j < re.size() && re[j] >= '0' && re[j] <= '9' && m <= kMaxRegexSize) {
-          m = m * 10 + (re[j++] - '0');
-          digits = true;
+  while (i < last) {
+    size_t len = 1, bytes = 1;
+    if (literal[i] == '\\' && i + 1 < last) {
+      len = 2;
+      if (literal[i + 1] == 'u') {
+        uint32_t cp = hex4(i + 2);
+        len = 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {  // a surrogate pair: one 4-byte character
+          len = 12;
+          cp = 0x10000;
         }
-        if (!digits) m = n + 1;  // {n,}: n copies and a loop
+        bytes = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
       }
-      int64_t count = std::max<int64_t>(std::max(n, m), 1);
-      if (count > kMaxRegexSize)
-        return "a repetition count is above " + std::to_string(kMaxRegexSize);
-      f.total += f.last * (count - 1);
-      f.last *= count;
-    } else if (c != '|' && c != '*' && c != '+' && c != '?' && c != '^' && c != '$') {
-      f.total += 1;
-      f.last = 1;
     }
-    if (stack.back().total > kMaxRegexSize || stack.back().last > kMaxRegexSize) {
-      return "it expands to more than " + std::to_string(kMaxRegexSize) + " states";
+    for (size_t b = 0; b < bytes; ++b) {
+      out.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(std::min(i + len, last))});
     }
+    i += len;
   }
-  return "";
+  return out;
 }
 
 // Checks one pattern. Created by Check() per pattern; lives for that call.
@@ -446,7 +414,7 @@ class PatternChecker {
         return t == Type::kNumber ? Type::kNumber : Type::kUnknown;
       }
       case ExprKind::kBinary:
-        return CheckBinary(e, scope);
+        return CheckChain(e, scope);
     }
     return Type::kUnknown;
   }
@@ -502,11 +470,24 @@ class PatternChecker {
     return x->kind == ExprKind::kName || x->kind == ExprKind::kThis;
   }
 
-  Type CheckBinary(Expr& e, int scope) {
-    if (e.args.size() != 2) return Type::kUnknown;
+  // A left-associative chain (`a or b or c ...`, one level per term) walked along its left
+  // spine in a loop: recursion goes only into right operands, which the parser's nesting
+  // cap bounds (dsl/parser.cc).
+  Type CheckChain(Expr& e, int scope) {
+    std::vector<Expr*> spine;
+    for (Expr* x = &e; x->kind == ExprKind::kBinary && x->args.size() == 2; x = &x->args[0]) {
+      spine.push_back(x);
+    }
+    if (spine.empty()) return Type::kUnknown;
+    Type l = CheckExpr(spine.back()->args[0], scope, false);
+    for (auto it = spine.rbegin(); it != spine.rend(); ++it) l = CheckBinary(**it, l, scope);
+    return l;
+  }
+
+  // One binary node whose left operand, of type `l`, was checked already.
+  Type CheckBinary(Expr& e, Type l, int scope) {
     BinaryOp op = e.binary_op;
     bool membership = op == BinaryOp::kIn || op == BinaryOp::kNotIn;
-    Type l = CheckExpr(e.args[0], scope, false);
     Type r = CheckExpr(e.args[1], scope, membership);
     const char* name = nullptr;
     switch (op) {
@@ -591,33 +572,22 @@ class PatternChecker {
             "e.g. email matches \"^[^@]+@example\\\\.com$\"");
       return;
     }
-    if (std::string problem = RegexCostProblem(rhs.text); !problem.empty()) {
-      Error(rhs.span, Diag::kInvalidRegex, {problem});
-      return;
+    RegexError err;
+    if (CompileRegex(rhs.text, &err) != nullptr) return;
+    // The caret goes under the offending part of the regex when the literal's bytes
+    // map back to the source; otherwise under the whole literal.
+    SourceSpan at = rhs.span;
+    if (err.end > err.begin) {
+      std::vector<LiteralByte> bytes = LiteralBytes(TextOf(rhs.span));
+      if (bytes.size() == rhs.text.size() && err.end <= bytes.size()) {
+        at = {rhs.span.begin + bytes[err.begin].begin, rhs.span.begin + bytes[err.end - 1].end};
+      }
     }
-    try {
-      std::regex re(rhs.text, std::regex::ECMAScript);
-    } catch (const std::regex_error& err) {
-      Error(rhs.span, Diag::kInvalidRegex, {RegexErrorText(err)});
+    if (err.unsupported) {
+      Error(at, Diag::kUnsupportedRegex, {err.what}, err.help);
+    } else {
+      Error(at, Diag::kInvalidRegex, {err.what}, err.help);
     }
-  }
-
-  // libstdc++'s own text ("Invalid range in bracket expression.") is more precise than the
-  // error code, which it sometimes picks oddly; it is reworded to fit our one-line style.
-  static std::string RegexErrorText(const std::regex_error& err) {
-    namespace rc = std::regex_constants;
-    if (err.code() == rc::error_space || err.code() == rc::error_stack ||
-        err.code() == rc::error_complexity) {
-      return "the expression is too complex";
-    }
-    std::string text = err.what();
-    for (std::string_view suffix : {".", " in regular expression"}) {
-      if (text.size() > suffix.size() && text.ends_with(suffix))
-        text.resize(text.size() - suffix.size());
-    }
-    if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z')
-      text[0] = static_cast<char>(text[0] - 'A' + 'a');
-    return text.empty() ? "syntax error" : text;
   }
 
   Pattern& p_;

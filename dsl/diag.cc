@@ -41,7 +41,9 @@ std::string FormatDiag(Diag id, std::initializer_list<std::string_view> args) {
 
 void Report(DiagnosticSink& sink, const SourceFile* file, SourceSpan span, Diag id,
             std::initializer_list<std::string_view> args, std::string help) {
-  sink.Error(file, span, Info(id).code, FormatDiag(id, args), std::move(help));
+  const char* code = Info(id).code;
+  const Severity severity = code[0] == 'W' ? Severity::kWarning : Severity::kError;
+  sink.Add({severity, code, FormatDiag(id, args), file, span, std::move(help)});
 }
 
 }  // namespace tern::dsl

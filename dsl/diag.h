@@ -1,5 +1,6 @@
-// Private to dsl/: the diagnostic ids of dsl/diag_codes.def and a helper that formats a
-// message template and adds the located Diagnostic to a sink.
+// The diagnostic ids of dsl/diag_codes.def and a helper that formats a message template and
+// adds the located Diagnostic to a sink. Used by dsl/ and by compiler/ for the diagnostics
+// that need the compiled automaton (W0101).
 // Tested by tests/unit/dsl/check_test.cc.
 #pragma once
 
@@ -34,7 +35,7 @@ const DiagInfo& Info(Diag id);
 // Fills the {placeholders} of `id`'s template with `args`, in order of appearance.
 std::string FormatDiag(Diag id, std::initializer_list<std::string_view> args);
 
-// Formats and adds an error to `sink`.
+// Formats and adds a diagnostic to `sink`: a warning for a W code, an error otherwise.
 void Report(DiagnosticSink& sink, const SourceFile* file, SourceSpan span, Diag id,
             std::initializer_list<std::string_view> args, std::string help = {});
 

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "dsl/ast.h"
 #include "dsl/tokens.h"
@@ -209,15 +210,35 @@ void AppendExpr(std::string& out, const Expr& e) {
       if (!e.args.empty()) AppendExpr(out, e.args[0]);
       out += ')';
       return;
-    case ExprKind::kBinary:
-      out += '(';
-      out += OpName(e.binary_op);
-      for (const Expr& a : e.args) {
-        out += ' ';
-        AppendExpr(out, a);
+    case ExprKind::kBinary: {
+      if (e.args.size() != 2) {
+        out += '(';
+        out += OpName(e.binary_op);
+        for (const Expr& a : e.args) {
+          out += ' ';
+          AppendExpr(out, a);
+        }
+        out += ')';
+        return;
       }
-      out += ')';
+      // A left-associative chain nests one level per term down args[0]: loop over that
+      // spine, recurse only into the right operands (bounded by the parser).
+      std::vector<const Expr*> spine;
+      const Expr* x = &e;
+      for (; x->kind == ExprKind::kBinary && x->args.size() == 2; x = &x->args[0]) {
+        spine.push_back(x);
+        out += '(';
+        out += OpName(x->binary_op);
+        out += ' ';
+      }
+      AppendExpr(out, *x);
+      for (auto it = spine.rbegin(); it != spine.rend(); ++it) {
+        out += ' ';
+        AppendExpr(out, (*it)->args[1]);
+        out += ')';
+      }
       return;
+    }
   }
 }
 

@@ -30,6 +30,7 @@ const char* Section(std::string_view code) {
   if (code.starts_with("E01")) return "Syntax (E01xx)";
   if (code.starts_with("E02")) return "Names and resolution (E02xx)";
   if (code.starts_with("E03")) return "Structure and quantifiers (E03xx)";
+  if (code.starts_with("W01")) return "Warnings (W01xx)";
   return "Types and expressions (E04xx)";
 }
 
@@ -47,7 +48,9 @@ int main() {
       "   |         ^~~~~ name the stage first: 'name where condition'\n"
       "```\n\n"
       "Placeholders of a message are shown in `<angle brackets>`. Each case under\n"
-      "`tests/cases/diagnostics/` shows one of them on a real file.\n");
+      "`tests/cases/diagnostics/` shows one of them on a real file. Warnings (`W` codes) are\n"
+      "rendered the same way as `warning[W0101]`; they neither fail `tern check` nor drop\n"
+      "the pattern.\n");
   const char* section = "";
   for (const tern::dsl::DiagInfo& d : tern::dsl::AllDiags()) {
     if (std::string_view(Section(d.code)) != section) {

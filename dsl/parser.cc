@@ -13,9 +13,13 @@
 // parsing resumes at the next `pattern` keyword (dsl/recovery.cc, which also names the
 // offending token: "expected '}', found keyword 'where'"). Nothing thrown here leaves the file.
 // Recursion is bounded twice: the Nest directive caps how deep the grammar recurses
-// (parentheses, `not`, unary minus, groups) and every built expression node carries its depth,
-// capped too, so that long operator chains cannot build trees whose later recursive walks
-// (Check, Dump, the compiler, destructors) would overflow the stack.
+// (parentheses, `not`, unary minus, groups) and every built expression node carries its
+// nesting depth, capped too. A left-associative chain (`a or b or c`, `x + y - z`) is a
+// left-deep tree, one level per term, but it is not nesting: its operands sit side by side
+// in the text, and a chain of 100k terms is legal. So a binary node's depth is its left
+// operand's, or its right operand's plus one, whichever is more; the walks over expressions
+// (Check, Dump, the compiler, Expr's destructor) follow a chain's left spine in a loop and
+// recurse only into the other operands, whose depth the cap bounds.
 #include <algorithm>
 #include <boost/spirit/home/x3.hpp>
 #include <cstring>
@@ -75,7 +79,8 @@ void CombineBinary(PExpr& lhs, BinaryOp op, PExpr&& rhs) {
   e.kind = ExprKind::kBinary;
   e.binary_op = op;
   e.span = {lhs.e.span.begin, rhs.e.span.end};
-  int depth = 1 + std::max(lhs.depth, rhs.depth);
+  // The left operand continues the chain; only the right one nests (see the top).
+  int depth = std::max(lhs.depth, rhs.depth + 1);
   CheckDepth(depth, rhs.e.span);
   e.args.reserve(2);
   e.args.push_back(std::move(lhs.e));

@@ -12,6 +12,8 @@
 // gives null, values of different types never compare equal or ordered.
 #include "nfa/eval.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -655,7 +657,9 @@ Value Evaluator::Run(const EvalContext& ctx, ExprId expr) {
           a = Value::Bool(false);
           break;
         }
-        a = Value::Bool(std::regex_search(a.str, a.str + a.len, p.regexes[in.arg]));
+        // Search semantics, no captures: RE2 runs its DFA and allocates nothing once warm.
+        a = Value::Bool(p.regexes[in.arg]->Match(re2::StringPiece(a.str, a.len), 0, a.len,
+                                                 re2::RE2::UNANCHORED, nullptr, 0));
         break;
       }
       case Op::kIn:

@@ -7,13 +7,16 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <regex>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "nfa/schema.h"
 #include "nfa/value.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace tern::nfa {
 
@@ -165,8 +168,10 @@ struct Program {
   std::vector<Value> consts;
   std::deque<std::string> const_strings;   // storage for string constants (deque: stable addresses)
   std::vector<std::unique_ptr<Value[]>> const_lists;
-  std::vector<std::regex> regexes;
-  std::vector<std::string> regex_sources;  // per regex, its text
+  // kMatches operands, compiled by dsl::CompileRegex (RE2: linear time, memory within
+  // dsl::kRegexMaxMem). RE2 objects are immutable and thread-safe for matching.
+  std::vector<std::shared_ptr<const re2::RE2>> regexes;
+  std::vector<std::string> regex_sources;  // per regex, its text (ECMAScript syntax)
 
   bool has_emit = false;
   std::vector<EmitField> emit;

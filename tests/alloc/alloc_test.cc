@@ -85,6 +85,9 @@ constexpr const char* kPatterns[] = {
     R"(pattern w2 { key card_id within 10m skip past_last_event
          begin small where amount < 2 times 3.. followed_by big where amount > 500
          emit { n = count(small) } })",
+    // `matches` runs on RE2 (its DFA allocates only while it learns new states).
+    R"(pattern w3 { key card_id within 10m
+         begin a where merchant matches "^m00[0-9]$" followed_by b where amount > 500 })",
 };
 
 TEST_CASE("no allocation per event once warm") {

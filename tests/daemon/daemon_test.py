@@ -486,6 +486,9 @@ def scenario_reload(tern, repo, work, mock):
     daemon = Daemon(tern, config, log)
     produce(mock.bootstrap, "rl.events", ['{"ts":1,"u":"x","t":"a"}'])
     wait_for("the first event to be consumed", lambda: (scrape(log, "tern_events_total") or 0) >= 1)
+    # Neither pattern has a window: the load log warns (W0101), and they run all the same.
+    if "warning[W0101]" not in open(log).read():
+        fail("the daemon's load log has no W0101 warning for patterns without a window")
 
     def partials(pattern):
         return scrape_labelled(log, 'tern_pattern_partial_matches{pattern="%s"}' % pattern)

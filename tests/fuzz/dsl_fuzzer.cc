@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/diagnostic.h"
 #include "base/source.h"
@@ -17,10 +18,16 @@ void Require(bool ok) {
   if (!ok) __builtin_trap();
 }
 
-void CheckExpr(const tern::ast::Expr& e, const tern::ast::Pattern& p, size_t size) {
-  Require(e.span.begin <= e.span.end && e.span.end <= size);
-  Require(e.stage >= -1 && e.stage < static_cast<int32_t>(p.stage_table.size()));
-  for (const tern::ast::Expr& a : e.args) CheckExpr(a, p, size);
+// Iterative: an operator chain is a tree one level per term, of any length.
+void CheckExpr(const tern::ast::Expr& root, const tern::ast::Pattern& p, size_t size) {
+  std::vector<const tern::ast::Expr*> stack = {&root};
+  while (!stack.empty()) {
+    const tern::ast::Expr& e = *stack.back();
+    stack.pop_back();
+    Require(e.span.begin <= e.span.end && e.span.end <= size);
+    Require(e.stage >= -1 && e.stage < static_cast<int32_t>(p.stage_table.size()));
+    for (const tern::ast::Expr& a : e.args) stack.push_back(&a);
+  }
 }
 
 }  // namespace

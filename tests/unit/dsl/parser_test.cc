@@ -395,7 +395,8 @@ TEST_CASE("nesting is capped with a diagnostic instead of a stack overflow") {
       repeat("(", 5000) + "a" + repeat(")", 5000),
       repeat("not ", 5000) + "a",
       repeat("- ", 5000) + "a",
-      repeat("a + ", 5000) + "a",
+      repeat("(a + ", 5000) + "a" + repeat(")", 5000),
+      "x or " + repeat("(a or ", 100) + "b" + repeat(")", 100),
       repeat("a", 1) + repeat(".b", 5000),
       repeat("a", 1) + repeat("[0]", 5000),
       repeat("f(", 5000) + repeat(")", 5000),
@@ -411,6 +412,32 @@ TEST_CASE("nesting is capped with a diagnostic instead of a stack overflow") {
       ParseText("pattern p { begin " + repeat("(", 5000) + "x" + repeat(")", 5000) + " }");
   REQUIRE(groups->sink.diagnostics().size() == 1);
   CHECK(groups->sink.diagnostics()[0].code == "E0107");
+}
+
+TEST_CASE("a flat operator chain is not nesting: 100k terms parse, dump and die") {
+  // Left-associative chains are left-deep trees, one level per term; the depth cap counts
+  // only real nesting, and every walk loops over a chain's left spine.
+  auto chain = [](const std::string& op, int n) {
+    std::string out = "a0";
+    for (int i = 1; i < n; ++i) out += " " + op + " a" + std::to_string(i);
+    return out;
+  };
+  CHECK(DumpWhere(chain("or", 3)) == "(or (or a0 a1) a2)");
+  CHECK(DumpWhere("a - b + c * d - e") == "(- (+ (- a b) (* c d)) e)");
+  for (std::string op : {"or", "and", "+", "-", "*", "/", "%"}) {
+    CAPTURE(op);
+    const std::string dump = DumpWhere(chain(op, 100000));
+    CHECK(dump.starts_with("(" + op + " (" + op + " "));
+    CHECK(dump.ends_with(" a99998) a99999)"));
+  }
+  // Mixed: comparisons joined by `and`, sums inside; and 65 real levels inside a chain.
+  std::string mixed = "x0 + 1 > 0";
+  for (int i = 1; i < 50000; ++i) mixed += " and x" + std::to_string(i) + " + 1 > " + std::to_string(i);
+  CHECK(DumpWhere(mixed).starts_with("(and (and "));
+  std::string deep_operand = "a or b or " + std::string(65, '(') + "c" + std::string(65, ')');
+  auto r = ParseText("pattern p { begin x where " + deep_operand + " }");
+  REQUIRE(r->sink.diagnostics().size() == 1);
+  CHECK(r->sink.diagnostics()[0].code == "E0107");
 }
 
 TEST_CASE("Parse survives hostile bytes") {
