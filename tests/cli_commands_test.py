@@ -23,6 +23,7 @@ import tempfile
 
 PATTERN = """pattern pair {
   key k
+  within 1h
   begin a where t == "a"
   followed_by b where t == "b"
 }
