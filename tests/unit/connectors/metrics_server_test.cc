@@ -252,6 +252,11 @@ double ProcessCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+// Not in sanitizer builds: UBSan's vptr check probes memory through a pipe when its type
+// cache misses, and with no descriptor left it reports a valid object as having an
+// invalid vptr (in fmt, spdlog, asio, doctest: any polymorphic call) and aborts. The
+// Release build (scripts/test.sh runs it first) runs this test.
+#if !defined(__SANITIZE_ADDRESS__)
 TEST_CASE("out of file descriptors: accepting backs off, open connections are served, it recovers") {
   MetricsRegistry registry;
   registry.AddCounter("tern_events_in_total", "Events read.").Add(7);
@@ -275,17 +280,16 @@ TEST_CASE("out of file descriptors: accepting backs off, open connections are se
   timeval tv{5, 0};
   ::setsockopt(later, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 
-  // The process's soft limit just above what is open, then every descriptor taken.
+  // The process's soft limit just above what is open, then every descriptor taken. While
+  // none is free this thread makes plain system calls only and checks afterwards (a failed
+  // check's report, and the sanitizers, want descriptors of their own).
   rlimit saved{};
   REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
   rlimit low = saved;
   low.rlim_cur = static_cast<rlim_t>(HighestOpenFd() + 8);
   REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
   std::vector<int> taken;
-  int fd;
-  while ((fd = ::dup(later)) >= 0) taken.push_back(fd);
-  const int dup_errno = errno;
-  struct Release {  // also when a REQUIRE below throws
+  struct Release {  // also if anything throws
     std::vector<int>& taken;
     const rlimit& saved;
     void operator()() {
@@ -295,32 +299,42 @@ TEST_CASE("out of file descriptors: accepting backs off, open connections are se
     }
     ~Release() { (*this)(); }
   } release{taken, saved};
-  CHECK(dup_errno == EMFILE);
+  taken.reserve(64);
+  int fd;
+  while ((fd = ::dup(later)) >= 0) taken.push_back(fd);
+  const int dup_errno = errno;
 
   // The kernel completes the connection on the listener's queue; the server's accept
   // fails with EMFILE for as long as nothing is freed.
-  REQUIRE(::connect(later, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(SendAll(later, get));
+  const bool connected = ::connect(later, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  const bool sent = SendAll(later, get);
   const double cpu_before = ProcessCpuSeconds();
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ::usleep(1000 * 1000);
   const double server_cpu = ProcessCpuSeconds() - cpu_before;  // this thread slept
-  // Re-arming at once spins a core (about 1 s per second on an idle machine, 0.3 s on a
-  // loaded one); backing off costs about a millisecond.
-  CHECK_MESSAGE(server_cpu < 0.05, "the server used " << server_cpu << " s of CPU in 1 s");
-
   // The connection it already has is served all the same.
-  REQUIRE(SendAll(open, get));
-  std::string served = ReadResponse(open);
-  CHECK(served.starts_with("HTTP/1.1 200 "));
-  CHECK(served.find("tern_events_in_total 7") != std::string::npos);
+  const bool asked = SendAll(open, get);
+  std::string served;
+  served.reserve(64 * 1024);
+  served = ReadResponse(open);
 
   // Descriptors free again: the waiting connection is accepted and answered.
   release();
+  CHECK(dup_errno == EMFILE);
+  CHECK(taken.empty());
+  REQUIRE(connected);
+  REQUIRE(sent);
+  // Re-arming at once spins a core (about 1 s per second on an idle machine, 0.3 s on a
+  // loaded one); backing off costs about a millisecond.
+  CHECK_MESSAGE(server_cpu < 0.05, "the server used " << server_cpu << " s of CPU in 1 s");
+  REQUIRE(asked);
+  CHECK(served.starts_with("HTTP/1.1 200 "));
+  CHECK(served.find("tern_events_in_total 7") != std::string::npos);
   std::string recovered = ReadResponse(later);
   CHECK(recovered.starts_with("HTTP/1.1 200 "));
   ::close(later);
   ::close(open);
 }
+#endif  // !defined(__SANITIZE_ADDRESS__)
 
 }  // namespace
 }  // namespace tern::connectors
