@@ -159,6 +159,9 @@ class Builder {
   void UpdateWithGreedyCondition(int state, Cond take);
   int CreateSingletonState(int sink);
   int CreateSingletonState(int sink, int proceed, Cond take, Cond ignore, bool optional);
+  // What entering a group changes, saved before and restored after compiling it.
+  GroupScopeState SaveGroupScope() const;
+  void RestoreGroupScope(const GroupScopeState& saved);
   int CreateGroupPatternState(PNode* group, int sink, int proceed, bool optional);
   int CreateLoopingGroupPatternState(PNode* group, int sink);
   void EnterGroup(PNode* group, bool exits);
@@ -553,9 +556,24 @@ void Builder::EnterGroup(PNode* group, bool exits) {
   current_ = group->raw;
 }
 
+GroupScopeState Builder::SaveGroupScope() const {
+  return {current_, following_, current_group_, group_until_,
+          group_entry_, as_head_, head_skip_, head_exits_};
+}
+
+void Builder::RestoreGroupScope(const GroupScopeState& saved) {
+  current_ = saved.current;
+  following_ = saved.following;
+  current_group_ = saved.group;
+  group_until_ = saved.until;
+  group_entry_ = saved.entry;
+  as_head_ = saved.as_head;
+  head_skip_ = saved.head_skip;
+  head_exits_ = saved.head_exits;
+}
+
 int Builder::CreateGroupPatternState(PNode* group, int sink, int proceed, bool optional) {
-  GroupScopeState saved{current_,     following_, current_group_, group_until_,
-                        group_entry_, as_head_,   head_skip_,     head_exits_};
+  const GroupScopeState saved = SaveGroupScope();
   Cond proceed_cond = TrueFunction();  // the enclosing group's
   EnterGroup(group, optional && proceed >= 0);
   int last_sink = CreateMiddleStates(sink, &head_skip_);
@@ -564,20 +582,12 @@ int Builder::CreateGroupPatternState(PNode* group, int sink, int proceed, bool o
     // The first state of an optional group can skip the whole group.
     AddProceed(last_sink, proceed, proceed_cond);
   }
-  current_ = saved.current;
-  following_ = saved.following;
-  current_group_ = saved.group;
-  group_until_ = saved.until;
-  group_entry_ = saved.entry;
-  as_head_ = saved.as_head;
-  head_skip_ = saved.head_skip;
-  head_exits_ = saved.head_exits;
+  RestoreGroupScope(saved);
   return last_sink;
 }
 
 int Builder::CreateLoopingGroupPatternState(PNode* group, int sink) {
-  GroupScopeState saved{current_,     following_, current_group_, group_until_,
-                        group_entry_, as_head_,   head_skip_,     head_exits_};
+  const GroupScopeState saved = SaveGroupScope();
   Cond proceed_cond = TrueFunction();  // the enclosing group's: `until` does not stop leaving
   int dummy = CreateState(group->name, nfa::StateType::kNormal, group->raw->stage);
   EnterGroup(group, true);
@@ -585,14 +595,7 @@ int Builder::CreateLoopingGroupPatternState(PNode* group, int sink) {
   last_sink = ConvertPattern(last_sink);
   AddProceed(last_sink, sink, proceed_cond);
   AddProceed(dummy, last_sink, proceed_cond);
-  current_ = saved.current;
-  following_ = saved.following;
-  current_group_ = saved.group;
-  group_until_ = saved.until;
-  group_entry_ = saved.entry;
-  as_head_ = saved.as_head;
-  head_skip_ = saved.head_skip;
-  head_exits_ = saved.head_exits;
+  RestoreGroupScope(saved);
   return last_sink;
 }
 

@@ -90,6 +90,13 @@ constexpr const char* kPatterns[] = {
          begin a where merchant matches "^m00[0-9]$" followed_by b where amount > 500 })",
 };
 
+void Load(engine::Engine& engine, const char* pattern) {
+  DiagnosticSink sink;
+  auto programs = compiler::CompileSource(std::make_shared<SourceFile>("a.tern", pattern), engine.schema(), sink);
+  REQUIRE(!sink.has_errors());
+  for (auto& p : programs) engine.AddProgram(p);
+}
+
 TEST_CASE("no allocation per event once warm") {
   const auto& patterns = kPatterns;
   // Each pattern alone (asked one by one), and routed key first through the start
@@ -103,10 +110,7 @@ TEST_CASE("no allocation per event once warm") {
     CAPTURE(pattern);
     CAPTURE(options.route_min_programs);
     engine::Engine engine(options);
-    DiagnosticSink sink;
-    auto programs = compiler::CompileSource(std::make_shared<SourceFile>("a.tern", pattern), engine.schema(), sink);
-    REQUIRE(!sink.has_errors());
-    for (auto& p : programs) engine.AddProgram(p);
+    Load(engine, pattern);
     engine::EventParser parser(engine.schema(), "ts");
 
     // Warm-up: the same key space and shape of stream, longer than the window
@@ -142,10 +146,7 @@ TEST_CASE("no allocation per late event once warm") {
     engine::Options options;
     options.late = policy;
     engine::Engine engine(options);
-    DiagnosticSink sink;
-    auto programs = compiler::CompileSource(std::make_shared<SourceFile>("a.tern", pattern), engine.schema(), sink);
-    REQUIRE(!sink.has_errors());
-    for (auto& p : programs) engine.AddProgram(p);
+    Load(engine, pattern);
     engine::EventParser parser(engine.schema(), "ts");
     uint64_t alerts = 0, quiet = 0;
     PushAll(engine, parser, Stream(300000, 2000, 0), &alerts, &quiet);
