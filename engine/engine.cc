@@ -470,8 +470,13 @@ struct Engine::Impl {
   // Fires every timer whose window has closed at watermark `time`. `time` may be
   // lower than the last one (a partition behind the others counts again): what fired
   // stays fired, and the windows that partition's events open close with its time.
+  //
+  // Runs twice per event: the test for a due timer is inline, the firing is not.
   void FireTimers(int64_t time) {
     fired_until = time;
+    if (!timers.empty() && timers.top().last_open < time) [[unlikely]] FireDue(time);
+  }
+  [[gnu::noinline]] void FireDue(int64_t time) {
     while (!timers.empty() && timers.top().last_open < time) {
       Timer t = timers.top();
       timers.pop();
@@ -673,7 +678,10 @@ size_t Engine::ReplacePrograms(std::vector<std::shared_ptr<const nfa::Program>> 
 
 void Engine::AddPartition(uint32_t partition) {
   Impl& m = *impl_;
-  if (partition >= m.partitions.size()) m.partitions.resize(partition + 1);
+  if (partition >= m.partitions.size()) {
+    m.partitions.resize(partition + 1);
+    ahead_limit_.resize(partition + 1, INT64_MAX);
+  }
   Partition& p = m.partitions[partition];
   p.declared = true;
   if (!p.seen) p.idle = false;
@@ -730,11 +738,20 @@ uint32_t Engine::StreamId(std::string_view name) {
 nfa::StoredEvent* Engine::NewEvent() { return impl_->events.Acquire(); }
 void Engine::Discard(nfa::StoredEvent* event) { impl_->events.Unref(event); }
 
+void Engine::SetAheadLimit(uint32_t partition, int64_t max_ts) {
+  int64_t limit;
+  if (__builtin_add_overflow(max_ts, impl_->options.max_ahead_ms, &limit)) limit = INT64_MAX;
+  if (impl_->options.max_ahead_ms > 0) ahead_limit_[partition] = limit;
+}
+
 bool Engine::Push(nfa::StoredEvent* e) {
   Impl& m = *impl_;
   e->id.seq = m.next_seq++;
   ++m.stats.events;
-  if (e->partition >= m.partitions.size()) m.partitions.resize(e->partition + 1);
+  if (e->partition >= m.partitions.size()) {
+    m.partitions.resize(e->partition + 1);
+    ahead_limit_.resize(e->partition + 1, INT64_MAX);
+  }
   Partition& part = m.partitions[e->partition];
   bool late = part.seen && e->ts() < SatSub(part.max_ts, m.options.lateness_ms);
   if (late) {
@@ -746,9 +763,12 @@ bool Engine::Push(nfa::StoredEvent* e) {
     }
     return true;
   }
+  if (!part.seen || e->ts() > part.max_ts) {
+    part.max_ts = std::max(part.max_ts, e->ts());
+    SetAheadLimit(e->partition, part.max_ts);
+  }
   part.seen = true;
   part.idle = false;
-  part.max_ts = std::max(part.max_ts, e->ts());
   const int64_t global = m.GlobalWatermark();
   if (m.options.lateness_ms <= 0) {
     m.Release(e, global);
@@ -765,29 +785,12 @@ bool Engine::Push(nfa::StoredEvent* e) {
   return false;
 }
 
-namespace {
-
-// CheckTime's refusal, out of line: the check runs per event and keeps no frame for
-// building strings.
-[[gnu::noinline, gnu::cold]] bool TooFarAhead(int64_t ts, int64_t max_ts, int64_t max_ahead_ms,
-                                              std::string* error) {
-  *error = "event time " + std::to_string(ts) + " is more than " + FormatDuration(max_ahead_ms) +
+bool Engine::TooFarAhead(uint32_t partition, int64_t ts, std::string* error) const {
+  const Impl& m = *impl_;
+  const int64_t max_ts = m.partitions[partition].max_ts;
+  *error = "event time " + std::to_string(ts) + " is more than " + FormatDuration(m.options.max_ahead_ms) +
            " ahead of the latest event time of its partition (" + std::to_string(max_ts) + ")";
   return false;
-}
-
-}  // namespace
-
-bool Engine::CheckTime(uint32_t partition, int64_t ts, std::string* error) const {
-  const Impl& m = *impl_;
-  if (m.options.max_ahead_ms <= 0 || partition >= m.partitions.size()) return true;
-  const Partition& part = m.partitions[partition];
-  // ts - max_ts, exactly: it may not fit an int64 (an INT64_MAX time after an INT64_MIN one).
-  if (!part.seen || ts <= part.max_ts ||
-      static_cast<uint64_t>(ts) - static_cast<uint64_t>(part.max_ts) <= static_cast<uint64_t>(m.options.max_ahead_ms)) {
-    return true;
-  }
-  return TooFarAhead(ts, part.max_ts, m.options.max_ahead_ms, error);
 }
 
 void Engine::Finish() {
@@ -891,6 +894,7 @@ bool Engine::Restore(std::string_view d) {
   std::unordered_map<uint64_t, nfa::StoredEvent*> events_by_seq;
   bool ok = true;
   m.partitions.assign(num_partitions, Partition{});
+  ahead_limit_.assign(num_partitions, INT64_MAX);
   for (Partition& p : m.partitions) {
     uint8_t seen;
     uint32_t n;
@@ -899,6 +903,7 @@ bool Engine::Restore(std::string_view d) {
       break;
     }
     p.seen = seen != 0;
+    if (p.seen) SetAheadLimit(static_cast<uint32_t>(&p - m.partitions.data()), p.max_ts);
     for (uint32_t i = 0; i < n && ok; ++i) {
       nfa::StoredEvent* e;
       ok = nfa::RestoreEvent(d, &pos, m.events, events_by_seq, &e);

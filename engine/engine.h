@@ -152,8 +152,14 @@ class Engine {
   // Options::max_ahead_ms ahead of the latest event time the partition has shown: the
   // caller treats it as malformed (dead letter, not pushed), so one absurd time does
   // not carry the watermark years ahead and make every later event late. Always true
-  // for a partition's first event.
-  bool CheckTime(uint32_t partition, int64_t ts, std::string* error) const;
+  // for a partition's first event. Inline: it runs per event, and the answer is one
+  // comparison with the partition's limit, kept by Push.
+  bool CheckTime(uint32_t partition, int64_t ts, std::string* error) const {
+    if (partition < ahead_limit_.size() && ts > ahead_limit_[partition]) [[unlikely]] {
+      return TooFarAhead(partition, ts, error);
+    }
+    return true;
+  }
 
   // An input partition that exists but has sent nothing yet (a Kafka partition just
   // assigned): until its first event or MarkIdle it holds back the watermark window
@@ -199,7 +205,16 @@ class Engine {
 
  private:
   struct Impl;
+  // CheckTime's refusal, out of line (cold).
+  bool TooFarAhead(uint32_t partition, int64_t ts, std::string* error) const;
+  // Keeps ahead_limit_[partition] in step with the partition's latest event time.
+  inline void SetAheadLimit(uint32_t partition, int64_t max_ts);
+
   std::unique_ptr<Impl> impl_;
+  // Per partition, the latest event time CheckTime accepts (its latest time seen plus
+  // Options::max_ahead_ms, saturated; INT64_MAX before its first event or when
+  // max_ahead_ms is 0). As long as Impl::partitions; a partition past the end accepts any.
+  std::vector<int64_t> ahead_limit_;
 };
 
 }  // namespace tern::engine

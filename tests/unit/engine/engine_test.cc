@@ -730,6 +730,16 @@ TEST_CASE("CheckTime: how far ahead of its partition an event may be") {
   CHECK_FALSE(d.engine.CheckTime(1, kMax, &error));  // 2^64 - 1 ahead: no overflow
   CHECK(d.engine.CheckTime(1, kMin + 1000, &error));
   CHECK_FALSE(d.engine.CheckTime(1, kMin + 1001, &error));
+  // A restored engine keeps the bound of each partition.
+  std::string snapshot;
+  d.engine.Snapshot(snapshot);
+  Driver restored(options);
+  restored.Load(R"(pattern p { begin a where t == "a" })");
+  REQUIRE(restored.engine.Restore(snapshot));
+  CHECK(restored.engine.CheckTime(0, 6000, &error));
+  CHECK_FALSE(restored.engine.CheckTime(0, 6001, &error));
+  CHECK_FALSE(restored.engine.CheckTime(1, kMin + 1001, &error));
+  CHECK(restored.engine.CheckTime(2, kMax, &error));
   options.max_ahead_ms = 0;  // no bound
   Driver unbounded(options);
   unbounded.Push(Ev(kMin, "k", "x"));
