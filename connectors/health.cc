@@ -124,7 +124,14 @@ ProbeAnswer Health::Evaluate(Probe probe, int64_t now_ms) {
     if (joined_.load(std::memory_order_relaxed)) {
       // Zero partitions is a standby member (more members than partitions): it is ready
       // to take over, and a rollout must not wait for it to get work.
-      checks.push_back({"partitions", true, std::to_string(partitions) + " assigned"});
+      const uint64_t rebuilding = rebuilding_.load(std::memory_order_relaxed);
+      if (rebuilding == 0) {
+        checks.push_back({"partitions", true, std::to_string(partitions) + " assigned"});
+      } else {
+        checks.push_back({"partitions", false,
+                          std::to_string(partitions) + " assigned, " + std::to_string(rebuilding) +
+                              " rebuilding their state (reading again from the committed offset)"});
+      }
     } else {
       checks.push_back({"partitions", false,
                         ever_joined_.load(std::memory_order_relaxed)

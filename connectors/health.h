@@ -54,6 +54,9 @@ class Health {
   // `joined`: the group has given this member its assignment (false again once it is
   // lost); `partitions`: how many it holds.
   void SetAssignment(bool joined, size_t partitions);
+  // Assigned partitions whose state is still being rebuilt (read again from the
+  // committed offset up to where the partition's log ended at assignment): not ready.
+  void SetRebuilding(size_t partitions) { rebuilding_.store(partitions, std::memory_order_relaxed); }
   // Messages handed to the producer and not yet acknowledged, and when the oldest of them
   // was first produced (steady ms; ignored when unacked is 0).
   void SetProducerBacklog(uint64_t unacked, int64_t oldest_produced_ms);
@@ -77,6 +80,7 @@ class Health {
   std::atomic<bool> joined_{false};
   std::atomic<bool> ever_joined_{false};
   std::atomic<uint64_t> partitions_{0};
+  std::atomic<uint64_t> rebuilding_{0};
   std::atomic<uint64_t> unacked_{0};
   std::atomic<int64_t> oldest_produced_ms_{0};
 

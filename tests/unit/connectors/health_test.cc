@@ -54,6 +54,21 @@ TEST_CASE("the answers' JSON: every check with its detail, the failed ones in re
         R"("producer":{"ok":true,"detail":"every message acknowledged"}}})" "\n");
 }
 
+TEST_CASE("partitions being rebuilt: not ready, live") {
+  Health h(Small(), 0);
+  SetHealthy(h, 0);
+  h.Beat();
+  h.SetRebuilding(1);
+  ProbeAnswer rebuilding = h.Evaluate(Probe::kReady, 10);
+  CHECK_FALSE(rebuilding.ok);
+  const std::string want =
+      R"j("partitions":{"ok":false,"detail":"2 assigned, 1 rebuilding their state (reading again from the committed offset)"})j";
+  CHECK(rebuilding.json.find(want) != std::string::npos);
+  CHECK(h.Evaluate(Probe::kLive, 10).ok);
+  h.SetRebuilding(0);
+  CHECK(h.Evaluate(Probe::kReady, 20).ok);
+}
+
 TEST_CASE("watchdog: no beat for longer than health.stall.timeout fails liveness and readiness") {
   Health h(Small(), 0);
   CHECK(h.Evaluate(Probe::kLive, 5000).ok);  // set-up before the loop's first beat
