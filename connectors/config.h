@@ -69,6 +69,7 @@ struct DaemonConfig {
   std::map<std::string, std::string> producer_properties;  // [kafka.producer], name -> text
   std::vector<std::string> input_topics;                    // input.topics; >= 1, none empty
   std::string time_field;                                   // input.time.field; not empty
+  std::string key_field;                                    // input.key.field; "" = unknown
   TimeFormat time_format = TimeFormat::kAuto;               // input.time.format
   int64_t lateness_ms = 0;                                  // input.lateness; 0..7 days
   int64_t max_ahead_ms = int64_t{365} * 86'400'000;        // input.time.max.ahead; 0 = none
