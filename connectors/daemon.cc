@@ -109,8 +109,6 @@ uint64_t Position(uint64_t topic_hash, int32_t partition, int64_t offset) {
          (static_cast<uint64_t>(offset) & ((uint64_t{1} << 40) - 1));
 }
 
-int64_t OffsetOf(uint64_t position) { return static_cast<int64_t>(position & ((uint64_t{1} << 40) - 1)); }
-
 // `v` in decimal, in `buf`.
 std::string_view Decimal(int64_t v, char (&buf)[24]) {
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -571,6 +569,7 @@ void Daemon::Impl::Handle(const Message& m, int64_t polled_ms) {
     if (!c.dead_letter_topic.empty()) send_copy(c.dead_letter_topic, error);
   } else {
     e->position = Position(part.topic_hash, m.partition(), m.offset());
+    e->offset = static_cast<uint64_t>(m.offset());
     e->partition = id;
     e->stream = part.stream;
     if (engine->Push(e)) {
@@ -621,9 +620,9 @@ void Daemon::Impl::HoldBoundEvents(const engine::Alert& a) {
     bool seen = id >= partitions.size();
     for (size_t j = 0; j < i && !seen; ++j) seen = a.bound[j].partition == id;
     if (seen) continue;
-    int64_t oldest = OffsetOf(a.bound[i].position);
+    int64_t oldest = static_cast<int64_t>(a.bound[i].offset);
     for (size_t j = i + 1; j < a.bound.size(); ++j) {
-      if (a.bound[j].partition == id) oldest = std::min(oldest, OffsetOf(a.bound[j].position));
+      if (a.bound[j].partition == id) oldest = std::min(oldest, static_cast<int64_t>(a.bound[j].offset));
     }
     partitions[id].marks.push_back({oldest, next_seq});
   }
@@ -673,7 +672,7 @@ void Daemon::Impl::Commit(bool sync) {
     // older than the record that completed it): the smallest offset of any.
     for (const Mark& mark : p.marks) safe = std::min(safe, mark.offset);
     if (id < live_positions.size() && live_positions[id] != UINT64_MAX) {
-      safe = std::min(safe, OffsetOf(live_positions[id]));
+      safe = std::min(safe, static_cast<int64_t>(live_positions[id]));
     }
     if (safe <= p.committed) continue;
     p.committed = safe;
