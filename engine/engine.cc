@@ -343,7 +343,8 @@ struct Engine::Impl {
     return static_cast<uint32_t>(stream_names.size() - 1);
   }
 
-  int64_t GlobalWatermark() const {
+  // Inline: Push calls it per event (GCC stops inlining it once a few callers share it).
+  [[gnu::always_inline]] int64_t GlobalWatermark() const {
     int64_t wm = INT64_MAX;
     bool any = false;
     for (const Partition& p : partitions) {
