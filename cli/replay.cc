@@ -262,6 +262,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
       continue;
     }
     event->position = line.number;
+    event->offset = line.number;
     event->partition = 0;
     event->stream = stream;
     if (engine.Push(event)) {

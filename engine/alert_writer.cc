@@ -77,7 +77,7 @@ void AlertWriter::Write(const nfa::Program& program, const nfa::SharedBuffer& bu
   alert.end = timeout ? output.end : (bindings_.empty() ? output.end : bindings_.back().event->ts());
   alert.key_json.assign(key_json);
   alert.bound.clear();
-  for (const Binding& b : bindings_) alert.bound.push_back({b.event->partition, b.event->position});
+  for (const Binding& b : bindings_) alert.bound.push_back({b.event->partition, b.event->position, b.event->offset});
 
   Fnv id;
   id.Add(program.name);

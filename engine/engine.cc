@@ -18,6 +18,15 @@
 // is registered (a late event's) closes at once (Schedule): state a late event
 // creates never outlives it, even when the watermark will not move again.
 //
+// Time without events (the daemon's state partitions). AdvancePartition is Push's
+// path for an event that concerns no program: the events a repartitioned source sent
+// elsewhere, or that the relevance filter (routing.h) kept away, still move their
+// partition's time, so the engine fires exactly what it would have fired had they been
+// pushed (they would have changed no key: the filter is the engine's own IsNoop, and a
+// key's time moves only with its own events and the watermark). AdvanceWatermark
+// fires timers against an outside time without moving any partition, for an engine
+// whose every partition is idle.
+//
 // Times are user input and may be anything an int64 holds. Window ends are
 // compared exactly (a window ending past INT64_MAX never closes at an event
 // time; only Finish, the end of time, closes it), and the watermark saturates.
@@ -35,6 +44,7 @@
 #include "base/pool_allocator.h"
 #include "engine/alert_writer.h"
 #include "engine/key_table.h"
+#include "engine/routing.h"
 #include "engine/start_filter.h"
 #include "nfa/eval.h"
 #include "nfa/nfa.h"
@@ -182,44 +192,13 @@ int64_t SatSub(int64_t a, int64_t b) {
   return r;
 }
 
-// Appends a key value to the key's identity bytes: a type tag, then the value.
-void EncodeKeyPart(const nfa::Value& v, std::string& out) {
-  out.push_back(static_cast<char>(v.kind == nfa::ValueKind::kMissing ? nfa::ValueKind::kNull : v.kind));
-  switch (v.kind) {
-    case nfa::ValueKind::kBool: out.push_back(v.b ? 1 : 0); break;
-    case nfa::ValueKind::kInt: out.append(reinterpret_cast<const char*>(&v.i), sizeof v.i); break;
-    case nfa::ValueKind::kDouble: {
-      // Integral doubles key the same as integers (1.0 and 1 are one key).
-      double d = v.d;
-      // (The range test first: converting a double outside int64, infinity included, to
-      // an integer is undefined.)
-      if (d > -9e18 && d < 9e18 && d == static_cast<double>(static_cast<int64_t>(d))) {
-        out.back() = static_cast<char>(nfa::ValueKind::kInt);
-        int64_t i = static_cast<int64_t>(d);
-        out.append(reinterpret_cast<const char*>(&i), sizeof i);
-      } else {
-        out.append(reinterpret_cast<const char*>(&d), sizeof d);
-      }
-      break;
-    }
-    case nfa::ValueKind::kString:
-    case nfa::ValueKind::kJson: {
-      uint32_t len = v.len;
-      out.append(reinterpret_cast<const char*>(&len), sizeof len);
-      out.append(v.str, v.len);
-      break;
-    }
-    default: break;
-  }
-}
-
 }  // namespace
 
 struct Engine::Impl {
-  explicit Impl(Options o) : options(o), buffer(&events) {}
+  Impl(std::shared_ptr<nfa::Schema> s, Options o) : options(o), schema(std::move(s)), buffer(&events) {}
 
   Options options;
-  nfa::Schema schema;
+  std::shared_ptr<nfa::Schema> schema;  // never null; possibly shared with other engines
   nfa::EventStore events;
   nfa::SharedBuffer buffer;
   nfa::Evaluator evaluator;
@@ -364,7 +343,8 @@ struct Engine::Impl {
     return static_cast<uint32_t>(stream_names.size() - 1);
   }
 
-  int64_t GlobalWatermark() const {
+  // Inline: Push calls it per event (GCC stops inlining it once a few callers share it).
+  [[gnu::always_inline]] int64_t GlobalWatermark() const {
     int64_t wm = INT64_MAX;
     bool any = false;
     for (const Partition& p : partitions) {
@@ -602,21 +582,18 @@ struct Engine::Impl {
   }
 };
 
-Engine::Engine(Options options) : impl_(std::make_unique<Impl>(options)) {}
-Engine::~Engine() {
-  // Release every partial match so the pools are consistent (and leak checkers quiet).
-  for (auto& rt : impl_->runtimes) {
-    for (auto& k : rt.keys.entries()) rt.nfa->Clear(k.state);
-  }
-  for (auto& p : impl_->partitions) {
-    while (!p.reorder.empty()) {
-      impl_->events.Unref(p.reorder.top());
-      p.reorder.pop();
-    }
-  }
-}
+Engine::Engine(Options options) : Engine(std::make_shared<nfa::Schema>(), options) {}
+Engine::Engine(std::shared_ptr<nfa::Schema> schema, Options options)
+    : impl_(std::make_unique<Impl>(schema != nullptr ? std::move(schema) : std::make_shared<nfa::Schema>(), options)) {}
+// Nothing to release one by one: the shared buffer's nodes and the events they and
+// the reorder buffers hold go with the buffer and the store, which the engine owns
+// (a revoked partition's engine with a million partial matches is freed in a few
+// hundred milliseconds, most of it the events' own buffers; releasing each partial
+// match first added a fifth). The keys' pooled vectors go back to this thread's pool.
+Engine::~Engine() = default;
 
-nfa::Schema& Engine::schema() { return impl_->schema; }
+nfa::Schema& Engine::schema() { return *impl_->schema; }
+const std::shared_ptr<nfa::Schema>& Engine::shared_schema() const { return impl_->schema; }
 
 void Engine::AddProgram(std::shared_ptr<const nfa::Program> program) { AddPrograms({std::move(program)}); }
 
@@ -696,13 +673,45 @@ void Engine::MarkIdle(uint32_t partition) {
   if (wm != INT64_MIN) m.FireTimers(wm);
 }
 
+void Engine::AdvancePartition(uint32_t partition, int64_t max_ts) {
+  // Push's path for an event that matches nothing (kept apart so Push stays as it is).
+  Impl& m = *impl_;
+  if (partition >= m.partitions.size()) {
+    m.partitions.resize(partition + 1);
+    ahead_limit_.resize(partition + 1, INT64_MAX);
+  }
+  Partition& part = m.partitions[partition];
+  if (part.seen && max_ts < SatSub(part.max_ts, m.options.lateness_ms)) return;  // a late event's
+  if (!part.seen || max_ts > part.max_ts) {
+    part.max_ts = std::max(part.max_ts, max_ts);
+    SetAheadLimit(partition, part.max_ts);
+  }
+  part.seen = true;
+  part.idle = false;
+  const int64_t global = m.GlobalWatermark();
+  if (m.options.lateness_ms > 0) {
+    int64_t wm = SatSub(part.max_ts, m.options.lateness_ms);
+    while (!part.reorder.empty() && part.reorder.top()->ts() <= wm) {
+      nfa::StoredEvent* next = part.reorder.top();
+      part.reorder.pop();
+      m.Release(next, global);
+    }
+  }
+  m.FireTimers(global);
+}
+
+void Engine::AdvanceWatermark(int64_t wm) {
+  Impl& m = *impl_;
+  m.FireTimers(std::max(m.GlobalWatermark(), wm));
+}
+
 void Engine::OldestLivePositions(std::vector<uint64_t>* per_partition) const {
   const Impl& m = *impl_;
   per_partition->assign(m.partitions.size(), UINT64_MAX);
   m.events.ForEachLive([&](const nfa::StoredEvent& e) {
     if (e.partition < per_partition->size()) {
       uint64_t& oldest = (*per_partition)[e.partition];
-      oldest = std::min(oldest, e.position);
+      oldest = std::min(oldest, e.offset);
     }
   });
 }
@@ -713,7 +722,7 @@ uint64_t Engine::OldestHeldPosition(uint32_t partition) const {
   auto copy = m.partitions[partition].reorder;  // a priority_queue cannot be iterated
   uint64_t oldest = UINT64_MAX;
   while (!copy.empty()) {
-    oldest = std::min(oldest, copy.top()->position);
+    oldest = std::min(oldest, copy.top()->offset);
     copy.pop();
   }
   return oldest;
@@ -824,7 +833,8 @@ void Engine::Finish() {
 
 namespace {
 
-constexpr uint8_t kEngineFormat = 1;
+// 2: events carry their offset (StoredEvent::offset).
+constexpr uint8_t kEngineFormat = 2;
 
 template <typename T>
 void PutPod(std::string& out, T v) {

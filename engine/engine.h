@@ -48,7 +48,8 @@ enum class AlertKind : uint8_t { kMatch, kTimeout };
 // An input event an alert bound: where it came from.
 struct BoundEvent {
   uint32_t partition = 0;  // input partition (nfa::StoredEvent::partition)
-  uint64_t position = 0;   // input position (nfa::StoredEvent::position)
+  uint64_t position = 0;   // identity (nfa::StoredEvent::position), what the alert id hashes
+  uint64_t offset = 0;     // where to read it again (nfa::StoredEvent::offset)
 };
 
 struct Alert {
@@ -114,13 +115,21 @@ struct PatternStats {
 // Thread: one engine thread. Locks: none.
 class Engine {
  public:
+  // An engine with a schema of its own.
   explicit Engine(Options options = {});
+  // An engine on a schema it shares with others (the daemon runs one engine per state
+  // partition, all on one schema, one EventParser and programs compiled once): the
+  // programs added must be compiled against `schema`. Another user may add slots to the
+  // schema at any time between events (slots are only ever added); events parsed before
+  // simply lack the new slots, which read as missing.
+  Engine(std::shared_ptr<nfa::Schema> schema, Options options = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   // Programs are compiled against schema(); add them before the first event.
   nfa::Schema& schema();
+  const std::shared_ptr<nfa::Schema>& shared_schema() const;
   void AddProgram(std::shared_ptr<const nfa::Program> program);
   // Adds several at once: the engine is rewired once, not once per program (each
   // rewiring rebuilds every program's Nfa: adding a hundred one by one costs a
@@ -170,11 +179,32 @@ class Engine {
   // messages): it stops holding back the watermark every window timer fires
   // against, until its next event. Alerts the advance produces go to alerts().
   void MarkIdle(uint32_t partition);
-  // The smallest input position among the events a partition's reorder buffer still
-  // holds (not yet matched), or UINT64_MAX: the daemon never commits an input offset
-  // at or past it.
+  // Partition `partition` has shown event time up to `max_ts` without an event for this
+  // engine (the source partition of a repartitioned stream whose events went to other
+  // engines, or a watermark-only record). The same as pushing an event at `max_ts` that
+  // concerns no program: the partition's latest time rises (never falls) and CheckTime's
+  // bound with it, it counts again if it was idle (unless `max_ts` is late, which changes
+  // nothing), its reorder buffer releases what its watermark now allows, and window
+  // timers fire against the global watermark (alerts go to alerts()). A later event of
+  // the partition older than max_ts - lateness is late. Not counted in Stats::events.
+  void AdvancePartition(uint32_t partition, int64_t max_ts);
+  // Closes the windows that end at or before `wm`, as if the global watermark were at
+  // least `wm`, without moving any partition's time: for an engine whose every partition
+  // is idle, `wm` is the time of the instance's other partitions. Alerts go to alerts().
+  // Not sticky: the timers fire now, and the watermark the engine fires against goes
+  // back to its own (the smallest partition watermark) at its next event, AdvancePartition
+  // or MarkIdle; until then a partial match whose window ends at or before `wm` closes
+  // as soon as it is made (Schedule: the fired-until mark is `wm` meanwhile). Its
+  // partitions' later events are not late for it, but the windows it closed stay closed
+  // (a key's runs are then as a late event would find them). Reorder buffers release
+  // nothing (their partitions' watermarks did not move).
+  void AdvanceWatermark(int64_t wm);
+  // The smallest offset (nfa::StoredEvent::offset) among the events a partition's
+  // reorder buffer still holds (not yet matched), or UINT64_MAX: the daemon never
+  // commits an input offset at or past it.
   uint64_t OldestHeldPosition(uint32_t partition) const;
-  // Per input partition, the smallest position of an event the engine still holds:
+  // Per input partition, the smallest offset (nfa::StoredEvent::offset, not the
+  // position) of an event the engine still holds:
   // waiting in a reorder buffer, or bound in a live partial match (UINT64_MAX when
   // none). Reading a partition again from there rebuilds every partial match that
   // involves it, so the daemon commits no offset past it (at-least-once across a

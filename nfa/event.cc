@@ -24,6 +24,7 @@ StoredEvent* EventStore::Acquire() {
   e->refs = 1;
   e->id = {};
   e->position = 0;
+  e->offset = 0;
   e->partition = 0;
   e->stream = 0;
   e->payload.clear();

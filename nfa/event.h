@@ -32,7 +32,13 @@ struct EventId {
 // Thread: engine thread. Locks: none.
 struct StoredEvent {
   EventId id;
-  uint64_t position = 0;     // input position (replay: line number; Kafka: partition/offset)
+  // The event's identity, which alert ids hash (replay: line number; Kafka: the source
+  // topic, partition and offset), the same whichever engine input it came through.
+  uint64_t position = 0;
+  // Where to read it again in the engine input partition it came through (replay: line
+  // number; Kafka: the offset in that partition, a repartition topic's for a shuffled
+  // event): what OldestLivePositions, OldestHeldPosition and Alert::bound report.
+  uint64_t offset = 0;
   uint32_t partition = 0;    // input partition (each has its own watermark)
   uint32_t stream = 0;       // input stream (for `from`)
   uint32_t refs = 0;         // holders: the engine while processing, buffer nodes, reorder buffer

@@ -59,6 +59,7 @@ void SerializeEvent(const StoredEvent& event, std::string& out) {
   Put<int64_t>(out, e->id.ts);
   Put<uint64_t>(out, e->id.seq);
   Put<uint64_t>(out, e->position);
+  Put<uint64_t>(out, e->offset);
   Put<uint32_t>(out, e->partition);
   Put<uint32_t>(out, e->stream);
   PutBytes(out, e->payload);
@@ -122,10 +123,10 @@ bool RestoreEvent(std::string_view data, size_t* pos, EventStore& store,
                   std::unordered_map<uint64_t, StoredEvent*>& events_by_seq, StoredEvent** out) {
   Reader in(data.substr(*pos));
   EventId id;
-  uint64_t position;
+  uint64_t position, offset;
   uint32_t partition, stream, nslots;
   std::string_view payload;
-  if (!in.Get(&id.ts) || !in.Get(&id.seq) || !in.Get(&position) || !in.Get(&partition) ||
+  if (!in.Get(&id.ts) || !in.Get(&id.seq) || !in.Get(&position) || !in.Get(&offset) || !in.Get(&partition) ||
       !in.Get(&stream) || !in.GetBytes(&payload) || !in.Get(&nslots)) {
     return false;
   }
@@ -179,6 +180,7 @@ bool RestoreEvent(std::string_view data, size_t* pos, EventStore& store,
   StoredEvent* e = store.Acquire();  // the map holds this reference
   e->id = id;
   e->position = position;
+  e->offset = offset;
   e->partition = partition;
   e->stream = stream;
   e->payload.assign(payload);

@@ -16,7 +16,8 @@
 
 namespace tern::nfa {
 
-inline constexpr uint8_t kKeyStateFormat = 1;  // first byte of every record
+// First byte of every record. 2: events carry their offset (StoredEvent::offset).
+inline constexpr uint8_t kKeyStateFormat = 2;
 
 // One event, with its slot values (used by key records and the engine's reorder buffer).
 void SerializeEvent(const StoredEvent& event, std::string& out);

@@ -16,6 +16,14 @@
 //     TERN_PROPERTY_SEED the first seed (case i uses seed + i). A failing case
 //     prints its seed, the pattern text, the stream, the missing and the
 //     unexpected matches, and a shrunk version of the same failure.
+//  3. The relevance filter (engine::RelevanceFilter::MayConcern): every pattern of
+//     tests/cases and the conformance cases, and random patterns (keyed or not,
+//     with on_timeout now and then) over random keyed streams with events no
+//     pattern names, fed as the daemon feeds a state partition — only the events
+//     the filter lets through, the time of the others carried by
+//     Engine::AdvancePartition — give exactly the alerts (ids and order) of
+//     feeding every event, per program and per set of programs, with and without
+//     lateness, over one or two partitions, with and without Finish.
 //
 // The conformance cases are found through TERN_CONFORMANCE_DIR, else
 // TERN_SOURCE_DIR/../shared/conformance (compile definition), else a few
@@ -41,6 +49,8 @@
 #include "dsl/dsl.h"
 #include "engine/engine.h"
 #include "engine/event_parser.h"
+#include "engine/routing.h"
+#include "nfa/schema.h"
 #include "tests/reference/reference_matcher.h"
 
 namespace tern::reference {
@@ -872,6 +882,229 @@ TEST_CASE("property: the engine agrees with the reference on random patterns and
     CHECK(until_matters * 200 >= iterations);
     CHECK(next_head_skipped * 200 >= iterations);
   }
+}
+
+// ---------------------------------------------------------------- the relevance filter
+
+struct Feeding {
+  int64_t lateness_ms = 0;
+  uint32_t partitions = 1;  // line i goes to partition i % partitions
+  bool finish = true;
+};
+
+struct Fed {
+  std::string error;
+  std::vector<std::string> alerts;  // (a program's, when one is given) JSON, in order
+  size_t events = 0;                // accepted events
+  size_t pushed = 0;                // of which pushed (the rest carried by AdvancePartition)
+};
+
+// Feeds `lines` to one engine running the programs of `text` (only programs[only]
+// when only >= 0), every event (filtered = false) or only those the relevance filter
+// lets through for one of the programs, the others' time given by AdvancePartition.
+Fed FeedEngine(const std::string& text, const std::vector<std::string>& lines, const std::string& time_field,
+               const Feeding& how, bool filtered, int only, int* num_programs = nullptr) {
+  Fed r;
+  auto schema = std::make_shared<nfa::Schema>();
+  DiagnosticSink sink;
+  auto programs = compiler::CompileSource(std::make_shared<SourceFile>("f.tern", text), *schema, sink);
+  if (sink.has_errors() || programs.empty()) {
+    r.error = "compile failed:\n" + RenderAll(sink.diagnostics());
+    return r;
+  }
+  if (num_programs != nullptr) *num_programs = static_cast<int>(programs.size());
+  if (only >= 0) programs = {programs[static_cast<size_t>(only)]};
+  engine::Options options;
+  options.lateness_ms = how.lateness_ms;
+  engine::Engine engine(schema, options);
+  engine.AddPrograms(programs);
+  engine::RelevanceFilter filter(programs);
+  engine::EventParser parser(*schema, time_field);
+  const uint32_t stream = engine.StreamId("input");
+  if (filter.StreamId("input") != stream) {
+    r.error = "stream ids differ";
+    return r;
+  }
+  auto collect = [&] {
+    for (const engine::Alert& a : engine.alerts()) r.alerts.push_back(a.json);
+    engine.alerts().clear();
+  };
+  for (size_t i = 0; i < lines.size(); ++i) {
+    nfa::StoredEvent* e = engine.NewEvent();
+    std::string err;
+    const uint32_t partition = static_cast<uint32_t>(i % how.partitions);
+    if (!parser.Parse(lines[i], *e, &err) || !engine.CheckTime(partition, e->ts(), &err)) {
+      engine.Discard(e);
+      continue;
+    }
+    ++r.events;
+    e->position = e->offset = i + 1;
+    e->partition = partition;
+    e->stream = stream;
+    bool concern = !filtered;
+    for (size_t p = 0; p < programs.size() && !concern; ++p) concern = filter.MayConcern(p, *e);
+    if (concern) {
+      ++r.pushed;
+      engine.Push(e);
+    } else {
+      const int64_t ts = e->ts();
+      engine.Discard(e);
+      engine.AdvancePartition(partition, ts);
+    }
+    collect();
+  }
+  if (how.finish) engine.Finish();
+  collect();
+  return r;
+}
+
+std::string Show(const std::vector<std::string>& alerts) {
+  std::string out;
+  for (const std::string& a : alerts) out += "  " + a + "\n";
+  return out.empty() ? "  (none)\n" : out;
+}
+
+// The filtered feedings of `text` against the full one, for every Feeding; adds up
+// the events accepted and pushed. Returns a description of the first difference.
+std::string CheckFiltered(const std::string& text, const std::vector<std::string>& lines,
+                          const std::string& time_field, size_t* events, size_t* pushed, size_t* alerts) {
+  for (int64_t lateness : {0, 3}) {
+    for (uint32_t partitions : {1u, 2u}) {
+      for (bool finish : {true, false}) {
+        const Feeding how{lateness, partitions, finish};
+        const std::string variant = "lateness " + std::to_string(lateness) + "ms, " +
+                                    std::to_string(partitions) + " partitions, " +
+                                    (finish ? "Finish" : "open end") + "\n";
+        int num_programs = 0;
+        Fed full = FeedEngine(text, lines, time_field, how, false, -1, &num_programs);
+        if (!full.error.empty()) return full.error;
+        Fed all = FeedEngine(text, lines, time_field, how, true, -1);
+        *events += all.events;
+        *pushed += all.pushed;
+        *alerts += full.alerts.size();
+        if (all.alerts != full.alerts) {
+          return variant + "filtered for any program:\n" + Show(all.alerts) + "every event:\n" + Show(full.alerts);
+        }
+        if (num_programs == 1) continue;
+        for (int p = 0; p < num_programs; ++p) {
+          Fed one_full = FeedEngine(text, lines, time_field, how, false, p);
+          Fed one = FeedEngine(text, lines, time_field, how, true, p);
+          *events += one.events;
+          *pushed += one.pushed;
+          if (one.alerts != one_full.alerts) {
+            return variant + "program " + std::to_string(p) + " filtered:\n" + Show(one.alerts) +
+                   "every event:\n" + Show(one_full.alerts);
+          }
+        }
+      }
+    }
+  }
+  return {};
+}
+
+TEST_CASE("relevance filter: the cases' patterns give the same alerts fed only the events that may concern them") {
+  std::vector<fs::path> roots;
+#ifdef TERN_SOURCE_DIR
+  roots.push_back(fs::path(TERN_SOURCE_DIR) / "tests" / "cases");
+#endif
+  if (fs::path c = ConformanceDir(); !c.empty()) roots.push_back(c);
+  REQUIRE(!roots.empty());
+  std::vector<fs::path> patterns;
+  for (const fs::path& root : roots) {
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+      if (entry.is_regular_file() && entry.path().extension() == ".tern" &&
+          fs::exists(entry.path().parent_path() / "input.jsonl")) {
+        patterns.push_back(entry.path());
+      }
+    }
+  }
+  std::sort(patterns.begin(), patterns.end());
+  size_t checked = 0, events = 0, pushed = 0, alerts = 0;
+  for (const fs::path& path : patterns) {
+    const fs::path dir = path.parent_path();
+    std::string time_field = "ts";
+    if (fs::exists(dir / "args")) {
+      const std::string args = ReadFile(dir / "args");
+      const size_t at = args.find("--time-field \"");
+      if (at != std::string::npos) {
+        const size_t begin = at + 14;
+        time_field = args.substr(begin, args.find('"', begin) - begin);
+      }
+    }
+    const std::string text = ReadFile(path);
+    {
+      DiagnosticSink sink;
+      nfa::Schema schema;
+      if (compiler::CompileSource(std::make_shared<SourceFile>("f.tern", text), schema, sink).empty() ||
+          sink.has_errors()) {
+        continue;  // a diagnostics case
+      }
+    }
+    ++checked;
+    const std::string diff = CheckFiltered(text, Lines(ReadFile(dir / "input.jsonl")), time_field, &events,
+                                           &pushed, &alerts);
+    INFO(path.string(), "\n", text);
+    CHECK_MESSAGE(diff.empty(), diff);
+  }
+  MESSAGE(checked, " patterns, ", events, " events fed filtered, ", pushed, " of them pushed, ", alerts,
+          " alerts");
+  CHECK(checked >= 150);
+  CHECK(pushed * 10 < events * 9);  // the filter leaves out a good share
+}
+
+// A random keyed stream: names from the alphabet and "z" (no pattern names it), keys
+// that the engine takes as equal (1 and 1.0) or not.
+std::vector<std::string> RandomKeyedStream(Rng& r, int alphabet) {
+  std::vector<std::string> out;
+  const int n = r.Uniform(4, 14);
+  int64_t ts = r.Uniform(0, 5);
+  const char* const keys[] = {"1", "1.0", "2", "\"2\""};
+  for (int i = 0; i < n; ++i) {
+    ts += r.Uniform(0, 3);
+    if (r.Chance(15)) ts -= r.Uniform(1, 6);  // out of order: reordered, or late
+    std::string name = r.Chance(30) ? "z" : kNames[r.Uniform(0, alphabet - 1)];
+    std::string line = "{\"id\":" + std::to_string(i + 1) + ",\"ts\":" + std::to_string(ts) + ",\"name\":\"" +
+                       name + "\",\"k\":" + keys[r.Uniform(0, 3)] + "}";
+    out.push_back(line);
+  }
+  return out;
+}
+
+TEST_CASE("relevance filter: random patterns give the same alerts fed only the events that may concern them") {
+  const uint64_t base = EnvNumber("TERN_PROPERTY_SEED", 20240501);
+  const uint64_t iterations = EnvNumber("TERN_PROPERTY_ITERATIONS", 5000) / 5;
+  MESSAGE("relevance property test: seeds ", base, " .. ", base + iterations - 1);
+  size_t events = 0, pushed = 0, alerts = 0, failures = 0, keyed = 0, with_timeout = 0;
+  for (uint64_t i = 0; i < iterations; ++i) {
+    const uint64_t seed = base + i;
+    Rng r{seed};
+    const int alphabet = r.Uniform(3, 4);
+    Pattern p = RandomPattern(r, alphabet);
+    std::string text = Render(p);
+    const size_t body = text.find('\n') + 1;
+    if (r.Chance(60)) {
+      text.insert(body, "  key k\n");
+      ++keyed;
+    }
+    if (p.within_ms > 0 && r.Chance(50)) {
+      text.insert(text.rfind('}'), "  on_timeout emit { n = 1 }\n");
+      ++with_timeout;
+    }
+    // A second pattern now and then: the filter must let through what either needs.
+    if (r.Chance(25)) text += Render(RandomPattern(r, alphabet)).replace(8, 1, "q");
+    const std::vector<std::string> lines = RandomKeyedStream(r, alphabet);
+    const std::string diff = CheckFiltered(text, lines, "ts", &events, &pushed, &alerts);
+    if (diff.empty()) continue;
+    if (++failures <= 5) {
+      std::string stream;
+      for (const std::string& l : lines) stream += l + "\n";
+      FAIL_CHECK("seed " << seed << "\n" << text << stream << diff);
+    }
+  }
+  MESSAGE(iterations, " cases (", keyed, " keyed, ", with_timeout, " with on_timeout), ", events,
+          " events fed filtered, ", pushed, " pushed, ", alerts, " alerts, ", failures, " differences");
+  CHECK(failures == 0);
+  CHECK(pushed * 100 < events * 95);  // the filter leaves out some
 }
 
 }  // namespace

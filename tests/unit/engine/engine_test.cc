@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -47,7 +49,7 @@ Run Replay(const std::string& pattern, const std::string& events, Options option
     nfa::StoredEvent* e = engine.NewEvent();
     std::string err;
     REQUIRE_MESSAGE(parser.Parse(line, *e, &err), err);
-    e->position = ++n;
+    e->position = e->offset = ++n;
     e->stream = stream_id;
     run.late.push_back(engine.Push(e));
     for (auto& a : engine.alerts()) run.alerts.push_back(a.json);
@@ -84,7 +86,7 @@ struct Driver {
     nfa::StoredEvent* e = engine.NewEvent();
     std::string err;
     REQUIRE_MESSAGE(parser.Parse(line, *e, &err), err);
-    e->position = ++position;
+    e->position = e->offset = ++position;
     e->partition = partition;
     engine.Push(e);
     Collect();
@@ -761,6 +763,246 @@ TEST_CASE("late policy: match matches late events where they arrive, drop leaves
   CHECK(dropped.late == matched.late);  // reported late either way (the late output)
   CHECK(dropped.stats.late == 2);
   CHECK(dropped.stats.events == 5);
+}
+
+// ---------------------------------------------------------------- one engine per state partition
+
+TEST_CASE("engines on one shared schema: programs compiled once, slots added by another engine's reload") {
+  auto schema = std::make_shared<nfa::Schema>();
+  auto compile = [&](const char* source) {
+    DiagnosticSink sink;
+    auto programs = compiler::CompileSource(std::make_shared<SourceFile>("t.tern", source), *schema, sink);
+    REQUIRE_MESSAGE(!sink.has_errors(), RenderAll(sink.diagnostics()));
+    return programs;
+  };
+  const auto v1 = compile(R"(pattern ab { key u begin a where t == "a" followed_by b where t == "b" })");
+  Engine one(schema), two(schema);
+  CHECK(&one.schema() == schema.get());
+  CHECK(two.shared_schema() == schema);
+  one.AddPrograms(v1);
+  two.AddPrograms(v1);  // the same compiled programs
+  EventParser parser(*schema, "ts");  // one parser for both
+  uint64_t position = 0;
+  auto push = [&](Engine& engine, const std::string& line) {
+    nfa::StoredEvent* e = engine.NewEvent();
+    std::string err;
+    REQUIRE_MESSAGE(parser.Parse(line, *e, &err), err);
+    e->position = e->offset = ++position;
+    engine.Push(e);
+    std::vector<std::string> alerts;
+    for (auto& a : engine.alerts()) alerts.push_back(a.json);
+    engine.alerts().clear();
+    return alerts;
+  };
+  CHECK(push(one, R"({"ts":1,"u":"x","t":"a"})").empty());
+  CHECK(push(two, R"({"ts":1,"u":"y","t":"a"})").empty());
+  const uint32_t slots = schema->size();
+  // A new version reads a field no slot had: compiling it grows the schema under both
+  // engines, and `one` keeps running the old programs on events with more slots.
+  const auto v2 = compile(R"(pattern ab { key u begin a where t == "a" followed_by b where t == "b" }
+pattern big { key u begin a where t == "a" and n > 5 })");
+  CHECK(schema->size() > slots);
+  CHECK(two.ReplacePrograms(v2) == 1);
+  auto r = push(one, R"({"ts":2,"u":"x","t":"b","n":9})");
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("pattern":"ab","kind":"match","key":"x")"));
+  r = push(two, R"({"ts":2,"u":"y","t":"b"})");
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("pattern":"ab","kind":"match","key":"y")"));
+  r = push(two, R"({"ts":3,"u":"y","t":"a","n":9})");
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("pattern":"big")"));
+  CHECK(two.stats().live_runs == 1);  // ab waits for a b of y
+  // `one` reloads too; the partial match `two` holds is its own.
+  CHECK(push(one, R"({"ts":4,"u":"x","t":"a"})").empty());
+  CHECK(one.ReplacePrograms(v2) == 1);
+  CHECK(one.stats().live_runs == 1);
+  r = push(one, R"({"ts":5,"u":"z","t":"a","n":6})");
+  REQUIRE(r.size() == 1);
+  CHECK(Contains(r[0], R"("pattern":"big","kind":"match","key":"z")"));
+  CHECK(one.stats().live_runs == 2);
+  CHECK(two.stats().live_runs == 1);
+  // The default constructor still makes an engine a schema of its own.
+  Engine own;
+  CHECK(own.shared_schema() != schema);
+  CHECK(own.schema().size() == 0);
+}
+
+TEST_CASE("positions are identities (alert ids), offsets where to read again") {
+  const char* pattern = R"(pattern ab { key u begin a where t == "a" followed_by b where t == "b" })";
+  Options options;
+  options.lateness_ms = 10;
+  std::vector<std::string> ids;
+  for (uint64_t shift : {0, 1000}) {
+    Driver d(options);
+    d.Load(pattern);
+    auto push = [&](const std::string& line, uint64_t position, uint64_t offset) {
+      nfa::StoredEvent* e = d.engine.NewEvent();
+      std::string err;
+      REQUIRE_MESSAGE(d.parser.Parse(line, *e, &err), err);
+      e->position = position;
+      e->offset = offset;
+      d.engine.Push(e);
+    };
+    push(R"({"ts":1,"u":"x","t":"a"})", 7, 70 + shift);
+    push(R"({"ts":30,"u":"y","t":"c"})", 8, 80 + shift);  // releases ts 1; held
+    CHECK(d.engine.OldestHeldPosition(0) == 80 + shift);
+    std::vector<uint64_t> live;
+    d.engine.OldestLivePositions(&live);
+    REQUIRE(live.size() == 1);
+    CHECK(live[0] == 70 + shift);  // the a, bound in a partial match
+    push(R"({"ts":31,"u":"x","t":"b"})", 9, 90 + shift);
+    d.engine.Finish();
+    REQUIRE(d.engine.alerts().size() == 1);
+    const Alert& a = *d.engine.alerts().begin();
+    REQUIRE(a.bound.size() == 2);
+    CHECK(a.bound[0].position == 7);
+    CHECK(a.bound[0].offset == 70 + shift);
+    CHECK(a.bound[1].position == 9);
+    CHECK(a.bound[1].offset == 90 + shift);
+    ids.push_back(a.id);
+  }
+  CHECK(ids[0] == ids[1]);  // other offsets, same identities: same alert
+}
+
+TEST_CASE("AdvancePartition: a partition's time without an event, as an event that matches nothing") {
+  const char* cart = R"(pattern cart { key u within 10ms
+      begin add where t == "add" not_followed_by buy where t == "buy" })";
+  SUBCASE("window timers fire against the global watermark") {
+    Driver d;
+    d.Load(cart);
+    d.engine.AddPartition(1);
+    d.Push(R"({"ts":0,"u":"a","t":"add"})", 0);
+    d.Push(R"({"ts":100,"u":"b","t":"view"})", 0);
+    CHECK(d.alerts.empty());  // partition 1 holds the watermark back
+    d.engine.AdvancePartition(1, 5);
+    d.Collect();
+    CHECK(d.alerts.empty());  // at 5: the window [0, 10) is open
+    d.engine.AdvancePartition(1, 10);
+    d.Collect();
+    REQUIRE(d.alerts.size() == 1);
+    CHECK(Contains(d.alerts[0], R"("key":"a")"));
+    CHECK(d.engine.stats().events == 2);  // not an event
+    // Its time never falls: an event older than it is late, as after a pushed event at 10.
+    d.engine.AdvancePartition(1, 3);
+    nfa::StoredEvent* e = d.engine.NewEvent();
+    std::string err;
+    REQUIRE(d.parser.Parse(R"({"ts":9,"u":"c","t":"add"})", *e, &err));
+    e->partition = 1;
+    CHECK(d.engine.Push(e));  // late
+  }
+  SUBCASE("an idle partition counts again, unless the time is late") {
+    Driver d;
+    d.Load(cart);
+    d.Push(R"({"ts":0,"u":"a","t":"add"})", 0);
+    d.Push(R"({"ts":5,"u":"b","t":"view"})", 1);
+    d.engine.MarkIdle(1);
+    d.engine.AdvancePartition(1, 4);  // late for partition 1 (at 5): stays idle
+    d.Push(R"({"ts":100,"u":"c","t":"view"})", 0);
+    REQUIRE(d.alerts.size() == 1);  // partition 1 idle: the watermark is 100
+    d.Push(R"({"ts":100,"u":"d","t":"add"})", 0);
+    d.engine.AdvancePartition(1, 50);  // counts again: holds the watermark at 50
+    d.Push(R"({"ts":200,"u":"e","t":"view"})", 0);
+    CHECK(d.alerts.size() == 1);
+    d.engine.AdvancePartition(1, 200);
+    d.Collect();
+    CHECK(d.alerts.size() == 2);
+  }
+  SUBCASE("the reorder buffer releases what the new watermark allows") {
+    Options late;
+    late.lateness_ms = 10;
+    Driver d(late);
+    d.Load(R"(pattern p { begin a where t == "a" })");
+    d.Push(R"({"ts":5,"t":"a"})");
+    CHECK(d.alerts.empty());
+    CHECK(d.engine.OldestHeldPosition(0) == 1);
+    d.engine.AdvancePartition(0, 14);  // watermark 4
+    d.Collect();
+    CHECK(d.alerts.empty());
+    d.engine.AdvancePartition(0, 15);  // watermark 5
+    d.Collect();
+    CHECK(d.alerts.size() == 1);
+    CHECK(d.engine.OldestHeldPosition(0) == UINT64_MAX);
+  }
+  SUBCASE("CheckTime's bound moves with it") {
+    Options options;
+    options.max_ahead_ms = 1000;
+    Driver d(options);
+    d.Load(cart);
+    std::string error;
+    d.engine.AdvancePartition(3, 5000);
+    CHECK(d.engine.CheckTime(3, 6000, &error));
+    CHECK_FALSE(d.engine.CheckTime(3, 6001, &error));
+    d.engine.AdvancePartition(3, 1);  // never falls
+    CHECK_FALSE(d.engine.CheckTime(3, 6001, &error));
+    d.engine.AdvancePartition(3, 7000);
+    CHECK(d.engine.CheckTime(3, 8000, &error));
+  }
+}
+
+TEST_CASE("AdvanceWatermark: external time closes windows of an idle engine, its partitions' time unmoved") {
+  const char* cart = R"(pattern cart { key u within 10ms
+      begin add where t == "add" not_followed_by buy where t == "buy" })";
+  Driver d;
+  d.Load(cart);
+  d.Push(R"({"ts":0,"u":"a","t":"add"})", 0);
+  d.engine.MarkIdle(0);
+  d.Collect();
+  CHECK(d.alerts.empty());  // every partition idle: no watermark of its own
+  d.engine.AdvanceWatermark(9);
+  d.Collect();
+  CHECK(d.alerts.empty());
+  d.engine.AdvanceWatermark(50);  // the instance's other partitions are at 50
+  d.Collect();
+  REQUIRE(d.alerts.size() == 1);
+  CHECK(Contains(d.alerts[0], R"("key":"a")"));
+  // The partition's own later events are not late, and their windows close with its
+  // own time (or the next external time), not at once.
+  nfa::StoredEvent* e = d.engine.NewEvent();
+  std::string err;
+  REQUIRE(d.parser.Parse(R"({"ts":20,"u":"b","t":"add"})", *e, &err));
+  CHECK_FALSE(d.engine.Push(e));
+  d.Collect();
+  CHECK(d.alerts.size() == 1);
+  CHECK(d.engine.stats().live_runs == 1);
+  d.engine.AdvanceWatermark(25);  // the window [20, 30) is still open
+  d.Collect();
+  CHECK(d.alerts.size() == 1);
+  d.engine.AdvanceWatermark(10);  // below the engine's own watermark: nothing
+  d.Collect();
+  CHECK(d.alerts.size() == 1);
+  d.Push(R"({"ts":30,"u":"c","t":"view"})", 0);  // its own time closes the window
+  REQUIRE(d.alerts.size() == 2);
+  CHECK(Contains(d.alerts[1], R"("key":"b")"));
+}
+
+// Destroying an engine (a revoked state partition) with live state releases it all.
+// TERN_DESTROY_RUNS sets the number of partial matches (the report measured 1M).
+TEST_CASE("an engine with many live partial matches is destroyed quickly and its stats are cheap") {
+  const char* env = std::getenv("TERN_DESTROY_RUNS");
+  const uint64_t runs = env != nullptr && *env != 0 ? std::strtoull(env, nullptr, 10) : 20000;
+  auto d = std::make_unique<Driver>();
+  d->Load(R"(pattern ab { key u begin a where t == "a" followed_by b where t == "b" })");
+  const uint64_t keys = runs / 4;
+  for (uint64_t i = 0; i < runs; ++i) {
+    nfa::StoredEvent* e = d->engine.NewEvent();
+    std::string err;
+    REQUIRE(d->parser.Parse("{\"ts\":" + std::to_string(i) + ",\"u\":" + std::to_string(i % keys) + ",\"t\":\"a\"}",
+                            *e, &err));
+    d->engine.Push(e);
+  }
+  const auto stats_begin = std::chrono::steady_clock::now();
+  const Stats stats = d->engine.stats();
+  const auto stats_end = std::chrono::steady_clock::now();
+  CHECK(stats.live_runs == runs);
+  CHECK(stats.live_keys == keys);
+  CHECK(stats.events == runs);
+  const auto begin = std::chrono::steady_clock::now();
+  d.reset();
+  const auto end = std::chrono::steady_clock::now();
+  MESSAGE("destroying an engine with ", runs, " partial matches over ", keys, " keys: ",
+          std::chrono::duration<double, std::milli>(end - begin).count(), " ms; stats(): ",
+          std::chrono::duration<double, std::micro>(stats_end - stats_begin).count(), " us");
 }
 
 }  // namespace

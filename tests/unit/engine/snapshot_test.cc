@@ -24,6 +24,15 @@ std::unique_ptr<Engine> Make(const std::string& pattern, Options options) {
   return engine;
 }
 
+// The alert, and where its bound events are (identity and offset, which a restore keeps).
+std::string Describe(const Alert& a) {
+  std::string out = a.json;
+  for (const BoundEvent& b : a.bound) {
+    out += " " + std::to_string(b.partition) + "/" + std::to_string(b.position) + "@" + std::to_string(b.offset);
+  }
+  return out;
+}
+
 void Feed(Engine& engine, const std::vector<std::string>& lines, size_t from, size_t to,
           std::vector<std::string>& alerts) {
   EventParser parser(engine.schema(), "ts");
@@ -32,15 +41,16 @@ void Feed(Engine& engine, const std::vector<std::string>& lines, size_t from, si
     std::string err;
     REQUIRE_MESSAGE(parser.Parse(lines[i], *e, &err), err);
     e->position = i + 1;
+    e->offset = i + 101;  // not the position: a restore must keep both
     engine.Push(e);
-    for (auto& a : engine.alerts()) alerts.push_back(a.json);
+    for (auto& a : engine.alerts()) alerts.push_back(Describe(a));
     engine.alerts().clear();
   }
 }
 
 void Finish(Engine& engine, std::vector<std::string>& alerts) {
   engine.Finish();
-  for (auto& a : engine.alerts()) alerts.push_back(a.json);
+  for (auto& a : engine.alerts()) alerts.push_back(Describe(a));
   engine.alerts().clear();
 }
 
@@ -60,13 +70,20 @@ void CheckEverySplit(const std::string& pattern, const std::string& events, Opti
     CAPTURE(split);
     std::vector<std::string> got;
     std::string bytes;
+    std::vector<uint64_t> live_before, live_after;
+    uint64_t held_before;
     {
       auto first = Make(pattern, options);
       Feed(*first, lines, 0, split, got);
       first->Snapshot(bytes);
+      first->OldestLivePositions(&live_before);
+      held_before = first->OldestHeldPosition(0);
     }  // the first engine is gone: nothing can point into it
     auto second = Make(pattern, options);
     REQUIRE(second->Restore(bytes));
+    second->OldestLivePositions(&live_after);
+    CHECK(live_after == live_before);  // offsets, kept by the snapshot
+    CHECK(second->OldestHeldPosition(0) == held_before);
     Feed(*second, lines, split, lines.size(), got);
     Finish(*second, got);
     CHECK(got == whole);
