@@ -104,7 +104,7 @@ constexpr int kPollWaitMs = 5;             // longest consumer wait (a record en
 constexpr size_t kMaxBatch = 2048;         // messages per poll
 constexpr int64_t kCommitIntervalMs = 200;
 constexpr int64_t kStatsIntervalMs = 1000;
-constexpr int64_t kWatermarkIntervalMs = 50;  // a source's time to its repartition partitions
+constexpr int64_t kWatermarkIntervalMs = 10;  // a source's time to its repartition partitions
 constexpr int64_t kRebuildCheckMs = 100;
 constexpr int kShutdownFlushMs = 30000;
 constexpr int kRevokeFlushMs = 5000;       // in-flight messages of a revoked partition
@@ -334,7 +334,7 @@ struct Daemon::Impl {
   void OnRebalance(RebalanceKind kind, std::span<const TopicPartition> parts);
   void Assign(std::span<const TopicPartition> parts);
   void Release(std::span<const TopicPartition> parts, bool lost);
-  std::unique_ptr<engine::Engine> NewEngine(int route);
+  std::unique_ptr<engine::Engine> NewEngine(int route, bool repartitioned);
 
   // ------------------------------------------------------------ the loop
   uint32_t PartitionId(std::string_view topic, int32_t partition);
@@ -535,8 +535,11 @@ void Daemon::Impl::BindPatternGauges() {
   pattern_gauge_names = std::move(names);
 }
 
-std::unique_ptr<engine::Engine> Daemon::Impl::NewEngine(int route) {
-  auto e = std::make_unique<engine::Engine>(schema, engine_options);
+std::unique_ptr<engine::Engine> Daemon::Impl::NewEngine(int route, bool repartitioned) {
+  engine::Options o = engine_options;
+  // A repartition partition's keys get events from every source: one time order.
+  o.order_across_partitions = repartitioned;
+  auto e = std::make_unique<engine::Engine>(schema, o);
   if (route >= 0) e->AddPrograms(routes[route].programs);
   return e;
 }
@@ -731,7 +734,7 @@ void Daemon::Impl::Assign(std::span<const TopicPartition> parts) {
     if (p.owned) continue;  // (an eager protocol assigning what it never revoked)
     p.owned = true;
     ++owned_count;
-    p.engine = NewEngine(p.repartitioned ? p.route : direct_route);
+    p.engine = NewEngine(p.repartitioned ? p.route : direct_route, p.repartitioned);
     p.next_offset = -1;
     p.committed = -1;
     p.marks.clear();

@@ -580,6 +580,22 @@ struct Engine::Impl {
     FireTimers(std::min(e->ts(), global));
     Process(e);
   }
+
+  // Options::order_across_partitions: releases, in event id order across partitions,
+  // every buffered event the global watermark has passed.
+  void ReleaseInOrder(int64_t global) {
+    for (;;) {
+      Partition* best = nullptr;
+      for (Partition& p : partitions) {
+        if (p.reorder.empty() || p.reorder.top()->ts() > global) continue;
+        if (best == nullptr || p.reorder.top()->id < best->reorder.top()->id) best = &p;
+      }
+      if (best == nullptr) return;
+      nfa::StoredEvent* e = best->reorder.top();
+      best->reorder.pop();
+      Release(e, global);
+    }
+  }
 };
 
 Engine::Engine(Options options) : Engine(std::make_shared<nfa::Schema>(), options) {}
@@ -670,6 +686,7 @@ void Engine::MarkIdle(uint32_t partition) {
   m.partitions[partition].idle = true;
   // Release what the other partitions' watermarks now allow, then fire the timers.
   int64_t wm = m.GlobalWatermark();
+  if (m.options.order_across_partitions) m.ReleaseInOrder(wm);
   if (wm != INT64_MIN) m.FireTimers(wm);
 }
 
@@ -689,7 +706,9 @@ void Engine::AdvancePartition(uint32_t partition, int64_t max_ts) {
   part.seen = true;
   part.idle = false;
   const int64_t global = m.GlobalWatermark();
-  if (m.options.lateness_ms > 0) {
+  if (m.options.order_across_partitions) {
+    m.ReleaseInOrder(global);
+  } else if (m.options.lateness_ms > 0) {
     int64_t wm = SatSub(part.max_ts, m.options.lateness_ms);
     while (!part.reorder.empty() && part.reorder.top()->ts() <= wm) {
       nfa::StoredEvent* next = part.reorder.top();
@@ -779,7 +798,10 @@ bool Engine::Push(nfa::StoredEvent* e) {
   part.seen = true;
   part.idle = false;
   const int64_t global = m.GlobalWatermark();
-  if (m.options.lateness_ms <= 0) {
+  if (m.options.order_across_partitions) {
+    part.reorder.push(e);
+    m.ReleaseInOrder(global);
+  } else if (m.options.lateness_ms <= 0) {
     m.Release(e, global);
   } else {
     part.reorder.push(e);

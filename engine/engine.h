@@ -38,6 +38,16 @@ struct Options {
   // per group of alike ones); fewer are asked one by one whether an event concerns
   // them. Same alerts either way; 1 routes every program (tests).
   size_t route_min_programs = 4;
+  // Match the events of all partitions in one event-time order: each event waits in its
+  // partition's reorder buffer until the global watermark (the smallest partition
+  // watermark, idle partitions left out) passes it, and the buffers release in event id
+  // order across partitions, as Flink's CEP operator sorts by timestamp. For an engine
+  // whose partitions are the sources of one key's events (a repartition partition, whose
+  // keys get events from every input partition): its alerts are then those of one
+  // stream in time order, whatever the interleaving of its sources. Without it (replay,
+  // an input partition's engine) a partition's events are matched as its own watermark
+  // passes them, at once with lateness 0.
+  bool order_across_partitions = false;
   // A routed spec's start filter re-chooses which guard triggers each start group
   // from the first 1,024 events of every this many (StartFilter; tests make it small).
   uint32_t start_filter_sample_period = 1u << 20;
