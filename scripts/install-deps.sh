@@ -13,6 +13,7 @@ PACKAGES=(
   librdkafka-dev                    # Kafka client and its mock cluster (rdkafka_mock.h)
   libtomlplusplus-dev               # tern.toml
   kcat                              # poking at the embedded broker by hand and in tests
+  python3-confluent-kafka           # tests/daemon/scaleout_test.py watches committed offsets
   doctest-dev                       # unit tests
   libbenchmark-dev                  # micro-benchmarks
   python3                           # case-folder tooling in scripts/
