@@ -42,7 +42,10 @@ std::vector<TopicPartitionOffset> ToOffsets(const rd_kafka_topic_partition_list_
   if (list == nullptr) return out;
   out.reserve(list->cnt);
   for (int i = 0; i < list->cnt; ++i) {
-    out.push_back({list->elems[i].topic, list->elems[i].partition, list->elems[i].offset});
+    const rd_kafka_topic_partition_t& p = list->elems[i];
+    TopicPartitionOffset o{p.topic, p.partition, p.offset, {}};
+    if (p.metadata != nullptr) o.metadata.assign(static_cast<const char*>(p.metadata), p.metadata_size);
+    out.push_back(std::move(o));
   }
   return out;
 }
@@ -59,10 +62,17 @@ Status PartitionErrors(const rd_kafka_topic_partition_list_t* list, const char* 
   return Status::Ok();
 }
 
-void FillOffsets(rd_kafka_topic_partition_list_t* list,
+// The list frees each element's metadata with librdkafka's allocator.
+void FillOffsets(rd_kafka_t* handle, rd_kafka_topic_partition_list_t* list,
                  std::span<const TopicPartitionOffset> offsets) {
   for (const TopicPartitionOffset& o : offsets) {
-    rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
+    rd_kafka_topic_partition_t* p = rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition);
+    p->offset = o.offset;
+    if (!o.metadata.empty()) {
+      p->metadata = rd_kafka_mem_malloc(handle, o.metadata.size());
+      std::memcpy(p->metadata, o.metadata.data(), o.metadata.size());
+      p->metadata_size = o.metadata.size();
+    }
   }
 }
 
@@ -235,7 +245,7 @@ Status Consumer::Poll(int timeout_ms, size_t max_messages, MessageBatch* batch) 
 Status Consumer::Commit(std::span<const TopicPartitionOffset> offsets) {
   if (offsets.empty()) return Status::Ok();
   PartitionList list(offsets.size());
-  FillOffsets(list.get(), offsets);
+  FillOffsets(handle_, list.get(), offsets);
   Status status = Status::FromKafka(rd_kafka_commit(handle_, list.get(), /*async=*/0), "commit");
   if (status.ok()) status = PartitionErrors(list.get(), "commit");
   return status;
@@ -244,7 +254,7 @@ Status Consumer::Commit(std::span<const TopicPartitionOffset> offsets) {
 Status Consumer::CommitAsync(std::span<const TopicPartitionOffset> offsets) {
   if (offsets.empty()) return Status::Ok();
   PartitionList list(offsets.size());
-  FillOffsets(list.get(), offsets);
+  FillOffsets(handle_, list.get(), offsets);
   // The result is enqueued on the consumer queue and served by a later Poll.
   return Status::FromKafka(
       rd_kafka_commit_queue(handle_, list.get(), queue_, &Callbacks::OnCommit, this),
@@ -259,6 +269,14 @@ void Consumer::Callbacks::OnCommit(rd_kafka_t*, rd_kafka_resp_err_t err,
   if (status.ok()) status = PartitionErrors(offsets, "commit");
   std::vector<TopicPartitionOffset> list = ToOffsets(offsets);
   self->options_.on_commit(status, list);
+}
+
+RebalanceProtocol Consumer::protocol() const {
+  const char* name = rd_kafka_rebalance_protocol(handle_);
+  if (name == nullptr) return RebalanceProtocol::kNone;
+  if (std::strcmp(name, "COOPERATIVE") == 0) return RebalanceProtocol::kCooperative;
+  if (std::strcmp(name, "EAGER") == 0) return RebalanceProtocol::kEager;
+  return RebalanceProtocol::kNone;
 }
 
 Result<std::vector<TopicPartitionOffset>> Consumer::Committed(
@@ -316,8 +334,11 @@ void Consumer::Callbacks::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   std::vector<TopicPartition> changed = ToPartitions(partitions);
   Status status;
+  // The cooperative protocol calls back with empty changes too (a rebalance that
+  // moved nothing of this member's); librdkafka still wants them applied.
+  const bool report = self->options_.on_rebalance && !changed.empty();
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    if (self->options_.on_rebalance) self->options_.on_rebalance(RebalanceKind::kAssigned, changed);
+    if (report) self->options_.on_rebalance(RebalanceKind::kAssigned, changed);
     if (cooperative) {
       rd_kafka_error_t* error = rd_kafka_incremental_assign(rk, partitions);
       if (error != nullptr) {
@@ -331,7 +352,7 @@ void Consumer::Callbacks::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   } else {
     RebalanceKind kind =
         rd_kafka_assignment_lost(rk) ? RebalanceKind::kLost : RebalanceKind::kRevoked;
-    if (self->options_.on_rebalance) self->options_.on_rebalance(kind, changed);
+    if (report) self->options_.on_rebalance(kind, changed);
     if (cooperative) {
       rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk, partitions);
       if (error != nullptr) {

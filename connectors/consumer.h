@@ -29,11 +29,18 @@ struct TopicPartition {
 };
 
 // A commit position. As in Kafka, `offset` is the next offset to read: after
-// processing offset 41, commit 42.
+// processing offset 41, commit 42. `metadata` travels with the commit and comes
+// back from Committed (the broker stores it next to the offset, per group and
+// partition; Kafka's offset.metadata.max.bytes, 4096 by default, bounds it).
 struct TopicPartitionOffset {
   std::string topic;
   int32_t partition = 0;
-  int64_t offset = -1;  // -1001 (RD_KAFKA_OFFSET_INVALID) when there is none
+  int64_t offset = -1;   // -1001 (RD_KAFKA_OFFSET_INVALID) when there is none
+  // Text; empty when none was committed. Kafka's protocol has it as a string: a
+  // NUL ends it when librdkafka reads it back, and Java brokers decode it as
+  // UTF-8, so keep it printable. (A default initializer, so that
+  // {topic, partition, offset} stays warning-free under -Wmissing-field-initializers.)
+  std::string metadata = {};
   bool operator==(const TopicPartitionOffset&) const = default;
 };
 
@@ -50,6 +57,18 @@ enum class RebalanceKind {
   kRevoked,   // it is giving them up: commit what is done now, it will not be asked later
   kLost,      // they were already taken away (session timed out): a commit would fail
 };
+
+// How the group moves partitions between members (`partition.assignment.strategy`).
+enum class RebalanceProtocol {
+  kNone,         // not joined yet (or no group)
+  kEager,        // range, roundrobin: each rebalance revokes everything, then assigns
+  kCooperative,  // cooperative-sticky: only the partitions that move are revoked
+};
+
+// Whether a commit failed because this member may no longer commit: the group
+// rebalanced past its generation or dropped it (Errc::kFenced). Retrying cannot
+// help; the partitions' next owner starts at the last accepted commit.
+inline bool CommitFenced(const Status& status) { return status.code() == Errc::kFenced; }
 
 // A view of one consumed record. Every view points into librdkafka's message
 // and lives as long as the MessageBatch that holds it.
@@ -111,7 +130,13 @@ struct ConsumerOptions {
   // holds an empty fetch that long, so use a few ms against it).
   Properties properties;
   // Called inside Poll or Close, before librdkafka applies the change, with
-  // the partitions that change (incrementally for the cooperative assignor).
+  // the partitions that change (incrementally for the cooperative assignor; an
+  // empty change is not reported). In kRevoked a Commit still works with
+  // either protocol on a real broker; on librdkafka's mock only with the
+  // cooperative one (docs/kafka.md, consumer groups on the mock). In kLost it
+  // fails with Errc::kFenced. On kAssigned reading starts at the committed
+  // offsets, also for a partition this member owned before (what it read
+  // past the last commit is read again).
   std::function<void(RebalanceKind, std::span<const TopicPartition>)> on_rebalance;
   // Results of CommitAsync, called inside a later Poll.
   std::function<void(const Status&, std::span<const TopicPartitionOffset>)> on_commit;
@@ -139,13 +164,22 @@ class Consumer {
   // Serves rebalance, commit and error callbacks. Not ok only for a fatal error.
   Status Poll(int timeout_ms, size_t max_messages, MessageBatch* batch);
 
-  // Commits these positions (next offset to read) and waits for the broker.
+  // Commits these positions (next offset to read, with their metadata) and
+  // waits for the broker. Errc::kFenced (CommitFenced) when this member may no
+  // longer commit: REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+  // FENCED_INSTANCE_ID or a lost assignment.
   Status Commit(std::span<const TopicPartitionOffset> offsets);
   // Same, without waiting; the result goes to on_commit during a later Poll.
   Status CommitAsync(std::span<const TopicPartitionOffset> offsets);
-  // The group's committed offsets for these partitions (asks the coordinator).
+  // The group's committed offsets and metadata for these partitions (an
+  // OffsetFetch to the coordinator; offset -1001 where nothing is committed).
+  // Works without Subscribe too: a consumer created with the group id that
+  // never subscribes reads the group's commits without joining it.
   Result<std::vector<TopicPartitionOffset>> Committed(std::span<const TopicPartition> partitions,
                                                       int timeout_ms);
+
+  // The group's rebalance protocol, known once the member joined (kNone before).
+  RebalanceProtocol protocol() const;
 
   // The partitions currently assigned to this member.
   std::vector<TopicPartition> assignment() const;

@@ -26,10 +26,33 @@ bool Retriable(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
     case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
     case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
-    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
       return true;
     default:
       return false;
+  }
+}
+
+Errc Code(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+      return Errc::kTimedOut;
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+      return Errc::kQueueFull;
+    // A commit in a generation the group has left behind. REBALANCE_IN_PROGRESS
+    // belongs here too: the rebalance that is on may hand the partitions to
+    // another member, so a commit must not wait for it (and librdkafka rejoins
+    // on its own).
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+    case RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID:
+    case RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST:
+      return Errc::kFenced;
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+      return Errc::kUnsupported;
+    default:
+      return Errc::kKafka;
   }
 }
 
@@ -40,10 +63,7 @@ Status Status::FromKafka(int32_t kafka_error, const std::string& context) {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Ok();
   bool retriable = Retriable(err);
   bool fatal = err == RD_KAFKA_RESP_ERR__FATAL;
-  Errc code = Errc::kKafka;
-  if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) code = Errc::kTimedOut;
-  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) code = Errc::kQueueFull;
-  Status s = Error(code, context + ": " + rd_kafka_err2str(err), retriable, fatal);
+  Status s = Error(Code(err), context + ": " + rd_kafka_err2str(err), retriable, fatal);
   s.kafka_error_ = kafka_error;
   return s;
 }

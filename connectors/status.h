@@ -16,6 +16,13 @@ enum class Errc {
   kKafka,          // any other librdkafka error; kafka_error() holds its code
   kTimedOut,       // a Flush or Commit did not finish in time
   kQueueFull,      // the producer queue is full: Poll, then produce again
+  // The consumer group moved on without this member's generation
+  // (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+  // FENCED_INSTANCE_ID, or its assignment was lost): it may no longer commit.
+  kFenced,
+  // The broker does not implement the request (librdkafka's mock and the Admin
+  // API's CreateTopics): fall back to something else, retrying will not help.
+  kUnsupported,
 };
 
 // A success or an error with a message and two flags. Cheap to copy when ok.
@@ -36,6 +43,7 @@ class Status {
   // "<context>: <librdkafka's description>". kOk for RD_KAFKA_RESP_ERR_NO_ERROR.
   // retriable() for timeouts, transport and leadership errors and a full queue
   // (trying again later may work); fatal() for RD_KAFKA_RESP_ERR__FATAL.
+  // kFenced and kUnsupported are never retriable.
   static Status FromKafka(int32_t kafka_error, const std::string& context);
 
   bool ok() const { return code_ == Errc::kOk; }

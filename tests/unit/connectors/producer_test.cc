@@ -92,6 +92,31 @@ TEST_CASE("every produced message gets one delivery report with its opaque") {
   CHECK(producer->fatal_error().ok());
 }
 
+TEST_CASE("Produce to an explicit partition overrides the key's partition") {
+  auto mock = MockCluster::Start(1);
+  REQUIRE(mock.ok());
+  REQUIRE((*mock)->CreateTopic("shuffle", 4).ok());
+  Reports reports;
+  auto producer = MakeProducer(**mock, &reports);
+  // One key everywhere: the partitioner alone would put every message in one partition.
+  for (int i = 0; i < 40; ++i) {
+    REQUIRE(producer->Produce("shuffle", "same-key", "v", {}, i, /*partition=*/i % 4).ok());
+  }
+  REQUIRE(producer->Produce("shuffle", "same-key", "v", {}, 100).ok());  // partitioner
+  REQUIRE(producer->Flush(5000).ok());
+  REQUIRE(reports.ok.size() == 41);
+  std::map<int32_t, int> per_partition;
+  for (const DeliveryReport& r : reports.ok) {
+    if (r.opaque < 40) CHECK(r.partition == static_cast<int32_t>(r.opaque % 4));
+    ++per_partition[r.partition];
+  }
+  CHECK(per_partition.size() == 4);
+  // A partition the topic does not have fails the Produce call.
+  Status beyond = producer->Produce("shuffle", "k", "v", {}, 200, /*partition=*/4);
+  CHECK_FALSE(beyond.ok());
+  CHECK(beyond.kafka_error() == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION);
+}
+
 TEST_CASE("injected produce errors are retried") {
   auto mock = MockCluster::Start(1);
   REQUIRE(mock.ok());

@@ -31,6 +31,26 @@ TEST_CASE("status from librdkafka codes") {
   CHECK(Status().ToString() == "ok");
 }
 
+TEST_CASE("status: a commit the group no longer allows is kFenced; an unsupported request kUnsupported") {
+  for (rd_kafka_resp_err_t err :
+       {RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION,
+        RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID,
+        RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST}) {
+    Status s = Status::FromKafka(err, "commit");
+    CAPTURE(s.message());
+    CHECK(s.code() == Errc::kFenced);
+    CHECK(s.kafka_error() == err);
+    CHECK_FALSE(s.retriable());
+  }
+  for (rd_kafka_resp_err_t err :
+       {RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE, RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION}) {
+    Status s = Status::FromKafka(err, "create topic");
+    CHECK(s.code() == Errc::kUnsupported);
+    CHECK_FALSE(s.retriable());
+  }
+  CHECK(Status::FromKafka(RD_KAFKA_RESP_ERR_NOT_COORDINATOR, "commit").code() == Errc::kKafka);
+}
+
 TEST_CASE("result holds a value or a status") {
   Result<int> good(7);
   CHECK(good.ok());
