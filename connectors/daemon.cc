@@ -106,10 +106,11 @@ constexpr int64_t kCommitIntervalMs = 200;
 constexpr int64_t kStatsIntervalMs = 1000;
 constexpr int64_t kWatermarkIntervalMs = 10;  // a source's time to its repartition partitions
 constexpr int64_t kRebuildCheckMs = 100;
+constexpr int64_t kIdleRetellMs = 5000;       // an idle source says so again
 constexpr int kShutdownFlushMs = 30000;
 constexpr int kRevokeFlushMs = 5000;       // in-flight messages of a revoked partition
 constexpr int kClusterIdWaitMs = 2000;     // at start, to tell the embedded broker
-constexpr int kMetadataWaitMs = 10000;     // partition counts at start
+constexpr int kMetadataWaitMs = 2000;      // partition counts (retried while the brokers do not answer)
 constexpr int kCommittedWaitMs = 10000;    // committed offsets on assignment
 constexpr int64_t kMaxProbeIntervalMs = 5000;  // broker probe: every brokers timeout / 4, at most
 constexpr int64_t kMaxProbeWaitMs = 2000;      // how long one probe waits for an answer
@@ -271,6 +272,7 @@ struct Daemon::Impl {
     uint64_t events = 0;
     // input partitions: the source's time, and what its repartition partitions were told
     int64_t max_ts = INT64_MIN;
+    int64_t max_ts_record_ms = 0;  // Kafka timestamp of the record that set max_ts
     std::vector<std::vector<int64_t>> told;  // [route][repartition partition]: time sent
     int64_t last_told_ms = 0;
     int64_t last_idle_told_ms = 0;
@@ -321,6 +323,9 @@ struct Daemon::Impl {
   int64_t last_stats_ms = 0;
   int64_t last_watermark_ms = 0;
   int64_t last_rebuild_check_ms = 0;
+  bool subscribed_yet = false;
+  int64_t next_subscribe_ms = 0;    // Subscribe's next attempt
+  int64_t subscribe_failures = 0;
 
   // ------------------------------------------------------------ setup
   bool Setup(std::string* error);
@@ -328,6 +333,9 @@ struct Daemon::Impl {
   bool BuildRoutes(std::string* error);
   bool PrepareTopics(std::string* error);
   void Reload();
+  // PrepareTopics, then the subscription; false (logged, retried later) while the
+  // brokers do not answer.
+  bool Subscribe();
   uint32_t SourceId(std::string_view topic, int32_t partition);
 
   // ------------------------------------------------------------ rebalances
@@ -458,6 +466,10 @@ bool Daemon::Impl::PrepareTopics(std::string* error) {
   int32_t input_partitions = 1;
   for (const std::string& topic : options.config.input_topics) {
     Result<int> count = admin->PartitionCount(topic, kMetadataWaitMs);
+    if (!count.ok() && count.status().retriable()) {
+      *error = "input topic " + topic + ": " + count.status().message();
+      return false;
+    }
     if (!count.ok()) {
       // Subscribing waits for it; its partitions become sources as they speak (until
       // then a repartition partition's windows do not wait for them).
@@ -496,6 +508,26 @@ bool Daemon::Impl::PrepareTopics(std::string* error) {
     key_owners.assign(kKeyOwnersSize, KeyOwner{});
   }
   return true;
+}
+
+bool Daemon::Impl::Subscribe() {
+  const int64_t now = SteadyMs();
+  if (now < next_subscribe_ms) return false;
+  std::string why;
+  Status sub;
+  if (PrepareTopics(&why)) {
+    sub = consumer->Subscribe(subscribed);
+    if (sub.ok()) {
+      subscribed_yet = true;
+      return true;
+    }
+    why = "subscribing to " + fmt::format("{}", fmt::join(subscribed, ",")) + ": " + sub.message();
+  }
+  // The first attempts, then one line a minute.
+  const int64_t n = subscribe_failures++;
+  if (n < 3 || n % 60 == 0) spdlog::warn("{}; trying again every second", why);
+  next_subscribe_ms = now + 1000;
+  return false;
 }
 
 uint32_t Daemon::Impl::SourceId(std::string_view topic, int32_t partition) {
@@ -628,7 +660,6 @@ bool Daemon::Impl::Setup(std::string* error) {
     return false;
   }
   admin = std::move(a.value());
-  if (!PrepareTopics(error)) return false;
 
   ConsumerOptions co;
   co.bootstrap_servers = c.brokers;
@@ -659,11 +690,6 @@ bool Daemon::Impl::Setup(std::string* error) {
     return false;
   }
   consumer = std::move(cons.value());
-  Status sub = consumer->Subscribe(subscribed);
-  if (!sub.ok()) {
-    *error = "input.topics: " + sub.message();
-    return false;
-  }
 
   if (!c.metrics_address.empty()) {
     std::string host, why;
@@ -742,6 +768,7 @@ void Daemon::Impl::Assign(std::span<const TopicPartition> parts) {
     p.idle = false;
     p.events = 0;
     p.max_ts = INT64_MIN;
+    p.max_ts_record_ms = 0;
     p.told.assign(routes.size(), {});
     for (size_t r = 0; r < routes.size(); ++r) {
       // A route without key uses partition 0 only.
@@ -988,7 +1015,10 @@ void Daemon::Impl::HandleInput(const Message& m, Partition& part, int64_t consum
   e->stream = part.stream;
   if (direct_route >= 0) CheckKeyOwner(part, *e);
   Repartition(m, part, *e);  // before Push: the event is the caller's until then
-  part.max_ts = std::max(part.max_ts, e->ts());
+  if (e->ts() > part.max_ts) {
+    part.max_ts = e->ts();
+    part.max_ts_record_ms = std::max<int64_t>(m.timestamp_ms(), 0);
+  }
   if (engine.Push(e)) {
     late->Add();
     if (!c.late_topic.empty()) send_copy(c.late_topic, {});
@@ -1027,13 +1057,16 @@ void Daemon::Impl::Repartition(const Message& m, Partition& part, nfa::StoredEve
 }
 
 void Daemon::Impl::SendWatermark(Partition& part, size_t route, int32_t to, bool idle) {
-  char partition_text[24], time_text[24];
-  Header headers[4] = {{kSourceTopicHeader, part.topic},
+  char partition_text[24], time_text[24], ms_text[24];
+  // The timestamp is that of the record that brought the time: window closes it causes
+  // are reported as completed by it (tern-event-ms, end-to-end latency).
+  Header headers[5] = {{kSourceTopicHeader, part.topic},
                        {kSourcePartitionHeader, DecimalText(part.kafka_partition, partition_text)},
                        {kSourceTimeHeader, DecimalText(part.max_ts, time_text)},
+                       {kSourceTimestampHeader, DecimalText(part.max_ts_record_ms, ms_text)},
                        {kSourceIdleHeader, "1"}};
   // Not marked: a watermark lost in a crash is sent again by whoever reads the source next.
-  Send(routes[route].topic, {}, {}, std::span<const Header>(headers, idle ? 4 : 3), /*is_alert=*/false, 0, to);
+  Send(routes[route].topic, {}, {}, std::span<const Header>(headers, idle ? 5 : 4), /*is_alert=*/false, 0, to);
   repartition_out->Add();
 }
 
@@ -1101,7 +1134,13 @@ void Daemon::Impl::HandleRepartitioned(const Message& m, Partition& part, int64_
     } else if (src.max_ts != INT64_MIN) {
       engine.AdvancePartition(source, src.max_ts);
     }
-    SendAlerts(part, nullptr, 0, 0);
+    // Window closes: completed by the source record that brought the time (an idle
+    // source's brought none).
+    if (src.idle || src.timestamp_ms <= 0) {
+      SendAlerts(part, nullptr, 0, 0);
+    } else {
+      SendAlerts(part, &m, src.timestamp_ms, consumed_us);
+    }
     return;
   }
   if (!part.source_marks.Take(source, src.offset)) {
@@ -1201,9 +1240,10 @@ void Daemon::Impl::CheckIdle(int64_t now_ms) {
       p.last_idle_told_ms = 0;
     }
     if (p.idle) {
-      // Its repartition partitions stop waiting for it too; said again every input.idle,
-      // for a repartition partition's next owner, which reads from its committed offset.
-      if (now_ms - p.last_idle_told_ms >= idle_after_ms) {
+      // Its repartition partitions stop waiting for it too; said again every
+      // kIdleRetellMs, for a repartition partition's next owner, which reads from its
+      // committed offset (and may wait that long for an idle source).
+      if (now_ms - p.last_idle_told_ms >= std::max(idle_after_ms, kIdleRetellMs)) {
         for (size_t r = 0; r < routes.size() && r < p.told.size(); ++r) {
           if (routes[r].direct) continue;
           for (int32_t to = 0; to < static_cast<int32_t>(p.told[r].size()); ++to) SendWatermark(p, r, to, true);
@@ -1347,9 +1387,18 @@ int Daemon::Run() {
   MessageBatch batch;
   spdlog::info("consuming {} as group '{}' from {}; {} patterns", fmt::join(m.options.config.input_topics, ","),
                m.options.config.group, m.options.config.brokers, m.all_programs.size());
-  m.health->SetPhase(Health::Phase::kRunning);
   while (!stop_.load(std::memory_order_relaxed) && m.fatal.ok()) {
     m.PublishHealth();
+    if (!m.subscribed_yet) {
+      // Before anything is consumed: the partition counts of the input topics and the
+      // repartition topics, which need the brokers (retried until they answer; /readyz
+      // says why meanwhile).
+      if (!m.Subscribe()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(kPollWaitMs));
+        continue;
+      }
+      m.health->SetPhase(Health::Phase::kRunning);
+    }
     if (reload_.exchange(false)) m.Reload();
     // Delivery reports wait for the next iteration (at most kPollWaitMs): they only
     // move commits, never an alert.

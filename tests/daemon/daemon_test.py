@@ -395,7 +395,10 @@ def scenario_crash(tern, repo, work, mock):
     mock.control("leader cr.alerts 0 2")
     mock.control("coordinator cr 1")
     config = os.path.join(work, "cr.toml")
-    write_config(config, mock.bootstrap, "cr", [pattern])
+    # Each key stays on one partition, and the patterns read the partitions directly:
+    # the commits this test follows are the input partitions' own (the shuffle's crash
+    # safety is tests/daemon/scaleout_test.py's).
+    write_config(config, mock.bootstrap, "cr", [pattern], input_options={"key.field": '"u"'})
     log = os.path.join(work, "cr.log")
     mock.control("down 2")
     daemon = Daemon(tern, config, log)
@@ -472,7 +475,9 @@ def scenario_partitions(tern, repo, work, mock):
     wait_for("the holding daemon to consume phase 2", lambda: (scrape(hold_log, "tern_events_total") or 0) >= n2)
     want_series = {("pt.events", str(p)) for p in range(3)}
     for log in (hold_log, idle_log):
-        wait_for("one tern_consumer_lag series per partition", lambda: lag_series(log) == want_series)
+        # (and the repartition topic's partitions: patterns keyed by u go through it)
+        wait_for("one tern_consumer_lag series per input partition",
+                 lambda: {s for s in lag_series(log) if s[0] == "pt.events"} == want_series)
     phase3_ms = int(time.time() * 1000)
     produce_partitions(mock.bootstrap, "pt.events", PARTITION_PHASE3)
     wait_for("the holding daemon to close every window once partition 2 moves on",
@@ -509,7 +514,9 @@ def scenario_health(tern, repo, work, mock):
     mock.control("leader hl.alerts 0 2")
     mock.control("coordinator hl 1")
     config = os.path.join(work, "hl.toml")
-    write_config(config, mock.bootstrap, "hl", [pattern],
+    # The pattern reads the input partition directly (key.field): the one message the
+    # producer check waits for is the alert, not repartitioned records.
+    write_config(config, mock.bootstrap, "hl", [pattern], input_options={"key.field": '"u"'},
                  extra='[health]\nbrokers.timeout = "1s"\nproducer.timeout = "1s"\n')
     log = os.path.join(work, "hl.log")
     daemon = Daemon(tern, config, log)
