@@ -53,7 +53,7 @@ struct Member {
   std::vector<std::pair<RebalanceKind, std::vector<TopicPartition>>> rebalances;
   std::set<int32_t> owned;
   std::map<int32_t, std::vector<int64_t>> read;  // offsets in the order read
-  std::vector<Status> revoke_commits;             // Commit results inside kRevoked
+  std::vector<Status> revoke_commits;             // Commit results inside kRevoked or kLost
   std::vector<TopicPartitionOffset> committed_on_assign;  // Committed() inside kAssigned
   int64_t commit_on_revoke = -1;                  // what to commit for a revoked partition; -1: nothing
   Clock::time_point first_read_after;             // set by the test; first read after it
@@ -83,7 +83,7 @@ struct Member {
         return;
       }
       for (const TopicPartition& tp : parts) owned.erase(tp.partition);
-      if (kind == RebalanceKind::kRevoked && commit_on_revoke >= 0) {
+      if (commit_on_revoke >= 0) {
         std::vector<TopicPartitionOffset> offsets;
         for (const TopicPartition& tp : parts) {
           offsets.push_back({tp.topic, tp.partition, commit_on_revoke, "revoked@" + std::to_string(tp.partition)});
@@ -298,7 +298,31 @@ TEST_CASE("eager (range): a joining member makes the first revoke everything; on
     CHECK(c.metadata == "early");
   }
   REQUIRE(PollUntil({&a, &b}, [&] { return a.ReadCount() >= kPartitions * kPerPartition + 2 * (kPerPartition - 1); }, 10));
-  for (int32_t p : a.owned) CHECK(a.read[p][kPerPartition] == 1);
+  for (int32_t p : a.owned) {
+    REQUIRE(a.read[p].size() > kPerPartition);
+    CHECK(a.read[p][kPerPartition] == 1);
+  }
+}
+
+TEST_CASE("a member the coordinator forgot hears kLost; its commit there is kFenced; it rejoins") {
+  auto mock = MockCluster::Start(1);
+  REQUIRE(mock.ok());
+  REQUIRE((*mock)->CreateTopic(kTopic, kPartitions).ok());
+  Fill(**mock, 0, kPerPartition);
+
+  Member a;
+  a.commit_on_revoke = 2;
+  a.Start(**mock, "cooperative-sticky");
+  REQUIRE(PollUntil({&a}, [&] { return a.ReadCount() == kPartitions * kPerPartition; }, 15));
+  const int32_t unknown_member[] = {25};  // RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID
+  (*mock)->PushRequestErrors(KafkaApi::kHeartbeat, unknown_member);
+  REQUIRE(PollUntil({&a}, [&] { return a.rebalances.size() >= 3; }, 20));
+  CHECK(a.rebalances[1].first == RebalanceKind::kLost);
+  CHECK(a.rebalances[1].second.size() == kPartitions);
+  REQUIRE(a.revoke_commits.size() == 1);
+  CHECK_MESSAGE(CommitFenced(a.revoke_commits[0]), a.revoke_commits[0].ToString());
+  CHECK(a.rebalances[2].first == RebalanceKind::kAssigned);
+  CHECK(a.rebalances[2].second.size() == kPartitions);
 }
 
 }  // namespace

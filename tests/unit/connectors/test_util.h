@@ -14,8 +14,10 @@ namespace tern::connectors::testing {
 
 // Against the mock a fetch with nothing to return is held for all of
 // fetch.wait.max.ms, so keep it small. The mock's first join of a group takes
-// 3 s whatever we set; a later join takes session.timeout.ms - 1 s, and with
-// 2000 or less the second join hung in our runs, hence 3000.
+// 3 s whatever we set; a later rebalance takes session.timeout.ms - 1 s. Below
+// 3000 a first member's session expires during that 3 s wait (it sends no
+// heartbeats while joining) and the join never completes, hence 3000
+// (docs/kafka.md, consumer groups on the mock).
 inline Properties FastConsumerProperties() {
   return {{"fetch.wait.max.ms", "5"},
           {"session.timeout.ms", "3000"},
