@@ -1305,17 +1305,29 @@ Status Daemon::Impl::Commit(bool sync, const std::vector<uint32_t>* only) {
     for (uint64_t held : live_positions) {
       if (held != UINT64_MAX) safe = std::min(safe, static_cast<int64_t>(held));
     }
+    // Not inside a match that discarded partial matches (Engine::RereadPoint).
+    safe = static_cast<int64_t>(p.engine->RereadPoint(static_cast<uint64_t>(safe)));
     std::string metadata;
     if (p.repartitioned) {
-      // The source marks as of the committed offset: the latest checkpoint not past it.
+      // The source marks as of the committed offset: the latest checkpoint not past it
+      // (and, like any start, not inside such a match).
       p.source_marks.Checkpoint(p.next_offset);
       int64_t at = -1;
-      if (!p.source_marks.CommitPoint(safe, [this](uint32_t s) { return sources[s].name; }, &at, &metadata)) return;
+      while (p.source_marks.LatestAtOrBelow(safe, &at)) {
+        const int64_t moved = static_cast<int64_t>(p.engine->RereadPoint(static_cast<uint64_t>(at)));
+        if (moved == at) break;
+        safe = moved;
+        at = -1;
+      }
+      if (at < 0 || !p.source_marks.CommitPoint(at, [this](uint32_t s) { return sources[s].name; }, &at, &metadata)) {
+        return;
+      }
       safe = at;
       if (metadata.size() > SourceMarks::kMaxMetadata) metadata.clear();
     }
     if (safe <= p.committed) return;  // never below what the group has
     p.committed = safe;
+    p.engine->ForgetRereadBefore(static_cast<uint64_t>(safe));
     offsets.push_back({p.topic, p.kafka_partition, safe, std::move(metadata)});
   };
   if (only != nullptr) {

@@ -106,6 +106,15 @@ void SourceMarks::Checkpoint(int64_t next_offset) {
   checkpoints_.push_back({next_offset, marks_});
 }
 
+bool SourceMarks::LatestAtOrBelow(int64_t safe, int64_t* offset) const {
+  bool found = false;
+  for (size_t i = 0; i < checkpoints_.size() && checkpoints_[i].offset <= safe; ++i) {
+    *offset = checkpoints_[i].offset;
+    found = true;
+  }
+  return found;
+}
+
 bool SourceMarks::CommitPoint(int64_t safe, const std::function<std::string(uint32_t source)>& name,
                               int64_t* offset, std::string* metadata) {
   size_t best = checkpoints_.size();

@@ -71,6 +71,8 @@ class SourceMarks {
   bool Take(uint32_t source, int64_t offset);
   // The marks as of read position `next_offset` (every record below it taken).
   void Checkpoint(int64_t next_offset);
+  // The offset of the latest checkpoint at or below `safe`; false if none.
+  bool LatestAtOrBelow(int64_t safe, int64_t* offset) const;
   // The latest checkpoint at or below `safe`: its offset, and its marks as commit
   // metadata (sources named by `name`). Drops the checkpoints before it. False if none.
   bool CommitPoint(int64_t safe, const std::function<std::string(uint32_t source)>& name,

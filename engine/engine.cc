@@ -33,6 +33,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <deque>
 #include <cstring>
 #include <climits>
 #include <queue>
@@ -218,6 +219,13 @@ struct Engine::Impl {
   // last FireTimers, so it goes back when a partition behind the others counts again.
   int64_t fired_until = INT64_MIN;
   std::vector<nfa::Output> outputs;  // scratch
+  // Remember(): matches of programs with `skip` that a re-read may not start inside,
+  // by emission, until ForgetRereadBefore passes them.
+  struct RecentMatch {
+    uint64_t first;  // the smallest offset the match bound
+    uint64_t last;   // the largest
+  };
+  std::deque<RecentMatch> recent_matches;
   std::vector<KeySpec> key_specs;
   std::vector<uint32_t> unrouted;      // programs of specs that do not route, in order
   std::vector<uint32_t> routed_specs;  // specs that route key first
@@ -439,6 +447,21 @@ struct Engine::Impl {
     if (a.kind == AlertKind::kMatch) ++stats.matches;
     else ++stats.timeouts;
     buffer.Release(o.node);
+    if (a.kind == AlertKind::kMatch && rt.program->skip != nfa::SkipKind::kNoSkip) Remember(a);
+  }
+
+  // A match of a program whose `skip` discards other partial matches: read again from
+  // after its first event but not after its last, the partial matches that began inside
+  // it come back without the match that discarded them, and complete matches of their
+  // own that never were (the suffix of a greedy loop). So no re-read may start in
+  // (first, last]: RereadPoint keeps it out.
+  void Remember(const Alert& a) {
+    uint64_t first = UINT64_MAX, last = 0;
+    for (const BoundEvent& b : a.bound) {
+      first = std::min(first, b.offset);
+      last = std::max(last, b.offset);
+    }
+    if (first < last) recent_matches.push_back({first, last});
   }
 
   void Drain(uint32_t program, const KeyEntry& key) { Drain(program, key.key_bytes, key.key_json); }
@@ -733,6 +756,26 @@ void Engine::OldestLivePositions(std::vector<uint64_t>* per_partition) const {
       oldest = std::min(oldest, e.offset);
     }
   });
+}
+
+uint64_t Engine::RereadPoint(uint64_t offset) const {
+  // Lowering it into one match's span may put it inside another's: until none moves it.
+  const auto& matches = impl_->recent_matches;
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (const auto& r : matches) {
+      if (r.first < offset && offset <= r.last) {
+        offset = r.first;
+        moved = true;
+      }
+    }
+  }
+  return offset;
+}
+
+void Engine::ForgetRereadBefore(uint64_t offset) {
+  auto& matches = impl_->recent_matches;
+  std::erase_if(matches, [offset](const auto& r) { return r.last < offset; });
 }
 
 uint64_t Engine::OldestHeldPosition(uint32_t partition) const {

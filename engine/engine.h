@@ -218,9 +218,21 @@ class Engine {
   // waiting in a reorder buffer, or bound in a live partial match (UINT64_MAX when
   // none). Reading a partition again from there rebuilds every partial match that
   // involves it, so the daemon commits no offset past it (at-least-once across a
-  // restart, before partial matches are persisted). O(events held): call it at commit
-  // time, not per event.
+  // restart or a move of the partition, before partial matches are persisted).
+  // O(events held): call it at commit time, not per event.
   void OldestLivePositions(std::vector<uint64_t>* per_partition) const;
+  // For an engine whose partitions all come through one log (a Kafka partition; offsets
+  // comparable): the latest offset at or below `offset` from which reading again
+  // rebuilds the state as it ran. A match of a pattern with `skip` discards partial
+  // matches; a re-read that starts after its first event and at or before its last
+  // would bring back the partial matches that began inside it without the match that
+  // discarded them (and they would complete matches that never were), so such a start
+  // moves back to the match's first event. Apply it to the offset about to be
+  // committed (after OldestLivePositions and the caller's own holds).
+  uint64_t RereadPoint(uint64_t offset) const;
+  // Offsets below `offset` will never be read again (it was committed): the matches
+  // that ended before it stop constraining RereadPoint.
+  void ForgetRereadBefore(uint64_t offset);
 
   // End of input: the watermark goes to +infinity; buffered events are processed,
   // every window closes (timeouts, absence matches).

@@ -1049,5 +1049,36 @@ TEST_CASE("order_across_partitions: the events of all partitions matched in one 
   CHECK(d.alerts.size() == 2);
 }
 
+TEST_CASE("RereadPoint: no re-read starts inside a match of a pattern with skip") {
+  // Read again from the second `p`, the greedy run from there would complete a match of
+  // its own at `c` ([p2]... [p2 p3]), which the match [p1 p2 p3] discarded (skip
+  // past_last_event): a re-read must start at p1 or after c.
+  Driver d;
+  d.Load(R"(pattern burst {
+    key k  within 10s  skip past_last_event
+    begin p where t == "p" times 2.. greedy
+    followed_by c where t == "c" })");
+  d.Push(Ev(1000, "k", "p"));  // offset 1
+  d.Push(Ev(2000, "k", "p"));  // 2
+  d.Push(Ev(2500, "k", "p"));  // 3
+  d.Push(Ev(3000, "k", "c"));  // 4: the match [1, 2, 3, 4] discards every partial match
+  REQUIRE(d.alerts.size() == 1);
+  CHECK(d.engine.stats().live_runs == 0);
+  std::vector<uint64_t> held;
+  d.engine.OldestLivePositions(&held);
+  CHECK(held[0] == UINT64_MAX);  // nothing live: only RereadPoint knows
+  CHECK(d.engine.RereadPoint(1) == 1);
+  CHECK(d.engine.RereadPoint(2) == 1);
+  CHECK(d.engine.RereadPoint(4) == 1);
+  CHECK(d.engine.RereadPoint(5) == 5);
+  d.engine.ForgetRereadBefore(5);
+  CHECK(d.engine.RereadPoint(4) == 4);  // committed past it: it no longer matters
+  // Without skip nothing constrains a re-read.
+  Driver plain;
+  plain.Load(R"(pattern burst { key k within 10s begin p where t == "p" times 2.. greedy followed_by c where t == "c" })");
+  for (const char* t : {"p", "p", "p", "c"}) plain.Push(Ev(1000, "k", t));
+  CHECK(plain.engine.RereadPoint(3) == 3);
+}
+
 }  // namespace
 }  // namespace tern::engine
