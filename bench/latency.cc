@@ -50,6 +50,11 @@ constexpr const char* kUsage =
     "                    [--brokers ADDR]   (a broker elsewhere instead of an in-process mock)\n"
     "                    [--partitions N] [--mock-nodelay 0|1] [--reader-fetch-wait-ms MS]\n"
     "                    [--daemon-consumer K=V]... [--daemon-producer K=V]... [--producer K=V]...\n"
+    "                    [--key-field F]\n"
+    "  --key-field: the daemon's input.key.field (default k, the pattern's key: the pattern\n"
+    "               reads the input partition directly); --key-field '' sends every event\n"
+    "               through a repartition topic (one hop more, docs/kafka.md). Only one\n"
+    "               input partition is keyed by k: with --partitions > 1 use ''\n"
     "  --dump FILE: one line per alert: send time (us), end-to-end ms, inside-Tern ms,\n"
     "               send -> consumed by the daemon ms\n"
     "  --partitions: of the input topic (events go round robin); --mock-nodelay 0: the\n"
@@ -140,6 +145,7 @@ int main(int argc, char** argv) {
   int probe_every = 10, keys = 1000;
   std::string linger_ms = "0";
   std::string dump;
+  std::string key_field = "k";  // the daemon's input.key.field
   std::string fetch_wait_ms = "1";
   std::string consumer_debug;  // librdkafka `debug` contexts for the daemon's consumer
   std::string producer_debug;  // and for this tool's event producer
@@ -172,6 +178,7 @@ int main(int argc, char** argv) {
     else if (a == "--reader-fetch-wait-ms") reader_fetch_wait_ms = v;
     else if (a == "--daemon-consumer") daemon_consumer.push_back(v);
     else if (a == "--daemon-producer") daemon_producer.push_back(v);
+    else if (a == "--key-field") key_field = v;
     else if (a == "--producer") event_producer.push_back(v);
     else return Fail("unknown option " + std::string(a) + "\n" + kUsage);
   }
@@ -220,7 +227,8 @@ int main(int argc, char** argv) {
       if (kv != "linger.ms=default") c << TomlProperty(kv);
     }
     c
-      << "[input]\ntopics = [\"lat.events\"]\n[output]\nalerts.topic = \"lat.alerts\"\n"
+      << "[input]\ntopics = [\"lat.events\"]\nkey.field = \"" << key_field << "\"\n"
+      << "[output]\nalerts.topic = \"lat.alerts\"\n"
       << "late.topic = \"\"\ndead.letter.topic = \"\"\n[patterns]\nfiles = [\"probe.tern\"]\n"
       << "[metrics]\naddress = \"\"\n[log]\nlevel = \"warn\"\n";
   }

@@ -70,8 +70,9 @@ import tempfile
 import time
 from collections import Counter
 
-from kafka_harness import (Daemon, Mock, all_alerts_once, consume, fail, kcat, lag_series, probe, produce,
-                           replay, scrape, scrape_labelled, wait_for, wait_probe, without_id, write_config)
+from kafka_harness import (Daemon, Mock, all_alerts_once, consume, fail, kcat, lag_series, metrics_text, probe,
+                           produce, replay, scrape, scrape_labelled, wait_for, wait_probe, without_id,
+                           write_config)
 
 def shipped(repo):
     """The shipped pattern files and the lines of the sample stream."""
@@ -676,6 +677,50 @@ def scenario_time(tern, repo, work, mock):
           % (len(by_id), dead[0][0].get("tern-error")))
 
 
+def scenario_keys(tern, repo, work, mock):
+    """input.key.field: a pattern keyed by it reads the input partitions directly, with
+    per-partition metrics; a key seen on two partitions is counted and warned about once
+    per pattern; a pattern keyed otherwise goes through a repartition topic."""
+    pattern = os.path.join(work, "keys.tern")
+    with open(pattern, "w") as f:
+        f.write('pattern pair { key u  within 1m  begin a where t == "a"  followed_by b where t == "b" }\n'
+                'pattern other { key t  begin a where t == "a"  followed_by b where t == "b" }\n')
+    config = os.path.join(work, "ky.toml")
+    write_config(config, mock.bootstrap, "ky", [pattern], input_options={"key.field": '"u"'})
+    log = os.path.join(work, "ky.log")
+    daemon = Daemon(tern, config, log)
+    wait_for("the daemon to own its partitions",
+             lambda: (metrics_text(log) or "").count('tern_partition_owned{') >= 2 + 4)
+    # u=x on partition 0 then on partition 1: the topic is not keyed by u after all.
+    produce(mock.bootstrap, "ky.events", ['{"ts":1,"u":"x","t":"a"}'], partition=0)
+    wait_for("the first event", lambda: (scrape(log, "tern_events_total") or 0) >= 1)
+    produce(mock.bootstrap, "ky.events", ['{"ts":2,"u":"x","t":"b"}', '{"ts":3,"u":"y","t":"a"}'], partition=1)
+    produce(mock.bootstrap, "ky.events", ['{"ts":4,"u":"x","t":"a"}'], partition=0)
+    wait_for("four events", lambda: (scrape(log, "tern_events_total") or 0) >= 4)
+
+    def conflicts():
+        for line in (metrics_text(log) or "").split("\n"):
+            if line.startswith('tern_key_partition_conflicts_total{pattern="pair"}'):
+                return float(line.split()[1])
+        return 0
+    wait_for("a key-on-two-partitions count", lambda: conflicts() >= 2)
+    text = metrics_text(log)
+    for series in ('tern_partition_owned{topic="ky.events",partition="0"} 1',
+                   'tern_partition_owned{topic="ky.events",partition="1"} 1',
+                   'tern_partition_owned{topic="ky.tern.repartition.t",partition="0"} 1'):
+        if series not in text:
+            fail("no %r in /metrics" % series)
+    if "tern_repartition_records_out_total" not in text:
+        fail("no repartition counters in /metrics")
+    daemon.stop()
+    lines = [l for l in open(log) if "seen on partitions" in l]
+    if len(lines) != 1 or "pattern pair: key u = \"x\"" not in lines[0] or "ky.events[0]" not in lines[0] \
+            or "ky.events[1]" not in lines[0]:
+        fail("expected one warning naming pattern pair, key x and both partitions; got %r" % lines)
+    print("daemon_test: keys ok: %d events of a key on a second partition counted, one warning; per-partition "
+          "metrics for the input and repartition partitions" % conflicts())
+
+
 def main():
     if len(sys.argv) != 4:
         fail("usage: daemon_test.py TERN REPO SCENARIO")
@@ -685,13 +730,15 @@ def main():
                  "redeliver": scenario_redeliver, "crash": scenario_crash, "health": scenario_health,
                  "stall": scenario_stall, "unreachable": scenario_unreachable,
                  "pattern_files": scenario_pattern_files, "hostile": scenario_hostile,
-                 "time": scenario_time}
+                 "time": scenario_time, "keys": scenario_keys}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
     brokers = 1
     if scenario == "partitions":
         topics = ["pt.events:3"] + ["%s.%s:1" % (p, t) for p in ("ph", "pi") for t in ("alerts", "late", "dead")]
+    elif scenario == "keys":
+        topics = ["ky.events:2"] + ["ky.%s:1" % t for t in ("alerts", "late", "dead")]
     elif scenario in ("crash", "health"):
         prefix = {"crash": "cr", "health": "hl"}[scenario]
         topics = ["%s.events:%d" % (prefix, 2 if scenario == "crash" else 1)] + \
@@ -700,7 +747,7 @@ def main():
     else:
         prefix = {"replay_equal": "eq", "restart": "rs", "reload": "rl", "outage": "ou", "redeliver": "rd",
                   "stall": "st", "unreachable": "un", "pattern_files": "pf", "hostile": "ho",
-                  "time": "tm"}[scenario]
+                  "time": "tm", "keys": "ky"}[scenario]
         topics = ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")]
     mock = Mock(tern, topics, brokers)
     try:
