@@ -704,6 +704,7 @@ def scenario_keys(tern, repo, work, mock):
                 return float(line.split()[1])
         return 0
     wait_for("a key-on-two-partitions count", lambda: conflicts() >= 2)
+    counted = conflicts()
     text = metrics_text(log)
     for series in ('tern_partition_owned{topic="ky.events",partition="0"} 1',
                    'tern_partition_owned{topic="ky.events",partition="1"} 1',
@@ -718,7 +719,7 @@ def scenario_keys(tern, repo, work, mock):
             or "ky.events[1]" not in lines[0]:
         fail("expected one warning naming pattern pair, key x and both partitions; got %r" % lines)
     print("daemon_test: keys ok: %d events of a key on a second partition counted, one warning; per-partition "
-          "metrics for the input and repartition partitions" % conflicts())
+          "metrics for the input and repartition partitions" % counted)
 
 
 def main():
