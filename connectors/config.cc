@@ -90,6 +90,7 @@ std::string_view Expected(OptionType t) {
     case OptionType::kStringList: return "an array of strings";
     case OptionType::kDuration: return "a duration string such as \"500ms\"";
     case OptionType::kByteSize: return "a size string such as \"1MiB\"";
+    case OptionType::kCount: return "an integer";
     case OptionType::kEnum: return "a string";
     case OptionType::kAddress: return "a string \"host:port\"";
     case OptionType::kProperties: return "a table";
@@ -103,6 +104,7 @@ struct Value {
   std::vector<std::string> list;
   int64_t ms = 0;
   uint64_t bytes = 0;  // kByteSize
+  int64_t count = 0;   // kCount
   size_t index = 0;  // kEnum: position in the row's range
   std::map<std::string, std::string> properties;
 };
@@ -111,6 +113,7 @@ void Store(std::string* m, Value&& v) { *m = std::move(v.text); }
 void Store(std::vector<std::string>* m, Value&& v) { *m = std::move(v.list); }
 void Store(int64_t* m, Value&& v) { *m = v.ms; }
 void Store(uint64_t* m, Value&& v) { *m = v.bytes; }
+void Store(int32_t* m, Value&& v) { *m = static_cast<int32_t>(v.count); }
 void Store(std::map<std::string, std::string>* m, Value&& v) { *m = std::move(v.properties); }
 template <typename E>
   requires std::is_enum_v<E>
@@ -417,6 +420,23 @@ class Loader {
         }
         return true;
       }
+      case OptionType::kCount: {
+        const toml::value<int64_t>* n = node.as_integer();
+        if (n == nullptr) return TypeError(o, node);
+        out->count = n->get();
+        size_t dots = o.range.find("..");
+        int64_t min = 0, max = 0;
+        auto parse = [](std::string_view t, int64_t* v) {
+          auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), *v);
+          return ec == std::errc() && end == t.data() + t.size();
+        };
+        if (dots != std::string_view::npos && parse(o.range.substr(0, dots), &min) &&
+            parse(o.range.substr(dots + 2), &max) && (out->count < min || out->count > max)) {
+          return Error(span, "option " + Quote(o.name) + " is out of range: " + std::to_string(out->count) +
+                                 " is not within " + std::string(o.range));
+        }
+        return true;
+      }
       case OptionType::kEnum: {
         const toml::value<std::string>* s = node.as_string();
         if (s == nullptr) return TypeError(o, node);
@@ -562,6 +582,7 @@ std::string_view TypeName(OptionType type) {
     case OptionType::kStringList: return "list of strings";
     case OptionType::kDuration: return "duration";
     case OptionType::kByteSize: return "byte size";
+    case OptionType::kCount: return "integer";
     case OptionType::kEnum: return "enum";
     case OptionType::kAddress: return "host:port";
     case OptionType::kProperties: return "table";

@@ -22,6 +22,7 @@ enum class OptionType {
   kStringList,  // TOML array of non-empty strings
   kDuration,    // TOML string such as "500ms" (base/duration.h), within the row's range
   kByteSize,    // TOML string such as "1MiB" (base/byte_size.h), within the row's range
+  kCount,       // TOML integer, within the row's range "MIN..MAX"
   kEnum,        // TOML string, one of the row's "a|b|c"
   kAddress,     // TOML string "host:port" (port 0-65535), or "" for none
   kProperties,  // TOML table of scalars, passed through as name -> text
@@ -70,6 +71,7 @@ struct DaemonConfig {
   std::vector<std::string> input_topics;                    // input.topics; >= 1, none empty
   std::string time_field;                                   // input.time.field; not empty
   std::string key_field;                                    // input.key.field; "" = unknown
+  int32_t repartition_partitions = 0;                       // repartition.partitions; 0 = input's
   TimeFormat time_format = TimeFormat::kAuto;               // input.time.format
   int64_t lateness_ms = 0;                                  // input.lateness; 0..7 days
   int64_t max_ahead_ms = int64_t{365} * 86'400'000;        // input.time.max.ahead; 0 = none

@@ -58,7 +58,8 @@ std::string Allowed(const OptionInfo& o) {
     case OptionType::kStringList:
       return "at least one, none empty";
     case OptionType::kDuration:
-    case OptionType::kByteSize: {
+    case OptionType::kByteSize:
+    case OptionType::kCount: {
       std::string range(o.range);
       size_t dots = range.find("..");
       return dots == std::string::npos ? range
@@ -121,7 +122,7 @@ std::string ConfigHelp() {
     head.resize(std::max<size_t>(head.size() + 1, 46), ' ');
     out += head + "default " + std::string(o.default_toml);
     if (o.type == OptionType::kEnum || o.type == OptionType::kDuration ||
-        o.type == OptionType::kByteSize) {
+        o.type == OptionType::kByteSize || o.type == OptionType::kCount) {
       out += ", allowed " + WithoutBackticks(Allowed(o));
     }
     out += "\n";

@@ -482,7 +482,8 @@ bool Daemon::Impl::PrepareTopics(std::string* error) {
   }
   for (Route& route : routes) {
     if (route.direct) continue;
-    const int32_t want = route.key_slots.empty() ? 1 : input_partitions;
+    const int32_t configured = options.config.repartition_partitions;
+    const int32_t want = route.key_slots.empty() ? 1 : configured > 0 ? configured : input_partitions;
     Status created = admin->CreateTopic(route.topic, want, /*replication=*/-1, kMetadataWaitMs);
     if (!created.ok() && created.code() != Errc::kUnsupported) {
       *error = "repartition topic " + route.topic + ": " + created.message();

@@ -148,6 +148,10 @@ time.max.ahead = "30d"
 late.policy = "drop"
 lateness = "2s"
 idle = "250ms"
+key.field = "card"
+
+[repartition]
+partitions = 12
 
 [output.alerts]
 topic = "alerts"
@@ -188,6 +192,8 @@ format = "json"
   CHECK(c.max_ahead_ms == 30 * 86'400'000LL);
   CHECK(c.late_policy == LatePolicy::kDrop);
   CHECK(c.idle_ms == 250);
+  CHECK(c.key_field == "card");
+  CHECK(c.repartition_partitions == 12);
   CHECK(c.alerts_topic == "alerts");
   CHECK(c.late_topic == "");
   CHECK(c.dead_letter_topic == "dlq");
@@ -324,6 +330,17 @@ const ErrorCase kErrorCases[] = {
      "1B..1GiB\n"
      " 2 | max.event.size = \"0\"\n"
      "   |                  ^~~\n"},
+    {"count out of range",
+     "[repartition]\npartitions = -1\n",
+     "tern.toml:2:14: error: option 'repartition.partitions' is out of range: -1 is not within "
+     "0..100000\n"
+     " 2 | partitions = -1\n"
+     "   |              ^~\n"},
+    {"count as a string",
+     "[repartition]\npartitions = \"8\"\n",
+     "tern.toml:2:14: error: option 'repartition.partitions' must be an integer, found a string\n"
+     " 2 | partitions = \"8\"\n"
+     "   |              ^~~\n"},
     {"late policy with a suggestion",
      "[input]\nlate.policy = \"dropped\"\n",
      "tern.toml:2:15: error: option 'input.late.policy' must be one of match, drop; found "
