@@ -4,6 +4,7 @@
 // tests/write_errors_test.py (outputs that cannot be written).
 #include "cli/replay.h"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -45,6 +46,9 @@ constexpr char kReplayUsage[] =
     "  --late POLICY       what matching does with a late event: match (default: at\n"
     "                      its arrival position) or drop (left out, as Flink does);\n"
     "                      late events go to --late-output either way\n"
+    "  --max-partial-matches N  most partial matches one key may hold for one pattern\n"
+    "                      (default 100000; 0: no bound): past it the oldest are dropped,\n"
+    "                      counted in the summary, logged once per key\n"
     "  --max-ahead DUR     an event more than DUR ahead of the latest event time seen\n"
     "                      before it is malformed (default 365d; 0: no bound)\n"
     "  --open-end          the stream goes on after the file: windows still open at\n"
@@ -59,6 +63,7 @@ constexpr OptionSpec kReplayOptions[] = {
     {"--input", true},       {"--time-field", true},  {"--lateness", true},
     {"--dead-letter", true}, {"--late-output", true}, {"--open-end", false},
     {"--max-event-size", true}, {"--late", true}, {"--max-ahead", true},
+    {"--max-partial-matches", true},
 };
 
 constexpr size_t kFlushBytes = size_t{1} << 20;
@@ -138,6 +143,17 @@ void AppendDeadLetter(std::string& record, uint64_t line_number, std::string_vie
   record += "}\n";
 }
 
+// Once per key: its partial matches of a pattern passed --max-partial-matches.
+void LogLimitedKeys(engine::Engine& engine, const ReplayOptions& options, ReplayOutput& output) {
+  for (const engine::LimitedKey& k : engine.limited_keys()) {
+    Log(output, "tern replay: pattern " + engine.programs()[k.pattern]->name + ", key " + Printable(k.key_json) +
+                    ": more than " + std::to_string(options.max_partial_matches) +
+                    " partial matches (--max-partial-matches); the oldest are dropped (counted in the "
+                    "summary, not logged again for this key)");
+  }
+  engine.limited_keys().clear();
+}
+
 std::string StreamName(const std::string& input) {
   if (input == "-") return "stdin";
   return std::filesystem::path(input).stem().string();
@@ -189,6 +205,16 @@ bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* er
       return false;
     }
   }
+  if (args.Has("--max-partial-matches")) {
+    const std::string& text = args.Get("--max-partial-matches", "");
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n > 1'000'000'000) {
+      *error = "invalid count '" + text + "' for --max-partial-matches (0 to 1000000000; 0: no bound)";
+      return false;
+    }
+    options->max_partial_matches = static_cast<size_t>(n);
+  }
   options->dead_letter = args.Get("--dead-letter", options->dead_letter);
   options->late_output = args.Get("--late-output", options->late_output);
   if (args.Has("--open-end")) options->open_end = true;
@@ -198,6 +224,7 @@ bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* er
 int Replay(const ReplayOptions& options, ReplayOutput& output) {
   engine::Options engine_options;
   engine_options.lateness_ms = options.lateness_ms;
+  engine_options.max_runs_per_key = options.max_partial_matches;
   engine_options.late = options.late;
   engine_options.max_ahead_ms = options.max_ahead_ms;
   engine::Engine engine(engine_options);
@@ -277,6 +304,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
       DrainAlerts(engine, output, &alerts);
       if (output.alerts_file != nullptr && !output.alerts_file->ok()) break;
     }
+    if (!engine.limited_keys().empty()) [[unlikely]] LogLimitedKeys(engine, options, output);
   }
   int status = kExitOk;
   if (!reader.error().empty()) {
@@ -305,7 +333,7 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
     char summary[384];
     std::snprintf(summary, sizeof summary,
                   "events %llu, alerts %llu (matches %llu, timeouts %llu), late %llu, "
-                  "malformed %llu, partial matches %llu (keys %llu), %.3f s, %.0f events/s",
+                  "malformed %llu, partial matches %llu (keys %llu, %llu dropped), %.3f s, %.0f events/s",
                   static_cast<unsigned long long>(stats.events),
                   static_cast<unsigned long long>(alerts),
                   static_cast<unsigned long long>(stats.matches),
@@ -313,7 +341,8 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
                   static_cast<unsigned long long>(late),
                   static_cast<unsigned long long>(malformed),
                   static_cast<unsigned long long>(stats.live_runs),
-                  static_cast<unsigned long long>(stats.live_keys), seconds,
+                  static_cast<unsigned long long>(stats.live_keys),
+                  static_cast<unsigned long long>(stats.dropped_runs), seconds,
                   seconds > 0 ? static_cast<double>(stats.events) / seconds : 0.0);
     Log(output, summary);
   }

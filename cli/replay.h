@@ -28,6 +28,7 @@ struct ReplayOptions {
   std::string late_output;         // empty: late events are only counted
   bool open_end = false;           // no Finish(): windows open at the end stay open
   uint64_t max_event_size = engine::kDefaultMaxEventSize;  // bytes; longer lines are malformed
+  size_t max_partial_matches = engine::Options{}.max_runs_per_key;  // per key and pattern; 0 = none
 };
 
 // Where a replay writes. With a file the alerts are flushed there in big blocks;

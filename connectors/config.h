@@ -72,6 +72,7 @@ struct DaemonConfig {
   std::string time_field;                                   // input.time.field; not empty
   std::string key_field;                                    // input.key.field; "" = unknown
   int32_t repartition_partitions = 0;                       // repartition.partitions; 0 = input's
+  int32_t max_partial_matches = 100000;                     // state.max.partial.matches; 0 = none
   TimeFormat time_format = TimeFormat::kAuto;               // input.time.format
   int64_t lateness_ms = 0;                                  // input.lateness; 0..7 days
   int64_t max_ahead_ms = int64_t{365} * 86'400'000;        // input.time.max.ahead; 0 = none

@@ -200,6 +200,7 @@ struct Daemon::Impl {
   Counter* repartition_out = nullptr;
   Counter* repartition_in = nullptr;
   Counter* repartition_duplicates = nullptr;
+  Counter* dropped_partials = nullptr;
   Gauge* live_keys = nullptr;
   Gauge* live_partials = nullptr;
   Gauge* in_flight = nullptr;
@@ -270,6 +271,7 @@ struct Daemon::Impl {
     bool rebuilding = false;     // reading again from the committed offset
     int64_t rebuild_end = -1;    // ... up to this offset (the log's end at assignment); -1: not known yet
     uint64_t events = 0;
+    uint64_t dropped_counted = 0;  // engine Stats::dropped_runs already added to the metric
     // input partitions: the source's time, and what its repartition partitions were told
     int64_t max_ts = INT64_MIN;
     int64_t max_ts_record_ms = 0;  // Kafka timestamp of the record that set max_ts
@@ -364,6 +366,7 @@ struct Daemon::Impl {
   // After an alert's Send: holds the partition's commit at the oldest event it bound
   // until the alert is acknowledged.
   void HoldBoundEvents(Partition& part, const engine::Alert& a);
+  void CountDropped(Partition& part);  // the engine's dropped partial matches to the metric
   void Send(std::string_view topic, std::string_view key, std::string_view value,
             std::span<const Header> headers, bool is_alert, int64_t event_time_us,
             int32_t partition = Producer::kAnyPartition);
@@ -592,6 +595,7 @@ bool Daemon::Impl::Setup(std::string* error) {
   engine_options.lateness_ms = c.lateness_ms;
   engine_options.late = c.late_policy == LatePolicy::kDrop ? engine::LatePolicy::kDrop : engine::LatePolicy::kMatch;
   engine_options.max_ahead_ms = c.max_ahead_ms;
+  engine_options.max_runs_per_key = static_cast<size_t>(c.max_partial_matches);
   schema = std::make_shared<nfa::Schema>();
   std::string errors;
   if (!LoadPatterns(&errors, /*initial=*/true)) {
@@ -614,6 +618,8 @@ bool Daemon::Impl::Setup(std::string* error) {
                                        "Records consumed from repartition topics.");
   repartition_duplicates = &metrics.AddCounter("tern_repartition_duplicates_total",
                                                "Repartitioned events dropped as copies of one already taken.");
+  dropped_partials = &metrics.AddCounter("tern_partial_matches_dropped_total",
+                                         "Partial matches dropped by state.max.partial.matches.");
   live_keys = &metrics.AddGauge("tern_live_keys", "(pattern, key) pairs holding partial matches.");
   live_partials = &metrics.AddGauge("tern_live_partial_matches", "Partial matches alive.");
   in_flight = &metrics.AddGauge("tern_producer_in_flight", "Messages handed to the producer, not yet acknowledged.");
@@ -768,6 +774,7 @@ void Daemon::Impl::Assign(std::span<const TopicPartition> parts) {
     p.last_seen_ms = now;
     p.idle = false;
     p.events = 0;
+    p.dropped_counted = 0;
     p.max_ts = INT64_MIN;
     p.max_ts_record_ms = 0;
     p.told.assign(routes.size(), {});
@@ -838,6 +845,7 @@ void Daemon::Impl::Release(std::span<const TopicPartition> parts, bool lost) {
   }
   for (uint32_t id : ids) {
     Partition& p = partitions[id];
+    CountDropped(p);
     const engine::Stats& stats = p.engine->stats();
     spdlog::info("partition {}[{}] {}: dropped {} partial matches of {} keys, {} events held", p.topic,
                  p.kafka_partition, lost ? "lost" : "revoked", stats.live_runs, stats.live_keys, stats.buffered);
@@ -1167,7 +1175,21 @@ void Daemon::Impl::HandleRepartitioned(const Message& m, Partition& part, int64_
   SendAlerts(part, &m, src.timestamp_ms, consumed_us);
 }
 
+void Daemon::Impl::CountDropped(Partition& part) {
+  const uint64_t dropped = part.engine->stats().dropped_runs;
+  dropped_partials->Add(dropped - part.dropped_counted);
+  part.dropped_counted = dropped;
+}
+
 void Daemon::Impl::SendAlerts(Partition& part, const Message* completing, int64_t event_ms, int64_t consumed_us) {
+  if (!part.engine->limited_keys().empty()) [[unlikely]] {
+    for (const engine::LimitedKey& k : part.engine->limited_keys()) {
+      spdlog::warn("pattern {}, key {}: more than {} partial matches (state.max.partial.matches); the oldest "
+                   "are dropped (counted in tern_partial_matches_dropped_total, not logged again for this key)",
+                   part.engine->programs()[k.pattern]->name, k.key_json, options.config.max_partial_matches);
+    }
+    part.engine->limited_keys().clear();
+  }
   engine::AlertList& alerts = part.engine->alerts();
   if (alerts.empty()) return;
   const int64_t produced_us = NowUs();
@@ -1352,6 +1374,7 @@ void Daemon::Impl::UpdateStats() {
   std::vector<engine::PatternStats> per_pattern(all_programs.size());
   for (Partition& p : partitions) {
     if (!p.owned) continue;
+    CountDropped(p);
     const engine::Stats& s = p.engine->stats();
     keys += s.live_keys;
     runs += s.live_runs;

@@ -219,6 +219,7 @@ struct Engine::Impl {
   // last FireTimers, so it goes back when a partition behind the others counts again.
   int64_t fired_until = INT64_MIN;
   std::vector<nfa::Output> outputs;  // scratch
+  std::vector<LimitedKey> limited_keys;  // Engine::limited_keys()
   // Remember(): matches of programs with `skip` that a re-read may not start inside,
   // by emission, until ForgetRereadBefore passes them.
   struct RecentMatch {
@@ -416,6 +417,13 @@ struct Engine::Impl {
   void Schedule(uint32_t program, uint32_t key) {
     ProgramRuntime& rt = runtimes[program];
     KeyEntry& entry = rt.keys.entry(key);
+    if (options.max_runs_per_key > 0 && entry.state.runs.size() > options.max_runs_per_key) [[unlikely]] {
+      stats.dropped_runs += rt.nfa->DropOldestRuns(entry.state, options.max_runs_per_key);
+      if (!entry.limited) {
+        entry.limited = true;
+        limited_keys.push_back({program, entry.key_json});
+      }
+    }
     if (!entry.state.empty()) {
       entry.last_open = rt.nfa->LastOpen(entry.state);
       if (entry.last_open < fired_until) {
@@ -1029,6 +1037,7 @@ bool Engine::Restore(std::string_view d) {
 }
 
 AlertList& Engine::alerts() { return impl_->alerts; }
+std::vector<LimitedKey>& Engine::limited_keys() { return impl_->limited_keys; }
 
 PatternStats Engine::pattern_stats(size_t program) const {
   const ProgramRuntime& rt = impl_->runtimes[program];

@@ -48,6 +48,12 @@ struct Options {
   // an input partition's engine) a partition's events are matched as its own watermark
   // passes them, at once with lateness 0.
   bool order_across_partitions = false;
+  // The most partial matches one key may hold for one pattern; a new one past it drops
+  // the oldest (counted in Stats::dropped_runs; the first drop of a key is reported in
+  // limited_keys()). 0: no bound. Generous: a key legitimately holds a few partial
+  // matches per event in its window; a thousand times more is a runaway (a pattern
+  // without `within`, a key that never ends), which would otherwise grow without bound.
+  size_t max_runs_per_key = 100'000;
   // A routed spec's start filter re-chooses which guard triggers each start group
   // from the first 1,024 events of every this many (StartFilter; tests make it small).
   uint32_t start_filter_sample_period = 1u << 20;
@@ -114,6 +120,13 @@ struct Stats {
   uint64_t live_keys = 0;       // (pattern, key) pairs holding partial matches
   uint64_t live_runs = 0;       // partial matches
   uint64_t buffered = 0;        // events held in the reorder buffer
+  uint64_t dropped_runs = 0;    // partial matches dropped by Options::max_runs_per_key
+};
+
+// A key that first passed Options::max_runs_per_key (the caller logs it once).
+struct LimitedKey {
+  uint32_t pattern = 0;  // index into Engine::programs()
+  std::string key_json;
 };
 
 // One loaded pattern's share of Stats::live_keys and Stats::live_runs.
@@ -246,6 +259,9 @@ class Engine {
   bool Restore(std::string_view data);
 
   AlertList& alerts();
+  // Keys that passed Options::max_runs_per_key for the first time since the caller last
+  // cleared the list (each key once in its life).
+  std::vector<LimitedKey>& limited_keys();
   // Counters, and the live keys and partial matches summed over the patterns: kept up to
   // date as keys change, so a call costs O(patterns + partitions), not O(keys).
   const Stats& stats() const;

@@ -39,6 +39,7 @@ struct KeyEntry {
                                    // closes when the watermark passes this
   int64_t registered = INT64_MAX;  // last_open currently in the timer heap; INT64_MAX none
   uint32_t counted_runs = 0;       // state.runs.size() as last added to its program's count
+  bool limited = false;            // has passed Options::max_runs_per_key (reported once)
   bool live = false;               // false: a free slot
 
   // Back to a fresh entry, keeping buffer capacity (insert and erase).
@@ -50,6 +51,7 @@ struct KeyEntry {
     last_open = INT64_MAX;
     registered = INT64_MAX;
     counted_runs = 0;
+    limited = false;
   }
 };
 

@@ -786,6 +786,15 @@ void Nfa::Clear(KeyState& key) {
   key.stage_values.clear();
 }
 
+size_t Nfa::DropOldestRuns(KeyState& key, size_t keep) {
+  if (key.runs.size() <= keep) return 0;
+  const size_t drop = key.runs.size() - keep;
+  for (size_t i = 0; i < drop; ++i) buffer_->Release(key.runs[i].node);
+  key.runs.erase(key.runs.begin(), key.runs.begin() + static_cast<std::ptrdiff_t>(drop));
+  key.stage_values.clear();  // no longer fits `runs`: rebuilt before its next use
+  return drop;
+}
+
 // ---------------------------------------------------------------- skip strategies
 
 bool Nfa::PruningId(NodeId match, EventId* id) {

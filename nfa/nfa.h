@@ -125,6 +125,9 @@ class Nfa {
 
   // Releases everything the key holds (used when a program is unloaded).
   void Clear(KeyState& key);
+  // Drops the oldest partial matches of the key until at most `keep` are left; returns
+  // how many it dropped (the per-key bound on state, engine::Options).
+  size_t DropOldestRuns(KeyState& key, size_t keep);
 
   // Values per run in KeyState::stage_values (0 when no condition reads a stage field).
   uint32_t stage_value_stride() const { return stride_; }

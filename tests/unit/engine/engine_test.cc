@@ -1080,5 +1080,36 @@ TEST_CASE("RereadPoint: no re-read starts inside a match of a pattern with skip"
   CHECK(plain.engine.RereadPoint(3) == 3);
 }
 
+TEST_CASE("max_runs_per_key: past the bound the oldest partial matches go, counted, the key reported once") {
+  // No `within`: every `a` starts a partial match that lives until a `b`.
+  const char* pattern = R"(pattern p { key k begin a where t == "a" followed_by b where t == "b" })";
+  Options options;
+  options.max_runs_per_key = 3;
+  Driver d(options);
+  d.Load(pattern);
+  for (int i = 1; i <= 5; ++i) d.Push(Ev(i, "k", "a"));
+  d.Push(Ev(6, "j", "a"));
+  CHECK(d.engine.stats().live_runs == 4);  // k: 3 (a@3, a@4, a@5), j: 1
+  CHECK(d.engine.stats().dropped_runs == 2);
+  CHECK(d.engine.TestingOnlyRecount(0).live_runs == d.engine.pattern_stats(0).live_runs);
+  REQUIRE(d.engine.limited_keys().size() == 1);
+  CHECK(d.engine.limited_keys()[0].key_json == "\"k\"");
+  d.engine.limited_keys().clear();
+  d.Push(Ev(7, "k", "a"));  // one more drop, not reported again
+  CHECK(d.engine.stats().dropped_runs == 3);
+  CHECK(d.engine.limited_keys().empty());
+  d.Push(Ev(8, "k", "b"));  // the 3 kept match: the dropped ones (a@1..a@4) do not
+  REQUIRE(d.alerts.size() == 3);
+  for (const std::string& a : d.alerts) CHECK_FALSE(Contains(a, "\"ts\":3,"));  // a@3 was dropped
+  // 0: no bound.
+  options.max_runs_per_key = 0;
+  Driver unbounded(options);
+  unbounded.Load(pattern);
+  for (int i = 1; i <= 50; ++i) unbounded.Push(Ev(i, "k", "a"));
+  CHECK(unbounded.engine.stats().live_runs == 50);
+  CHECK(unbounded.engine.stats().dropped_runs == 0);
+  CHECK(Options{}.max_runs_per_key == 100'000);
+}
+
 }  // namespace
 }  // namespace tern::engine
