@@ -344,6 +344,9 @@ struct Daemon::Impl {
   void OnRebalance(RebalanceKind kind, std::span<const TopicPartition> parts);
   void Assign(std::span<const TopicPartition> parts);
   void Release(std::span<const TopicPartition> parts, bool lost);
+  // What an input partition told each repartition partition: nothing yet (sized for the
+  // routes as they are now).
+  void ResetTold(Partition& p);
   std::unique_ptr<engine::Engine> NewEngine(int route, bool repartitioned);
 
   // ------------------------------------------------------------ the loop
@@ -409,7 +412,13 @@ bool Daemon::Impl::LoadPatterns(std::string* errors, bool initial) {
   spdlog::info("reload: {} patterns in {} routes; {} (partition, pattern) pairs kept their partial matches",
                all_programs.size(), routes.size(), kept);
   std::string why;
-  if (!PrepareTopics(&why)) {
+  const bool prepared = PrepareTopics(&why);
+  // The routes may have changed: every input partition tells every repartition
+  // partition its time again.
+  for (Partition& p : partitions) {
+    if (p.owned && !p.repartitioned) ResetTold(p);
+  }
+  if (!prepared) {
     spdlog::error("reload: {}", why);
   } else if (subscribed != old_topics) {
     Status sub = consumer->Subscribe(subscribed);
@@ -777,11 +786,7 @@ void Daemon::Impl::Assign(std::span<const TopicPartition> parts) {
     p.dropped_counted = 0;
     p.max_ts = INT64_MIN;
     p.max_ts_record_ms = 0;
-    p.told.assign(routes.size(), {});
-    for (size_t r = 0; r < routes.size(); ++r) {
-      // A route without key uses partition 0 only.
-      p.told[r].assign(routes[r].key_slots.empty() ? 1 : routes[r].partitions, INT64_MIN);
-    }
+    ResetTold(p);
     p.last_told_ms = 0;
     p.last_idle_told_ms = 0;
     std::string metadata;
@@ -818,6 +823,14 @@ void Daemon::Impl::Assign(std::span<const TopicPartition> parts) {
                  p.committed >= 0 ? std::to_string(p.committed) : std::string("the start (nothing committed)"));
   }
   CheckRebuilt();
+}
+
+void Daemon::Impl::ResetTold(Partition& p) {
+  p.told.assign(routes.size(), {});
+  for (size_t r = 0; r < routes.size(); ++r) {
+    // A route without key uses partition 0 only.
+    p.told[r].assign(routes[r].key_slots.empty() ? 1 : routes[r].partitions, INT64_MIN);
+  }
 }
 
 void Daemon::Impl::Release(std::span<const TopicPartition> parts, bool lost) {

@@ -284,13 +284,21 @@ def scenario_reload(tern, repo, work, mock):
     produce(mock.bootstrap, "rl.events", ['{"ts":2,"u":"x","t":"b","n":1}'])
     wait_for("keep's alert", lambda: any('"pattern":"keep"' in a for a in consume(mock.bootstrap, "rl.alerts")))
     time.sleep(1.0)
-    daemon.stop()
     got = consume(mock.bootstrap, "rl.alerts")
     patterns = sorted(json.loads(a)["pattern"] for a in got)
     if patterns != ["keep"]:
         fail("after the reload: alerts of %r, expected only keep's" % patterns)
+    # A pattern keyed by a new field: a new repartition topic, subscribed to, that matches.
+    with open(os.path.join(pdir, "byt.tern"), "w") as f:
+        f.write('pattern byt { key t within 1m begin a where t == "c" followed_by b where n == 7 }\n')
+    daemon.signal(signal.SIGHUP)
+    wait_for("the new repartition topic assigned",
+             lambda: "partition rl.tern.repartition.t[" in open(log).read())
+    produce(mock.bootstrap, "rl.events", ['{"ts":3,"u":"y","t":"c"}', '{"ts":4,"u":"z","t":"c","n":7}'])
+    wait_for("byt's alert", lambda: any('"pattern":"byt"' in a for a in consume(mock.bootstrap, "rl.alerts")))
+    daemon.stop()
     print("daemon_test: reload ok: a broken file was rejected, keep completed its partial match; "
-          "partial matches per pattern on /metrics")
+          "partial matches per pattern on /metrics; a pattern with a new key got its repartition topic")
 
 
 def scenario_pattern_files(tern, repo, work, mock):
