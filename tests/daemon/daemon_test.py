@@ -460,8 +460,15 @@ def scenario_partitions(tern, repo, work, mock):
                  idle="0ms")
     write_config(os.path.join(work, "pi.toml"), mock.bootstrap, "pi", [pattern], events_topic="pt.events",
                  idle="300ms", log_level="debug")
+    # The same as pi with the patterns reading the input partitions directly (each user's
+    # events are on one partition): an idle partition's windows close by the time of the
+    # member's other input partitions (Engine::AdvanceWatermark).
+    direct_log = os.path.join(work, "pd.log")
+    write_config(os.path.join(work, "pd.toml"), mock.bootstrap, "pd", [pattern], events_topic="pt.events",
+                 idle="300ms", input_options={"key.field": '"u"'})
     hold = Daemon(tern, os.path.join(work, "ph.toml"), hold_log)
     idle = Daemon(tern, os.path.join(work, "pi.toml"), idle_log)
+    direct = Daemon(tern, os.path.join(work, "pd.toml"), direct_log)
     wait_for("both daemons to see every partition",
              lambda: (scrape(hold_log, "tern_events_total") or 0) >= len(first)
              and (scrape(idle_log, "tern_events_total") or 0) >= len(first))
@@ -479,6 +486,8 @@ def scenario_partitions(tern, repo, work, mock):
     produce_partitions(mock.bootstrap, "pt.events", PARTITION_PHASE2)
     wait_for("the idle daemon to close every window",
              lambda: Counter(map(without_id, consume(mock.bootstrap, "pi.alerts"))) == expected)
+    wait_for("the idle daemon on the direct path to close every window",
+             lambda: Counter(map(without_id, consume(mock.bootstrap, "pd.alerts"))) == expected)
 
     # input.idle = 0ms: partition 2 holds the watermark at 8500 however far 0 and 1 go.
     wait_for("the holding daemon to consume phase 2", lambda: (scrape(hold_log, "tern_events_total") or 0) >= n2)
@@ -503,7 +512,8 @@ def scenario_partitions(tern, repo, work, mock):
     time.sleep(0.5)  # nothing more may come
     hold.stop()
     idle.stop()
-    for name in ("ph", "pi"):
+    direct.stop()
+    for name in ("ph", "pi", "pd"):
         got = consume(mock.bootstrap, name + ".alerts")
         if Counter(map(without_id, got)) != expected:
             fail("%s: %d alerts, replay gives %d\ngot: %s\nreplay: %s"
@@ -745,7 +755,7 @@ def main():
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
     brokers = 1
     if scenario == "partitions":
-        topics = ["pt.events:3"] + ["%s.%s:1" % (p, t) for p in ("ph", "pi") for t in ("alerts", "late", "dead")]
+        topics = ["pt.events:3"] + ["%s.%s:1" % (p, t) for p in ("ph", "pi", "pd") for t in ("alerts", "late", "dead")]
     elif scenario == "keys":
         topics = ["ky.events:2"] + ["ky.%s:1" % t for t in ("alerts", "late", "dead")]
     elif scenario in ("crash", "health"):
