@@ -1,7 +1,9 @@
-// The daemon behind `tern run`: a Kafka consumer-group member feeding the engine,
+// The daemon behind `tern run`: a Kafka consumer-group member feeding one engine per
+// owned partition (repartition topics for patterns keyed otherwise than the input),
 // a producer writing its alerts, dead letters and late events, offset commits that
 // never run ahead of what an alert depends on, metrics over HTTP, hot reload.
-// Tested by tests/daemon/daemon_test.py against the embedded broker (CTest daemon_*).
+// Tested by tests/daemon/daemon_test.py against the embedded broker (CTest daemon_*)
+// and, several members in one group, by tests/daemon/scaleout_test.py (daemon_scaleout).
 #pragma once
 
 #include <atomic>

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "engine/routing.h"
+
 namespace tern::connectors {
 
 namespace {
@@ -15,12 +17,6 @@ bool ParseInt(std::string_view text, int64_t* v) {
   if (text.empty()) return false;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *v);
   return ec == std::errc() && end == text.data() + text.size();
-}
-
-uint64_t Fnv1a(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  return h;
 }
 
 }  // namespace
@@ -36,7 +32,7 @@ std::string RepartitionTopic(std::string_view group, std::string_view key_label)
   }
   if (name.size() > kMaxTopicName) {
     char hash[20];
-    std::snprintf(hash, sizeof hash, ".%016llx", static_cast<unsigned long long>(Fnv1a(name)));
+    std::snprintf(hash, sizeof hash, ".%016llx", static_cast<unsigned long long>(engine::RouteHash(name)));
     name.resize(kMaxTopicName - 17);
     name += hash;
   }

@@ -612,6 +612,22 @@ struct Engine::Impl {
     Process(e);
   }
 
+  // Releases what the watermarks now allow from the reorder buffers: with
+  // Options::order_across_partitions every buffer up to the global watermark in one
+  // order, else `part`'s up to its own watermark.
+  void ReleaseReady(Partition& part, int64_t global) {
+    if (options.order_across_partitions) {
+      ReleaseInOrder(global);
+      return;
+    }
+    const int64_t wm = SatSub(part.max_ts, options.lateness_ms);
+    while (!part.reorder.empty() && part.reorder.top()->ts() <= wm) {
+      nfa::StoredEvent* next = part.reorder.top();
+      part.reorder.pop();
+      Release(next, global);
+    }
+  }
+
   // Options::order_across_partitions: releases, in event id order across partitions,
   // every buffered event the global watermark has passed.
   void ReleaseInOrder(int64_t global) {
@@ -737,16 +753,7 @@ void Engine::AdvancePartition(uint32_t partition, int64_t max_ts) {
   part.seen = true;
   part.idle = false;
   const int64_t global = m.GlobalWatermark();
-  if (m.options.order_across_partitions) {
-    m.ReleaseInOrder(global);
-  } else if (m.options.lateness_ms > 0) {
-    int64_t wm = SatSub(part.max_ts, m.options.lateness_ms);
-    while (!part.reorder.empty() && part.reorder.top()->ts() <= wm) {
-      nfa::StoredEvent* next = part.reorder.top();
-      part.reorder.pop();
-      m.Release(next, global);
-    }
-  }
+  m.ReleaseReady(part, global);
   m.FireTimers(global);
 }
 
@@ -849,19 +856,11 @@ bool Engine::Push(nfa::StoredEvent* e) {
   part.seen = true;
   part.idle = false;
   const int64_t global = m.GlobalWatermark();
-  if (m.options.order_across_partitions) {
-    part.reorder.push(e);
-    m.ReleaseInOrder(global);
-  } else if (m.options.lateness_ms <= 0) {
-    m.Release(e, global);
+  if (m.options.lateness_ms <= 0 && !m.options.order_across_partitions) {
+    m.Release(e, global);  // nothing to wait for
   } else {
     part.reorder.push(e);
-    int64_t wm = SatSub(part.max_ts, m.options.lateness_ms);
-    while (!part.reorder.empty() && part.reorder.top()->ts() <= wm) {
-      nfa::StoredEvent* next = part.reorder.top();
-      part.reorder.pop();
-      m.Release(next, global);
-    }
+    m.ReleaseReady(part, global);
   }
   m.FireTimers(global);
   return false;

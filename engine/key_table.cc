@@ -26,12 +26,7 @@ uint64_t HashKey(std::string_view bytes) {
     tail = p[0] | uint64_t{p[rest / 2]} << 8 | uint64_t{p[rest - 1]} << 16;
   }
   h = (h ^ tail) * 0x100000001b3ull;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
+  return Fmix64(h);
 }
 
 }  // namespace tern::engine

@@ -29,6 +29,17 @@ namespace tern::engine {
 // finaliser: keys are short.
 uint64_t HashKey(std::string_view bytes);
 
+// MurmurHash3's fmix64 finaliser: every input bit reaches every output bit (the low
+// bits pick a slot or a partition).
+inline uint64_t Fmix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
 // One key of one program.
 struct KeyEntry {
   std::string key_bytes;         // the encoded key values (lookup identity)

@@ -3,6 +3,7 @@
 
 #include <deque>
 
+#include "engine/key_table.h"
 #include "nfa/eval.h"
 #include "nfa/nfa.h"
 #include "nfa/shared_buffer.h"
@@ -12,12 +13,7 @@ namespace tern::engine {
 uint64_t RouteHash(std::string_view bytes) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
+  return Fmix64(h);
 }
 
 bool RouteKey(std::span<const uint32_t> key_slots, const nfa::StoredEvent& event, std::string* bytes,
