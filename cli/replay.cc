@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "engine/event_parser.h"
 #include "engine/line_reader.h"
+#include "state/store.h"
 
 namespace tern::cli {
 
@@ -54,6 +55,13 @@ constexpr char kReplayUsage[] =
     "  --open-end          the stream goes on after the file: windows still open at\n"
     "                      its end stay open (no end-of-input timeouts or absence\n"
     "                      matches), as `tern run` would leave them\n"
+    "  --state DIR         continue from the state in DIR (partial matches, watermark,\n"
+    "                      reorder buffer, line numbers), if any, and save the state\n"
+    "                      there at the end of the input, with --open-end semantics:\n"
+    "                      replaying a stream in parts gives the alerts of one replay.\n"
+    "                      `tern run` can start from it (docs/state.md)\n"
+    "  --finish            with --state: this is the last part; at its end every window\n"
+    "                      closes, as in a replay without --open-end\n"
     "\n"
     "Exit status: 0, 1 when the patterns do not compile, a file cannot be read or an\n"
     "output (stdout, --dead-letter, --late-output) cannot be written, 2 for a bad\n"
@@ -63,7 +71,7 @@ constexpr OptionSpec kReplayOptions[] = {
     {"--input", true},       {"--time-field", true},  {"--lateness", true},
     {"--dead-letter", true}, {"--late-output", true}, {"--open-end", false},
     {"--max-event-size", true}, {"--late", true}, {"--max-ahead", true},
-    {"--max-partial-matches", true},
+    {"--max-partial-matches", true}, {"--state", true}, {"--finish", false},
 };
 
 constexpr size_t kFlushBytes = size_t{1} << 20;
@@ -154,6 +162,73 @@ void LogLimitedKeys(engine::Engine& engine, const ReplayOptions& options, Replay
   engine.limited_keys().clear();
 }
 
+// What the stored state depends on besides the patterns: a state written with other
+// options would not continue the same replay.
+std::string StateSettings(const ReplayOptions& options) {
+  return "time_field=" + options.time_field + ";lateness_ms=" + std::to_string(options.lateness_ms) +
+         ";late=" + (options.late == engine::LatePolicy::kDrop ? "drop" : "match") +
+         ";max_ahead_ms=" + std::to_string(options.max_ahead_ms);
+}
+
+// The replay's state partition: one, as `tern replay` reads one stream.
+constexpr char kReplayPartition[] = "replay";
+
+bool ReparseEvent(void* context, nfa::StoredEvent& event, std::string* error) {
+  const std::string payload = event.payload;  // Parse fills the payload from its input
+  return static_cast<engine::EventParser*>(context)->Parse(payload, event, error);
+}
+
+// Opens --state and loads what it holds into `engine`. Returns the store (null on
+// failure, logged) and sets *first_line to the number the input's first line gets.
+std::unique_ptr<state::PartitionStore> LoadState(const ReplayOptions& options, engine::Engine& engine,
+                                                 engine::EventParser& parser, ReplayOutput& output,
+                                                 uint64_t* line_base) {
+  state::Status status;
+  auto store = state::PartitionStore::Open(options.state_dir, kReplayPartition, &status);
+  if (store == nullptr) {
+    Log(output, "tern replay: --state " + Printable(options.state_dir) + ": " + status.message);
+    return nullptr;
+  }
+  state::PartitionMeta meta;
+  status = store->ReadMeta(&meta);
+  *line_base = 0;
+  if (status.code == state::Errc::kAbsent) {
+    engine.StartTracking();
+    return store;
+  }
+  if (status.ok() && meta.settings != StateSettings(options)) {
+    Log(output, "tern replay: --state " + Printable(options.state_dir) + " was written with other options (" +
+                    meta.settings + "); continue it with the same --time-field, --lateness, --late and --max-ahead");
+    return nullptr;
+  }
+  state::LoadReport report;
+  if (status.ok()) status = store->Load(engine, meta, &report, ReparseEvent, &parser);
+  if (!status.ok()) {
+    Log(output, "tern replay: --state " + Printable(options.state_dir) + ": " + status.message);
+    return nullptr;
+  }
+  for (const std::string& name : report.dropped_patterns) {
+    Log(output, "tern replay: --state: pattern " + name +
+                    " changed since the state was written: its partial matches are dropped, it starts afresh");
+  }
+  *line_base = state::PositionOf(meta, "line", 0);
+  return store;
+}
+
+bool SaveState(const ReplayOptions& options, state::PartitionStore& store, engine::Engine& engine,
+               uint64_t lines, ReplayOutput& output) {
+  state::PartitionMeta meta;
+  meta.settings = StateSettings(options);
+  meta.positions.emplace_back("line", lines);
+  std::unique_ptr<state::Checkpoint> checkpoint = store.Collect(engine, std::move(meta));
+  state::Status status = store.Write(*checkpoint);
+  if (!status.ok()) {
+    Log(output, "tern replay: --state " + Printable(options.state_dir) + ": " + status.message);
+    return false;
+  }
+  return true;
+}
+
 std::string StreamName(const std::string& input) {
   if (input == "-") return "stdin";
   return std::filesystem::path(input).stem().string();
@@ -218,6 +293,16 @@ bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* er
   options->dead_letter = args.Get("--dead-letter", options->dead_letter);
   options->late_output = args.Get("--late-output", options->late_output);
   if (args.Has("--open-end")) options->open_end = true;
+  options->state_dir = args.Get("--state", options->state_dir);
+  if (args.Has("--finish")) options->finish = true;
+  if (options->finish && options->state_dir.empty()) {
+    *error = "--finish needs --state";
+    return false;
+  }
+  if (options->finish && options->open_end) {
+    *error = "--finish and --open-end contradict each other";
+    return false;
+  }
   return true;
 }
 
@@ -253,12 +338,22 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
 
   engine::EventParser parser(engine.schema(), options.time_field);
   parser.set_max_event_size(options.max_event_size);
+  // --state: the line numbers go on from the earlier parts'.
+  uint64_t line_base = 0;
+  std::unique_ptr<state::PartitionStore> store;
+  if (!options.state_dir.empty()) {
+    store = LoadState(options, engine, parser, output, &line_base);
+    if (store == nullptr) return kExitFailed;
+  }
+  uint64_t last_line = 0;
   const uint32_t stream = engine.StreamId(StreamName(options.input));
   const auto start = std::chrono::steady_clock::now();
   uint64_t alerts = 0, late = 0, malformed = 0;
   std::string record;  // scratch for a dead letter
   engine::Line line;
   while (reader.Next(&line)) {
+    line.number += line_base;
+    last_line = line.number;
     nfa::StoredEvent* event = engine.NewEvent();
     bool parsed;
     std::string_view raw = line.text;
@@ -315,9 +410,14 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
   bool outputs_ok = dead_letter.ok() && late_output.ok() &&
                     (output.alerts_file == nullptr || output.alerts_file->ok());
   if (outputs_ok) {
-    if (!options.open_end) engine.Finish();
+    if (store != nullptr ? options.finish : !options.open_end) engine.Finish();
     DrainAlerts(engine, output, &alerts);
     Flush(output.alerts, output.alerts_file);
+  }
+  // The state goes with the position after the last line read (an empty input keeps it).
+  if (store != nullptr && status == kExitOk && outputs_ok &&
+      !SaveState(options, *store, engine, std::max(last_line, line_base), output)) {
+    status = kExitFailed;
   }
   // Standard output is flushed, not closed: main() closes it.
   if (!FinishOutput(dead_letter, true, output)) status = kExitFailed;

@@ -29,6 +29,8 @@ struct ReplayOptions {
   bool open_end = false;           // no Finish(): windows open at the end stay open
   uint64_t max_event_size = engine::kDefaultMaxEventSize;  // bytes; longer lines are malformed
   size_t max_partial_matches = engine::Options{}.max_runs_per_key;  // per key and pattern; 0 = none
+  std::string state_dir;           // --state: continue from and save to this state directory
+  bool finish = false;             // --finish (with --state): the input ends with this part
 };
 
 // Where a replay writes. With a file the alerts are flushed there in big blocks;

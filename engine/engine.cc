@@ -179,12 +179,17 @@ struct ByEventId {
   bool operator()(const nfa::StoredEvent* a, const nfa::StoredEvent* b) const { return b->id < a->id; }
 };
 
+// A reorder buffer: a heap whose events a checkpoint can list.
+struct ReorderHeap : std::priority_queue<nfa::StoredEvent*, std::vector<nfa::StoredEvent*>, ByEventId> {
+  const std::vector<nfa::StoredEvent*>& items() const { return c; }
+};
+
 struct Partition {
   bool seen = false;
   bool declared = false;  // AddPartition: holds the watermark back before its first event
   bool idle = false;  // excluded from the global watermark until its next event
   int64_t max_ts = INT64_MIN;
-  std::priority_queue<nfa::StoredEvent*, std::vector<nfa::StoredEvent*>, ByEventId> reorder;
+  ReorderHeap reorder;
 };
 
 int64_t SatSub(int64_t a, int64_t b) {
@@ -235,6 +240,27 @@ struct Engine::Impl {
   std::string key_json_scratch;
   nfa::KeyState fresh;  // the state of a key seen for the first time
   AlertWriter writer;
+
+  // Persistence (StartTracking, CollectChanges): the keys changed since the last
+  // checkpoint (each once: KeyEntry::dirty), and the persisted keys that ended, with
+  // their program (indices change with ReplacePrograms). gone_keys keeps its strings'
+  // capacity: [0, gone_count) are in use.
+  bool tracking = false;
+  std::vector<KeyRef> dirty;
+  std::vector<std::pair<std::shared_ptr<const nfa::Program>, std::string>> gone_keys;
+  size_t gone_count = 0;
+  // A restore in progress (LoadClock .. FinishLoad).
+  struct Loading {
+    std::unordered_map<uint64_t, nfa::StoredEvent*> events;  // by seq, one reference each
+    std::vector<std::vector<uint64_t>> reorder;               // per partition
+    std::vector<int64_t> slot_of;  // stored slot -> current slot (-1: no longer read)
+    std::vector<uint32_t> stream_of;  // stored stream id -> current one
+    bool same_schema = true;
+    bool reparse_needed = false;   // the current schema reads a field the stored one lacks
+    Reparse reparse = nullptr;
+    void* reparse_context = nullptr;
+  };
+  std::unique_ptr<Loading> loading;
 
   // Event-only expressions share memo slots with identical ones of other programs.
   void BindMemo(ProgramRuntime& rt) {
@@ -340,6 +366,13 @@ struct Engine::Impl {
     return k;
   }
   void EraseKey(uint32_t program, uint32_t k) {
+    KeyEntry& entry = runtimes[program].keys.entry(k);
+    if (entry.persisted) [[unlikely]] {
+      if (gone_count == gone_keys.size()) gone_keys.emplace_back();
+      gone_keys[gone_count].first = runtimes[program].program;
+      gone_keys[gone_count].second.assign(entry.key_bytes);
+      ++gone_count;
+    }
     RemoveHolder(program, k);
     runtimes[program].keys.Erase(k);
   }
@@ -417,6 +450,10 @@ struct Engine::Impl {
   void Schedule(uint32_t program, uint32_t key) {
     ProgramRuntime& rt = runtimes[program];
     KeyEntry& entry = rt.keys.entry(key);
+    if (tracking && !entry.dirty) {
+      entry.dirty = true;
+      dirty.push_back({program, key});
+    }
     if (options.max_runs_per_key > 0 && entry.state.runs.size() > options.max_runs_per_key) [[unlikely]] {
       stats.dropped_runs += rt.nfa->DropOldestRuns(entry.state, options.max_runs_per_key);
       if (!entry.limited) {
@@ -703,8 +740,13 @@ size_t Engine::ReplacePrograms(std::vector<std::shared_ptr<const nfa::Program>> 
   }
   old.clear();
   m.Wire();
-  // Timers name programs by index: register every live key again.
+  // Timers and the changed-key list name programs by index: register every live key
+  // again (Schedule lists the changed ones anew).
   m.timers = {};
+  m.dirty.clear();
+  for (auto& rt : m.runtimes) {
+    for (KeyEntry& k : rt.keys.entries()) k.dirty = false;
+  }
   for (uint32_t p = 0; p < m.runtimes.size(); ++p) {
     for (uint32_t k = 0; k < m.runtimes[p].keys.entries().size(); ++k) {
       KeyEntry& entry = m.runtimes[p].keys.entry(k);
@@ -907,6 +949,8 @@ namespace {
 
 // 2: events carry their offset (StoredEvent::offset).
 constexpr uint8_t kEngineFormat = 2;
+// SaveClock's format.
+constexpr uint8_t kClockFormat = 1;
 
 template <typename T>
 void PutPod(std::string& out, T v) {
@@ -1033,6 +1077,258 @@ bool Engine::Restore(std::string_view d) {
   }
   for (auto& [seq, e] : events_by_seq) m.events.Unref(e);  // drop the restore references
   return ok && pos == d.size();
+}
+
+// Persistence.
+
+void Engine::StartTracking() {
+  Impl& m = *impl_;
+  m.tracking = true;
+  m.dirty.clear();
+  m.gone_count = 0;
+  m.events.ClearPersisted();
+  for (uint32_t p = 0; p < m.runtimes.size(); ++p) {
+    auto& entries = m.runtimes[p].keys.entries();
+    for (uint32_t k = 0; k < entries.size(); ++k) {
+      KeyEntry& entry = entries[k];
+      entry.persisted = false;
+      entry.dirty = entry.live;
+      if (entry.live) m.dirty.push_back({p, k});
+    }
+  }
+}
+
+bool Engine::tracking() const { return impl_->tracking; }
+
+void Engine::CollectChanges(StateSink& sink) {
+  Impl& m = *impl_;
+  for (size_t i = 0; i < m.gone_count; ++i) {
+    sink.DeleteKey(*m.gone_keys[i].first, m.gone_keys[i].second);
+    m.gone_keys[i].first.reset();
+  }
+  m.gone_count = 0;
+  auto put_event = [&sink](nfa::StoredEvent& e) {
+    sink.PutEvent(e);
+    e.persisted = true;
+  };
+  std::string record;
+  for (const KeyRef& ref : m.dirty) {
+    ProgramRuntime& rt = m.runtimes[ref.program];
+    KeyEntry& entry = rt.keys.entry(ref.entry);
+    if (!entry.live || !entry.dirty) continue;  // ended (DeleteKey above), or listed twice
+    entry.dirty = false;
+    entry.persisted = true;
+    record.clear();
+    nfa::SerializeKeyRefs(entry.state, m.buffer, record, put_event);
+    sink.PutKey(*rt.program, entry.key_bytes, entry.key_json, record);
+  }
+  m.dirty.clear();
+  for (Partition& p : m.partitions) {
+    for (nfa::StoredEvent* e : p.reorder.items()) {
+      if (!e->persisted) put_event(*e);
+    }
+  }
+  m.events.TakeForgotten([&sink](uint64_t seq) { sink.DeleteEvent(seq); });
+}
+
+void Engine::SaveClock(std::string& out) const {
+  const Impl& m = *impl_;
+  PutPod<uint8_t>(out, kClockFormat);
+  PutPod<uint64_t>(out, m.next_seq);
+  PutPod<int64_t>(out, m.fired_until);
+  PutPod<uint32_t>(out, static_cast<uint32_t>(m.partitions.size()));
+  for (const Partition& p : m.partitions) {
+    PutPod<uint8_t>(out, (p.seen ? 1 : 0) | (p.declared ? 2 : 0) | (p.idle ? 4 : 0));
+    PutPod<int64_t>(out, p.max_ts);
+    PutPod<uint32_t>(out, static_cast<uint32_t>(p.reorder.size()));
+    for (const nfa::StoredEvent* e : p.reorder.items()) PutPod<uint64_t>(out, e->id.seq);
+  }
+  PutPod<uint32_t>(out, static_cast<uint32_t>(m.stream_names.size()));
+  for (const std::string& name : m.stream_names) PutStr(out, name);
+  PutPod<uint32_t>(out, m.schema->size());
+  for (const nfa::FieldPath& path : m.schema->paths()) PutStr(out, path.text);
+}
+
+bool Engine::LoadClock(std::string_view d, std::string* error, Reparse reparse, void* reparse_context) {
+  Impl& m = *impl_;
+  auto fail = [error](std::string what) {
+    *error = "engine clock: " + what;
+    return false;
+  };
+  size_t pos = 0;
+  uint8_t format;
+  uint32_t num_partitions;
+  if (!GetPod(d, &pos, &format)) return fail("empty");
+  if (format != kClockFormat) return fail("unknown format " + std::to_string(format));
+  m.loading = std::make_unique<Impl::Loading>();
+  Impl::Loading& load = *m.loading;
+  if (!GetPod(d, &pos, &m.next_seq) || !GetPod(d, &pos, &m.fired_until) || !GetPod(d, &pos, &num_partitions) ||
+      num_partitions > d.size()) {
+    return fail("truncated");
+  }
+  m.partitions.assign(num_partitions, Partition{});
+  ahead_limit_.assign(num_partitions, INT64_MAX);
+  load.reorder.resize(num_partitions);
+  for (uint32_t i = 0; i < num_partitions; ++i) {
+    Partition& p = m.partitions[i];
+    uint8_t flags;
+    uint32_t n;
+    if (!GetPod(d, &pos, &flags) || !GetPod(d, &pos, &p.max_ts) || !GetPod(d, &pos, &n) || n > d.size() / 8) {
+      return fail("truncated (partition " + std::to_string(i) + ")");
+    }
+    p.seen = (flags & 1) != 0;
+    p.declared = (flags & 2) != 0;
+    p.idle = (flags & 4) != 0;
+    if (p.seen) SetAheadLimit(i, p.max_ts);
+    load.reorder[i].resize(n);
+    for (uint64_t& seq : load.reorder[i]) {
+      if (!GetPod(d, &pos, &seq)) return fail("truncated (reorder buffer " + std::to_string(i) + ")");
+    }
+  }
+  uint32_t num_streams, num_slots;
+  if (!GetPod(d, &pos, &num_streams) || num_streams > d.size()) return fail("truncated (streams)");
+  for (uint32_t i = 0; i < num_streams; ++i) {
+    std::string_view name;
+    if (!GetStr(d, &pos, &name)) return fail("truncated (streams)");
+    load.stream_of.push_back(StreamId(name));  // events name their stream by the stored id
+  }
+  if (!GetPod(d, &pos, &num_slots) || num_slots > d.size()) return fail("truncated (schema)");
+  std::unordered_map<std::string_view, uint32_t> current;
+  for (uint32_t s = 0; s < m.schema->size(); ++s) current.emplace(m.schema->path(s).text, s);
+  std::vector<uint8_t> covered(m.schema->size(), 0);
+  load.same_schema = num_slots == m.schema->size();
+  load.slot_of.assign(num_slots, -1);
+  for (uint32_t s = 0; s < num_slots; ++s) {
+    std::string_view path;
+    if (!GetStr(d, &pos, &path)) return fail("truncated (schema)");
+    auto it = current.find(path);
+    if (it != current.end()) {
+      load.slot_of[s] = it->second;
+      covered[it->second] = 1;
+    }
+    if (it == current.end() || it->second != s) load.same_schema = false;
+  }
+  if (pos != d.size()) return fail("trailing bytes");
+  for (uint8_t c : covered) load.reparse_needed |= c == 0;
+  load.reparse = reparse;
+  load.reparse_context = reparse_context;
+  return true;
+}
+
+bool Engine::LoadEvent(std::string_view record, std::string* error) {
+  Impl& m = *impl_;
+  Impl::Loading& load = *m.loading;
+  size_t pos = 0;
+  nfa::StoredEvent* e = nullptr;
+  const size_t known = load.events.size();
+  if (!nfa::RestoreEvent(record, &pos, m.events, load.events, &e) || pos != record.size()) {
+    *error = "truncated or malformed event record";
+    return false;
+  }
+  if (load.events.size() == known) {
+    *error = "event " + std::to_string(e->id.seq) + " stored twice";
+    return false;
+  }
+  e->persisted = true;
+  if (e->stream >= load.stream_of.size()) {
+    *error = "event " + std::to_string(e->id.seq) + " names stream " + std::to_string(e->stream) +
+             ", which the clock does not";
+    return false;
+  }
+  e->stream = load.stream_of[e->stream];
+  if (load.same_schema) return true;
+  if (load.reparse_needed && load.reparse != nullptr) {
+    // Parsing sets every field from the payload: keep the stored identity.
+    const nfa::EventId id = e->id;
+    const uint64_t position = e->position, offset = e->offset;
+    const uint32_t partition = e->partition, stream = e->stream;
+    std::string why;
+    if (!load.reparse(load.reparse_context, *e, &why)) {
+      *error = "event " + std::to_string(id.seq) + " no longer parses: " + why;
+      return false;
+    }
+    e->id = id;
+    e->position = position;
+    e->offset = offset;
+    e->partition = partition;
+    e->stream = stream;
+    return true;
+  }
+  // Move the slot values to the current schema's slots (fields no longer read go).
+  std::vector<nfa::Value> moved(m.schema->size(), nfa::Value::Missing());
+  for (size_t s = 0; s < e->slots.size() && s < load.slot_of.size(); ++s) {
+    if (load.slot_of[s] >= 0) moved[load.slot_of[s]] = e->slots[s];
+  }
+  e->slots = std::move(moved);  // string values still point into e->strings
+  return true;
+}
+
+bool Engine::LoadKey(uint32_t program, std::string_view key_bytes, std::string_view key_json,
+                     std::string_view record, std::string* error) {
+  Impl& m = *impl_;
+  ProgramRuntime& rt = m.runtimes[program];
+  uint64_t hash = KeyTable::Hash(key_bytes);
+  if (rt.keys.Find(hash, key_bytes) != KeyTable::kNone) {
+    *error = "key stored twice";
+    return false;
+  }
+  nfa::KeyState state;
+  if (!nfa::RestoreKeyRefs(record, state, m.buffer, m.loading->events, error)) return false;
+  auto valid = [&](const nfa::RunVector& runs) {
+    for (const nfa::Run& r : runs) {
+      if (r.state >= rt.program->states.size()) return false;
+    }
+    return true;
+  };
+  if (!valid(state.runs) || !valid(state.completed)) {
+    rt.nfa->Clear(state);
+    *error = "key record names a state the pattern does not have";
+    return false;
+  }
+  uint32_t index = m.InsertKey(program, hash, key_bytes);
+  KeyEntry& entry = rt.keys.entry(index);
+  entry.key_json.assign(key_json);
+  entry.state.TakeFrom(state);
+  entry.persisted = true;
+  // Scheduled in FinishLoad, once every partition's time is back.
+  return true;
+}
+
+bool Engine::FinishLoad(std::string* error, uint64_t* unreferenced) {
+  Impl& m = *impl_;
+  Impl::Loading& load = *m.loading;
+  for (uint32_t p = 0; p < load.reorder.size(); ++p) {
+    for (uint64_t seq : load.reorder[p]) {
+      auto it = load.events.find(seq);
+      if (it == load.events.end()) {
+        *error = "reorder buffer of partition " + std::to_string(p) + " names event " + std::to_string(seq) +
+                 ", which the store does not hold";
+        return false;
+      }
+      m.events.Ref(it->second);
+      m.partitions[p].reorder.push(it->second);
+    }
+  }
+  uint64_t dropped = 0;
+  for (auto& [seq, e] : load.events) {
+    dropped += e->refs == 1 ? 1 : 0;
+    m.events.Unref(e);  // the restore's reference (an event nothing took is forgotten)
+  }
+  if (unreferenced != nullptr) *unreferenced = dropped;
+  m.loading.reset();
+  // Keys restored with persisted = true and dirty = false: nothing to write until they
+  // change. Tracking starts here: the next CollectChanges writes what changes from now.
+  m.tracking = false;
+  for (uint32_t p = 0; p < m.runtimes.size(); ++p) {
+    auto& entries = m.runtimes[p].keys.entries();
+    for (uint32_t k = 0; k < entries.size(); ++k) {
+      if (entries[k].live) m.Schedule(p, k);
+    }
+  }
+  m.tracking = true;
+  m.dirty.clear();
+  m.gone_count = 0;
+  return true;
 }
 
 AlertList& Engine::alerts() { return impl_->alerts; }

@@ -135,6 +135,25 @@ struct PatternStats {
   uint64_t live_runs = 0;  // its partial matches
 };
 
+// Where a checkpoint writes what changed (the state store, state/, implements it).
+// Engine::CollectChanges calls it on the engine thread; what it is handed is valid
+// only during the call.
+class StateSink {
+ public:
+  virtual ~StateSink() = default;
+  // An event a key's partial matches or a reorder buffer hold, not written before.
+  virtual void PutEvent(const nfa::StoredEvent& event) = 0;
+  // A written event nothing holds any more.
+  virtual void DeleteEvent(uint64_t seq) = 0;
+  // A key whose partial matches or held matches changed (or are new): `record` is its
+  // state (nfa::SerializeKeyRefs). The events it names were handed to PutEvent at some
+  // checkpoint, this one included.
+  virtual void PutKey(const nfa::Program& pattern, std::string_view key_bytes, std::string_view key_json,
+                      std::string_view record) = 0;
+  // A key written before that holds nothing any more.
+  virtual void DeleteKey(const nfa::Program& pattern, std::string_view key_bytes) = 0;
+};
+
 // Thread: one engine thread. Locks: none.
 class Engine {
  public:
@@ -257,6 +276,39 @@ class Engine {
   // the two behave identically. The persistence issue writes this per key.
   void Snapshot(std::string& out) const;
   bool Restore(std::string_view data);
+
+  // Persistence (state/ is the store; the engine only says what changed).
+  //
+  // Once tracking is on, every key whose state changes and every persisted event
+  // released is remembered until the next CollectChanges. StartTracking marks everything
+  // the engine holds as changed: the first checkpoint writes it all.
+  void StartTracking();
+  bool tracking() const;
+  // Hands what changed since the last call to `sink`: deleted keys, then new events
+  // and changed keys, then deleted events. Cost: proportional to what changed (plus the
+  // events the reorder buffers hold, which are few). Then the clock (SaveClock) gives
+  // the rest of the state.
+  void CollectChanges(StateSink& sink);
+  // The engine's state outside its keys: sequence and timer positions, per input
+  // partition its time and the seqs of the events its reorder buffer holds, the stream
+  // names and the schema's field paths (so that events restore into another schema).
+  // Versioned, little-endian. Small: O(partitions + buffered events).
+  void SaveClock(std::string& out) const;
+
+  // Restore, into an engine with its programs added and no event pushed yet: the
+  // clock, then every event, then every key, then FinishLoad. Each returns false with
+  // *error set on a malformed record; the engine is then unusable (drop it). `reparse`
+  // (optional) refills an event's slots from its payload when the stored schema lacks
+  // a field the current one reads (the daemon and replay pass their EventParser).
+  using Reparse = bool (*)(void* context, nfa::StoredEvent& event, std::string* error);
+  bool LoadClock(std::string_view clock, std::string* error, Reparse reparse = nullptr,
+                 void* reparse_context = nullptr);
+  bool LoadEvent(std::string_view record, std::string* error);
+  bool LoadKey(uint32_t program, std::string_view key_bytes, std::string_view key_json,
+               std::string_view record, std::string* error);
+  // Puts the reorder buffers' events back and schedules every key's windows. Events no
+  // key or buffer took are released (returned: how many).
+  bool FinishLoad(std::string* error, uint64_t* unreferenced = nullptr);
 
   AlertList& alerts();
   // Keys that passed Options::max_runs_per_key for the first time since the caller last

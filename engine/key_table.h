@@ -51,6 +51,8 @@ struct KeyEntry {
   int64_t registered = INT64_MAX;  // last_open currently in the timer heap; INT64_MAX none
   uint32_t counted_runs = 0;       // state.runs.size() as last added to its program's count
   bool limited = false;            // has passed Options::max_runs_per_key (reported once)
+  bool dirty = false;              // changed since the last checkpoint (Engine::CollectChanges)
+  bool persisted = false;          // the state store holds a record of this key
   bool live = false;               // false: a free slot
 
   // Back to a fresh entry, keeping buffer capacity (insert and erase).
@@ -63,6 +65,8 @@ struct KeyEntry {
     registered = INT64_MAX;
     counted_runs = 0;
     limited = false;
+    dirty = false;
+    persisted = false;
   }
 };
 

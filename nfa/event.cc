@@ -22,6 +22,7 @@ StoredEvent* EventStore::Acquire() {
     KeepFreeListRoom(free_, records_);
   }
   e->refs = 1;
+  e->persisted = false;
   e->id = {};
   e->position = 0;
   e->offset = 0;

@@ -43,6 +43,9 @@ struct StoredEvent {
   uint32_t stream = 0;       // input stream (for `from`)
   uint32_t refs = 0;         // holders: the engine while processing, buffer nodes, reorder buffer
   uint32_t index = 0;        // position in the store (for the free list)
+  // Written to a state store (state/) by a checkpoint: when the last reference goes, the
+  // store learns the event's seq from EventStore::TakeForgotten and deletes its record.
+  bool persisted = false;
   std::string payload;       // the event as received (a JSON object)
   std::string strings;       // storage for the slot strings
   std::vector<Value> slots;  // one per schema slot
@@ -65,7 +68,22 @@ class EventStore {
   StoredEvent* Acquire();
   void Ref(StoredEvent* e) { ++e->refs; }
   void Unref(StoredEvent* e) {
-    if (--e->refs == 0) free_.push_back(e->index);
+    if (--e->refs == 0) {
+      if (e->persisted) [[unlikely]] forgotten_.push_back(e->id.seq);
+      free_.push_back(e->index);
+    }
+  }
+  // The seqs of persisted events (StoredEvent::persisted) released since the last call:
+  // a checkpoint deletes their records. Clears the list (its capacity stays).
+  template <typename F>
+  void TakeForgotten(F&& f) {
+    for (uint64_t seq : forgotten_) f(seq);
+    forgotten_.clear();
+  }
+  // Forgets that any event was persisted (a store that starts again from nothing).
+  void ClearPersisted() {
+    for (auto& r : records_) r->persisted = false;
+    forgotten_.clear();
   }
   size_t live() const { return records_.size() - free_.size(); }
   // Calls f(const StoredEvent&) for every record in use (refs > 0).
@@ -82,6 +100,7 @@ class EventStore {
  private:
   std::vector<std::unique_ptr<StoredEvent>> records_;
   std::vector<uint32_t> free_;
+  std::vector<uint64_t> forgotten_;  // TakeForgotten
 };
 
 }  // namespace tern::nfa

@@ -77,10 +77,8 @@ void SerializeEvent(const StoredEvent& event, std::string& out) {
   }
 }
 
-void SerializeKeyState(const KeyState& key, const SharedBuffer& buffer, std::string& out) {
-  // Reachable nodes, parents before children.
-  std::unordered_map<NodeId, uint32_t> local;
-  std::vector<NodeId> order;
+void ReachableNodes(const KeyState& key, const SharedBuffer& buffer, std::vector<NodeId>& order,
+                    std::unordered_map<NodeId, uint32_t>& local) {
   std::vector<NodeId> chain;
   auto visit = [&](NodeId n) {
     chain.clear();
@@ -95,6 +93,20 @@ void SerializeKeyState(const KeyState& key, const SharedBuffer& buffer, std::str
   };
   for (const Run& r : key.runs) visit(r.node);
   for (const Run& r : key.completed) visit(r.node);
+}
+
+void PutRuns(const KeyState& key, const std::unordered_map<NodeId, uint32_t>& local, std::string& out) {
+  auto local_of = [&](NodeId n) { return n == kNoNode ? kNoNode : local.at(n); };
+  Put<uint32_t>(out, static_cast<uint32_t>(key.runs.size()));
+  for (const Run& r : key.runs) PutRun(out, r, local_of(r.node));
+  Put<uint32_t>(out, static_cast<uint32_t>(key.completed.size()));
+  for (const Run& r : key.completed) PutRun(out, r, local_of(r.node));
+}
+
+void SerializeKeyState(const KeyState& key, const SharedBuffer& buffer, std::string& out) {
+  std::unordered_map<NodeId, uint32_t> local;
+  std::vector<NodeId> order;
+  ReachableNodes(key, buffer, order, local);
 
   std::unordered_map<const StoredEvent*, uint32_t> event_index;
   std::vector<const StoredEvent*> events;
@@ -113,10 +125,7 @@ void SerializeKeyState(const KeyState& key, const SharedBuffer& buffer, std::str
     Put<uint32_t>(out, node.parent == kNoNode ? kNoNode : local[node.parent]);
     Put<uint16_t>(out, node.stage);
   }
-  Put<uint32_t>(out, static_cast<uint32_t>(key.runs.size()));
-  for (const Run& r : key.runs) PutRun(out, r, r.node == kNoNode ? kNoNode : local[r.node]);
-  Put<uint32_t>(out, static_cast<uint32_t>(key.completed.size()));
-  for (const Run& r : key.completed) PutRun(out, r, r.node == kNoNode ? kNoNode : local[r.node]);
+  PutRuns(key, local, out);
 }
 
 bool RestoreEvent(std::string_view data, size_t* pos, EventStore& store,
@@ -262,6 +271,70 @@ bool RestoreKeyState(std::string_view record, KeyState& key, SharedBuffer& buffe
   }
   key = std::move(restored);
   if (consumed != nullptr) *consumed = in.pos();
+  return true;
+}
+
+bool RestoreKeyRefs(std::string_view record, KeyState& key, SharedBuffer& buffer,
+                    const std::unordered_map<uint64_t, StoredEvent*>& events_by_seq, std::string* error) {
+  Reader in(record);
+  uint8_t format = 0;
+  if (!in.Get(&format) || format != kKeyRefsFormat) {
+    *error = "unknown key record format " + std::to_string(format);
+    return false;
+  }
+  uint32_t num_nodes;
+  if (!in.Get(&num_nodes) || num_nodes > record.size()) {
+    *error = "truncated key record";
+    return false;
+  }
+  std::vector<NodeId> nodes;
+  nodes.reserve(num_nodes);
+  bool ok = true;
+  for (uint32_t i = 0; i < num_nodes; ++i) {
+    uint64_t seq;
+    uint32_t parent;
+    uint16_t stage;
+    if (!in.Get(&seq) || !in.Get(&parent) || !in.Get(&stage) || (parent != kNoNode && parent >= nodes.size())) {
+      *error = "truncated or malformed key record (node " + std::to_string(i) + ")";
+      ok = false;
+      break;
+    }
+    auto e = events_by_seq.find(seq);
+    if (e == events_by_seq.end()) {
+      *error = "key record names event " + std::to_string(seq) + ", which the store does not hold";
+      ok = false;
+      break;
+    }
+    nodes.push_back(buffer.Put(stage, e->second, parent == kNoNode ? kNoNode : nodes[parent]));
+  }
+  KeyState restored;
+  auto read_runs = [&](RunVector& runs) {
+    uint32_t n;
+    if (!in.Get(&n)) return false;
+    for (uint32_t i = 0; i < n; ++i) {
+      Run r;
+      uint32_t node;
+      if (!in.Get(&r.state) || !in.Get(&node) || !in.Get(&r.start.ts) || !in.Get(&r.start.seq) ||
+          !in.Get(&r.prev_ts) || (node != kNoNode && node >= nodes.size())) {
+        return false;
+      }
+      r.node = node == kNoNode ? kNoNode : nodes[node];
+      buffer.Ref(r.node);
+      runs.push_back(r);
+    }
+    return true;
+  };
+  if (ok && !(read_runs(restored.runs) && read_runs(restored.completed) && in.pos() == record.size())) {
+    *error = "truncated or malformed key record (runs)";
+    ok = false;
+  }
+  for (NodeId n : nodes) buffer.Release(n);  // drop the construction references
+  if (!ok) {
+    for (const Run& r : restored.runs) buffer.Release(r.node);
+    for (const Run& r : restored.completed) buffer.Release(r.node);
+    return false;
+  }
+  key = std::move(restored);
   return true;
 }
 

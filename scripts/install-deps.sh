@@ -12,6 +12,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev          # logging, formatting
   librdkafka-dev                    # Kafka client and its mock cluster (rdkafka_mock.h)
   libtomlplusplus-dev               # tern.toml
+  librocksdb-dev zlib1g-dev         # durable partial-match state (state/)
   kcat                              # poking at the embedded broker by hand and in tests
   python3-confluent-kafka           # tests/daemon/scaleout_test.py watches committed offsets
   doctest-dev                       # unit tests
