@@ -599,6 +599,9 @@ std::string_view Name(LatePolicy v) {
 std::string_view Name(LogLevel v) {
   return EnumValues(Info(OptionId::kLogLevel).range)[static_cast<size_t>(v)];
 }
+std::string_view Name(StateOnCorruption v) {
+  return EnumValues(Info(OptionId::kStateOnCorruption).range)[static_cast<size_t>(v)];
+}
 std::string_view Name(LogFormat v) {
   return EnumValues(Info(OptionId::kLogFormat).range)[static_cast<size_t>(v)];
 }

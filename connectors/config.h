@@ -55,10 +55,12 @@ enum class TimeFormat { kAuto };
 enum class LatePolicy { kMatch, kDrop };
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kOff };
 enum class LogFormat { kText, kJson };
+enum class StateOnCorruption { kChangelog, kFail };
 std::string_view Name(TimeFormat v);
 std::string_view Name(LatePolicy v);
 std::string_view Name(LogLevel v);
 std::string_view Name(LogFormat v);
+std::string_view Name(StateOnCorruption v);
 
 // Everything `tern run` is configured with. Made by DefaultConfig() or ParseConfig();
 // owned by the daemon and read-only once it starts.
@@ -73,6 +75,10 @@ struct DaemonConfig {
   std::string key_field;                                    // input.key.field; "" = unknown
   int32_t repartition_partitions = 0;                       // repartition.partitions; 0 = input's
   int32_t max_partial_matches = 100000;                     // state.max.partial.matches; 0 = none
+  std::string state_dir;                                    // state.dir; "" = no persistence
+  int64_t checkpoint_interval_ms = 5000;                    // state.checkpoint.interval
+  std::string changelog_prefix;                             // state.changelog.prefix; "" = group's
+  StateOnCorruption on_corruption = StateOnCorruption::kChangelog;  // state.on.corruption
   TimeFormat time_format = TimeFormat::kAuto;               // input.time.format
   int64_t lateness_ms = 0;                                  // input.lateness; 0..7 days
   int64_t max_ahead_ms = int64_t{365} * 86'400'000;        // input.time.max.ahead; 0 = none

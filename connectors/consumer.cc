@@ -200,6 +200,21 @@ Status Consumer::Subscribe(std::span<const std::string> topics) {
   return Status::FromKafka(rd_kafka_subscribe(handle_, list.get()), "subscribe");
 }
 
+Status Consumer::Assign(std::span<const TopicPartitionOffset> offsets) {
+  PartitionList list(offsets.size());
+  for (const TopicPartitionOffset& o : offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), o.topic.c_str(), o.partition)->offset = o.offset;
+  }
+  return Status::FromKafka(rd_kafka_assign(handle_, list.get()), "assign");
+}
+
+Status Consumer::QueryWatermarks(const std::string& topic, int32_t partition, int64_t* low, int64_t* high,
+                                 int timeout_ms) {
+  return Status::FromKafka(
+      rd_kafka_query_watermark_offsets(handle_, topic.c_str(), partition, low, high, timeout_ms),
+      "watermarks of " + topic + "[" + std::to_string(partition) + "]");
+}
+
 bool Consumer::Take(rd_kafka_message_t* message, MessageBatch* batch, Status* fatal) {
   if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     batch->messages_.emplace_back(message);

@@ -158,6 +158,13 @@ class Consumer {
 
   // Joins the group for these topics (replaces an earlier subscription).
   Status Subscribe(std::span<const std::string> topics);
+  // Reads these partitions from these offsets outside any group's assignment (a
+  // changelog restore: a consumer that never subscribes nor commits).
+  Status Assign(std::span<const TopicPartitionOffset> offsets);
+  // A partition's low and high watermarks (the first offset kept and the next one to be
+  // written), asked of its leader.
+  Status QueryWatermarks(const std::string& topic, int32_t partition, int64_t* low, int64_t* high,
+                         int timeout_ms);
 
   // Clears *batch, then waits up to timeout_ms for a first message and takes
   // whatever else is already fetched without waiting, up to max_messages.

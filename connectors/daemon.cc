@@ -84,6 +84,7 @@
 
 #include "base/json_writer.h"
 #include "connectors/admin.h"
+#include "connectors/checkpointer.h"
 #include "connectors/consumer.h"
 #include "connectors/health.h"
 #include "connectors/metrics.h"
@@ -201,6 +202,12 @@ struct Daemon::Impl {
   Counter* repartition_in = nullptr;
   Counter* repartition_duplicates = nullptr;
   Counter* dropped_partials = nullptr;
+  Counter* checkpoints = nullptr;
+  Counter* checkpoint_failures = nullptr;
+  Counter* checkpoint_bytes = nullptr;
+  Counter* dropped_pattern_states = nullptr;
+  CounterFamily* restores = nullptr;
+  Histogram* checkpoint_seconds = nullptr;
   Gauge* live_keys = nullptr;
   Gauge* live_partials = nullptr;
   Gauge* in_flight = nullptr;
@@ -280,6 +287,13 @@ struct Daemon::Impl {
     int64_t last_idle_told_ms = 0;
     // repartition partitions
     SourceMarks source_marks;
+    // durable state (state.dir): its engine is checkpointed (Checkpointer)
+    bool persistent = false;
+    int64_t checkpointed_offset = -1;  // next_offset at the last checkpoint collected
+    int checkpoints_in_flight = 0;
+    bool has_durable = false;          // `durable` holds the newest durable checkpoint
+    DurableCheckpoint durable;
+    uint64_t committed_checkpoint = 0;  // the checkpoint the group's offset belongs to
   };
   std::vector<Partition> partitions;
   std::unordered_map<std::string, uint32_t> partition_ids;  // "topic\0partition"
@@ -320,6 +334,11 @@ struct Daemon::Impl {
   std::string route_key;             // scratch: an event's key under a route
   int64_t delivery_now_us = 0;       // NowUs() of the current producer poll, 0: not read yet
   nfa::StoredEvent scratch_event;    // parse target when no engine takes the record
+
+  // ---- durable state (state.dir)
+  std::unique_ptr<Checkpointer> checkpointer;
+  std::vector<DurableCheckpoint> durable_scratch;
+  int64_t last_checkpoint_ms = 0;
 
   int64_t last_commit_ms = 0;
   int64_t last_stats_ms = 0;
@@ -382,6 +401,11 @@ struct Daemon::Impl {
   Status Commit(bool sync, const std::vector<uint32_t>* only = nullptr);
   void CheckIdle(int64_t now_ms);
   void CheckRebuilt();
+  bool PrepareState(std::string* error);  // the checkpointer and the changelog topics
+  bool OpenState(Partition& p, uint32_t id, const std::string& metadata);  // false: fatal
+  void CheckpointPartition(uint32_t id);
+  void CheckpointAll(bool wait);          // every owned persistent partition
+  void TakeDurable();
   void UpdateStats();
   void BindPatternGauges();  // after the programs changed
   void PublishHealth();      // per loop iteration
@@ -520,7 +544,182 @@ bool Daemon::Impl::PrepareTopics(std::string* error) {
                  routes[direct_route].label, routes[direct_route].programs.size());
     key_owners.assign(kKeyOwnersSize, KeyOwner{});
   }
+  return PrepareState(error);
+}
+
+bool Daemon::Impl::PrepareState(std::string* error) {
+  const DaemonConfig& c = options.config;
+  if (c.state_dir.empty()) return true;
+  if (checkpointer == nullptr) {
+    CheckpointerOptions co;
+    co.dir = c.state_dir;
+    co.bootstrap_servers = c.brokers;
+    co.group = c.group;
+    // The restore reads a changelog from its start: short fetch waits (the mock holds a
+    // fetch for the whole wait).
+    co.consumer_properties = {{"socket.nagle.disable", "true"}, {"fetch.wait.max.ms", "10"}};
+    for (const auto& [k, v] : c.consumer_properties) {
+      if (k != "partition.assignment.strategy") co.consumer_properties.emplace_back(k, v);
+    }
+    co.producer_properties = {{"socket.nagle.disable", "true"}};
+    for (const auto& [k, v] : c.producer_properties) co.producer_properties.emplace_back(k, v);
+    co.changelog_prefix = c.changelog_prefix.empty() ? c.group + ".tern.changelog" : c.changelog_prefix;
+    Result<std::unique_ptr<Checkpointer>> made = Checkpointer::Create(std::move(co));
+    if (!made.ok()) {
+      *error = "state: " + made.status().message();
+      return false;
+    }
+    checkpointer = std::move(made.value());
+  }
+  // One changelog partition per state partition: as many partitions as the topic whose
+  // partitions own state.
+  auto ensure = [&](const std::string& owner, int32_t partitions) {
+    const std::string topic = checkpointer->ChangelogTopic(owner);
+    Status created = admin->CreateTopic(topic, partitions, /*replication=*/-1, kMetadataWaitMs);
+    if (!created.ok() && created.code() != Errc::kUnsupported) {
+      *error = "changelog topic " + topic + ": " + created.message();
+      return false;
+    }
+    Result<int> count = admin->PartitionCount(topic, kMetadataWaitMs, /*allow_auto_create=*/true);
+    if (!count.ok()) {
+      *error = "changelog topic " + topic + ": " + count.status().message();
+      return false;
+    }
+    if (count.value() < partitions) {
+      *error = "changelog topic " + topic + " has " + std::to_string(count.value()) + " partitions; " + owner +
+               " has " + std::to_string(partitions) + ": create it with as many (compacted)";
+      return false;
+    }
+    return true;
+  };
+  if (direct_route >= 0) {
+    for (const std::string& topic : c.input_topics) {
+      Result<int> count = admin->PartitionCount(topic, kMetadataWaitMs);
+      if (count.ok() && !ensure(topic, count.value())) return false;
+    }
+  }
+  for (const Route& route : routes) {
+    if (!route.direct && !ensure(route.topic, route.partitions)) return false;
+  }
   return true;
+}
+
+namespace {
+bool ReparseEvent(void* context, nfa::StoredEvent& event, std::string* error) {
+  const std::string payload = event.payload;  // Parse fills the payload from its input
+  return static_cast<engine::EventParser*>(context)->Parse(payload, event, error);
+}
+}  // namespace
+
+bool Daemon::Impl::OpenState(Partition& p, uint32_t id, const std::string& metadata) {
+  const DaemonConfig& c = options.config;
+  CommittedCheckpoint committed;
+  if (!metadata.empty() && !ParseCheckpointMetadata(metadata, &committed)) {
+    spdlog::warn("partition {}[{}]: commit metadata names no checkpoint; its state starts empty", p.topic,
+                 p.kafka_partition);
+  }
+  const int route = p.repartitioned ? p.route : direct_route;
+  Checkpointer::Opened opened;
+  state::Status st = checkpointer->Open(id, p.topic, p.kafka_partition, committed, false, *p.engine, ReparseEvent,
+                                        parser.get(), &opened);
+  if (!st.ok() && st.code == state::Errc::kCorrupt && c.on_corruption == StateOnCorruption::kChangelog &&
+      committed.changelog_offset >= 0) {
+    spdlog::error("{}; restoring the partition from its changelog (state.on.corruption = changelog)", st.message);
+    p.engine = NewEngine(route, p.repartitioned);
+    st = checkpointer->Open(id, p.topic, p.kafka_partition, committed, true, *p.engine, ReparseEvent, parser.get(),
+                            &opened);
+  }
+  if (!st.ok()) {
+    if (c.on_corruption == StateOnCorruption::kFail) {
+      fatal = Status::Error(Errc::kInvalidConfig, st.message + " (state.on.corruption = fail)");
+      return false;
+    }
+    spdlog::error("{}; the partition starts with no partial matches at the committed offset (state lost)",
+                  st.message);
+    restores->WithLabels({"lost"}).Add();
+    p.engine = NewEngine(route, p.repartitioned);
+    st = checkpointer->Open(id, p.topic, p.kafka_partition, CommittedCheckpoint{}, false, *p.engine, ReparseEvent,
+                            parser.get(), &opened);
+    if (!st.ok()) {
+      fatal = Status::Error(Errc::kInvalidConfig, st.message);
+      return false;
+    }
+  }
+  p.persistent = true;
+  p.committed_checkpoint = committed.checkpoint;
+  if (!opened.restored) return true;
+  restores->WithLabels({opened.from_changelog ? "changelog" : "local"}).Add();
+  for (const std::string& name : opened.report.dropped_patterns) {
+    dropped_pattern_states->Add();
+    spdlog::warn("partition {}[{}]: pattern {} changed since checkpoint {}: its partial matches are dropped",
+                 p.topic, p.kafka_partition, name, opened.checkpoint);
+  }
+  spdlog::info("partition {}[{}]: state of checkpoint {} restored from {} in {:.0f} ms: {} keys, {} partial "
+               "matches, {} events{}",
+               p.topic, p.kafka_partition, opened.checkpoint,
+               opened.from_changelog ? "the changelog (" + std::to_string(opened.changelog_records) + " records)"
+                                     : std::string("the local store"),
+               opened.restore_ms, opened.report.keys, opened.report.partial_matches, opened.report.events,
+               opened.position != p.committed ? "; its offset " + std::to_string(opened.position) +
+                                                    " differs from the committed " + std::to_string(p.committed)
+                                              : std::string());
+  if (p.repartitioned) {
+    std::string why;
+    if (!p.source_marks.Restore(
+            opened.extra, [this](std::string_view topic, int32_t partition) { return SourceId(topic, partition); },
+            &why)) {
+      spdlog::warn("partition {}[{}]: {}; copies of records will not be recognised", p.topic, p.kafka_partition, why);
+    }
+  }
+  return true;
+}
+
+void Daemon::Impl::CheckpointPartition(uint32_t id) {
+  Partition& p = partitions[id];
+  if (!p.owned || !p.persistent || p.next_offset < 0) return;
+  if (p.next_offset == p.checkpointed_offset && !p.engine->HasChanges()) return;
+  std::string extra;
+  if (p.repartitioned) {
+    int64_t at = -1;
+    p.source_marks.Checkpoint(p.next_offset);
+    p.source_marks.CommitPoint(p.next_offset, [this](uint32_t s) { return sources[s].name; }, &at, &extra);
+  }
+  checkpointer->Checkpoint(id, *p.engine, p.next_offset, std::move(extra), next_seq);
+  p.checkpointed_offset = p.next_offset;
+  ++p.checkpoints_in_flight;
+}
+
+void Daemon::Impl::CheckpointAll(bool wait) {
+  if (checkpointer == nullptr) return;
+  for (uint32_t id = 0; id < partitions.size(); ++id) {
+    if (partitions[id].checkpoints_in_flight == 0 || wait) CheckpointPartition(id);
+  }
+  if (wait) checkpointer->Wait();
+  TakeDurable();
+}
+
+void Daemon::Impl::TakeDurable() {
+  if (checkpointer == nullptr) return;
+  checkpointer->TakeDurable(&durable_scratch);
+  for (DurableCheckpoint& d : durable_scratch) {
+    Partition& p = partitions[d.partition];
+    if (p.checkpoints_in_flight > 0) --p.checkpoints_in_flight;
+    if (!d.status.ok()) {
+      checkpoint_failures->Add();
+      spdlog::error("{}; the partition's offset stays at its last durable checkpoint", d.status.message);
+      continue;
+    }
+    checkpoints->Add();
+    checkpoint_bytes->Add(d.bytes);
+    checkpoint_seconds->Observe(d.write_ms / 1000.0);
+    spdlog::debug("partition {}[{}]: checkpoint {} durable: {} changed keys, {} bytes, collected in {:.2f} ms, "
+                  "written in {:.1f} ms", p.topic, p.kafka_partition, d.checkpoint, d.changed_keys, d.bytes,
+                  d.collect_ms, d.write_ms);
+    if (!p.owned) continue;
+    p.durable = std::move(d);
+    p.has_durable = true;
+  }
+  durable_scratch.clear();
 }
 
 bool Daemon::Impl::Subscribe() {
@@ -629,6 +828,16 @@ bool Daemon::Impl::Setup(std::string* error) {
                                                "Repartitioned events dropped as copies of one already taken.");
   dropped_partials = &metrics.AddCounter("tern_partial_matches_dropped_total",
                                          "Partial matches dropped by state.max.partial.matches.");
+  checkpoints = &metrics.AddCounter("tern_checkpoints_total", "State checkpoints written and acknowledged (state.dir).");
+  checkpoint_failures = &metrics.AddCounter("tern_checkpoint_failures_total",
+                                            "State checkpoints that failed (store or changelog); offsets stay behind.");
+  checkpoint_bytes = &metrics.AddCounter("tern_checkpoint_bytes_total", "Bytes of the state checkpoints written.");
+  checkpoint_seconds = &metrics.AddHistogram("tern_checkpoint_seconds",
+                                             "Time to write a checkpoint and have the changelog acknowledge it.");
+  dropped_pattern_states = &metrics.AddCounter(
+      "tern_state_patterns_dropped_total", "Pattern states dropped on restore because the pattern changed.");
+  restores = &metrics.AddCounterFamily("tern_state_restores_total", "Partitions whose state was restored, by source.",
+                                       {"from"});
   live_keys = &metrics.AddGauge("tern_live_keys", "(pattern, key) pairs holding partial matches.");
   live_partials = &metrics.AddGauge("tern_live_partial_matches", "Partial matches alive.");
   in_flight = &metrics.AddGauge("tern_producer_in_flight", "Messages handed to the producer, not yet acknowledged.");
@@ -797,6 +1006,13 @@ void Daemon::Impl::Assign(std::span<const TopicPartition> parts) {
         metadata = o.metadata;
       }
     }
+    p.persistent = false;
+    p.has_durable = false;
+    p.checkpointed_offset = -1;
+    p.checkpoints_in_flight = 0;
+    p.committed_checkpoint = 0;
+    const bool keeps_state = checkpointer != nullptr && (p.repartitioned ? p.route >= 0 : direct_route >= 0);
+    if (keeps_state && !OpenState(p, id, metadata)) return;
     if (!p.repartitioned) {
       p.source = SourceId(tp.topic, tp.partition);
       p.stream = p.engine->StreamId(tp.topic);
@@ -806,7 +1022,8 @@ void Daemon::Impl::Assign(std::span<const TopicPartition> parts) {
     } else {
       for (uint32_t s = 0; s < sources.size(); ++s) p.engine->AddPartition(s);
       std::string why;
-      if (!p.source_marks.Restore(
+      // A checkpointed partition's marks came with its state (OpenState).
+      if (!p.persistent && !p.source_marks.Restore(
               metadata, [this](std::string_view topic, int32_t partition) { return SourceId(topic, partition); },
               &why)) {
         spdlog::warn("partition {}[{}]: {}; records produced twice since that commit will not be recognised",
@@ -847,6 +1064,12 @@ void Daemon::Impl::Release(std::span<const TopicPartition> parts, bool lost) {
       PollProducer(10);
       RetryFailed();
     }
+    // The partitions' state to the store and changelog first: the commit names it.
+    if (checkpointer != nullptr) {
+      for (uint32_t id : ids) CheckpointPartition(id);
+      checkpointer->Wait();
+      TakeDurable();
+    }
     Status s = Commit(/*sync=*/true, &ids);
     if (CommitFenced(s)) {
       // The eager protocol against some brokers (librdkafka's mock): the group has moved on.
@@ -863,6 +1086,9 @@ void Daemon::Impl::Release(std::span<const TopicPartition> parts, bool lost) {
     spdlog::info("partition {}[{}] {}: dropped {} partial matches of {} keys, {} events held", p.topic,
                  p.kafka_partition, lost ? "lost" : "revoked", stats.live_runs, stats.live_keys, stats.buffered);
     p.engine.reset();
+    if (p.persistent) checkpointer->Close(id);
+    p.persistent = false;
+    p.has_durable = false;
     p.owned = false;
     p.marks.clear();
     p.rebuilding = false;
@@ -1331,7 +1557,21 @@ Status Daemon::Impl::Commit(bool sync, const std::vector<uint32_t>* only) {
   std::vector<TopicPartitionOffset> offsets;
   auto consider = [&](uint32_t id) {
     Partition& p = partitions[id];
-    if (!p.owned || p.next_offset < 0) return;
+    if (!p.owned) return;
+    if (p.persistent) {
+      // At the newest durable checkpoint, once every message produced before it is
+      // acknowledged: its state covers the partial matches, its position the rest.
+      if (!p.has_durable || p.durable.seq_gate > acked_prefix) return;
+      if (p.durable.checkpoint <= p.committed_checkpoint) return;
+      if (p.durable.position < p.committed) return;  // never below what the group has
+      p.committed = p.durable.position;
+      p.committed_checkpoint = p.durable.checkpoint;
+      p.marks.clear();
+      offsets.push_back({p.topic, p.kafka_partition, p.durable.position,
+                         CheckpointMetadata({p.durable.checkpoint, p.durable.changelog_offset})});
+      return;
+    }
+    if (p.next_offset < 0) return;
     while (!p.marks.empty() && p.marks.front().seq_end <= acked_prefix) p.marks.pop_front();
     int64_t safe = p.next_offset;
     // Marks come in sequence order, not offset order (an alert's bound events are
@@ -1475,6 +1715,13 @@ int Daemon::Run() {
       m.last_rebuild_check_ms = now;
       m.CheckRebuilt();
     }
+    if (m.checkpointer != nullptr) {
+      m.TakeDurable();
+      if (now - m.last_checkpoint_ms >= m.options.config.checkpoint_interval_ms) {
+        m.last_checkpoint_ms = now;
+        m.CheckpointAll(/*wait=*/false);
+      }
+    }
     if (now - m.last_commit_ms >= kCommitIntervalMs) {
       m.last_commit_ms = now;
       m.Commit(/*sync=*/false);
@@ -1494,6 +1741,7 @@ int Daemon::Run() {
     m.RetryFailed();
   }
   if (m.unacked > 0) spdlog::error("{} messages not delivered at shutdown; their offsets stay uncommitted", m.unacked);
+  m.CheckpointAll(/*wait=*/true);
   m.Commit(/*sync=*/true);
   // Leaving the group revokes what is left (Release commits nothing new: done above).
   Status closed = m.consumer->Close();

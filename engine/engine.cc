@@ -1100,6 +1100,11 @@ void Engine::StartTracking() {
 
 bool Engine::tracking() const { return impl_->tracking; }
 
+bool Engine::HasChanges() const {
+  const Impl& m = *impl_;
+  return !m.dirty.empty() || m.gone_count > 0 || m.events.has_forgotten();
+}
+
 void Engine::CollectChanges(StateSink& sink) {
   Impl& m = *impl_;
   for (size_t i = 0; i < m.gone_count; ++i) {

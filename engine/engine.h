@@ -284,6 +284,8 @@ class Engine {
   // the engine holds as changed: the first checkpoint writes it all.
   void StartTracking();
   bool tracking() const;
+  // Whether CollectChanges would hand over anything but the clock.
+  bool HasChanges() const;
   // Hands what changed since the last call to `sink`: deleted keys, then new events
   // and changed keys, then deleted events. Cost: proportional to what changed (plus the
   // events the reorder buffers hold, which are few). Then the clock (SaveClock) gives

@@ -80,6 +80,7 @@ class EventStore {
     for (uint64_t seq : forgotten_) f(seq);
     forgotten_.clear();
   }
+  bool has_forgotten() const { return !forgotten_.empty(); }
   // Forgets that any event was persisted (a store that starts again from nothing).
   void ClearPersisted() {
     for (auto& r : records_) r->persisted = false;

@@ -308,6 +308,8 @@ std::unique_ptr<Checkpoint> PartitionStore::Collect(engine::Engine& engine, Part
   auto checkpoint = std::make_unique<Checkpoint>();
   checkpoint->id_ = ++checkpoint_;
   if (!engine.tracking()) engine.StartTracking();  // the first checkpoint: everything
+  for (const std::string& key : pending_deletes_) checkpoint->Delete(key);
+  pending_deletes_.clear();
   // Versions of patterns no loaded program is (a reload changed them, or a load found
   // them changed): their keys go.
   std::set<std::pair<std::string, uint64_t>> current;

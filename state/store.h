@@ -112,6 +112,10 @@ class PartitionStore {
   Status Write(const Checkpoint& checkpoint);
   // Removes every record (before a restore from the changelog).
   Status Clear();
+  // Records the next Collect deletes first (a changelog restore's leftovers).
+  void DeleteAtNextCheckpoint(std::vector<std::string> keys) {
+    for (auto& k : keys) pending_deletes_.push_back(std::move(k));
+  }
 
   // For `tern state`: calls f(key, value) for every record whose key starts with
   // `prefix`, in key order; stops at the first false.
@@ -128,6 +132,7 @@ class PartitionStore {
   std::string path_;
   std::unique_ptr<Db> db_;
   uint64_t checkpoint_ = 0;  // the last one collected
+  std::vector<std::string> pending_deletes_;  // DeleteAtNextCheckpoint
   // Versions of patterns whose keys the store may hold, by name and fingerprint hash:
   // those no loaded program matches are deleted by the next Collect.
   std::map<std::pair<std::string, uint64_t>, bool> stored_patterns_;
@@ -172,9 +177,9 @@ Status PartitionStore::Scan(std::string_view prefix, F&& f) {
   return ScanImpl(
       prefix,
       [](void* context, std::string_view key, std::string_view value) {
-        return (*static_cast<F*>(context))(key, value);
+        return (*static_cast<std::remove_reference_t<F>*>(context))(key, value);
       },
-      &f);
+      const_cast<void*>(static_cast<const void*>(&f)));
 }
 
 }  // namespace tern::state

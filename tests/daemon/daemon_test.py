@@ -740,6 +740,112 @@ def scenario_keys(tern, repo, work, mock):
           "metrics for the input and repartition partitions" % counted)
 
 
+# Durable state (issue 15): long windows whose partial matches outlive two SIGKILLs. The
+# first restart finds its checkpoint in the local store, the second gets a new, empty
+# state directory (another machine) and restores from the changelog. Every start begun
+# before a crash is completed after it.
+STATE_PATTERNS = """\
+pattern paid { key u  within 1h
+  begin start where t == "start"  followed_by stop where t == "stop" }
+pattern unpaid { key u  within 1h
+  begin start where t == "start"  not_followed_by stop where t == "stop"
+  on_timeout emit { user = start.u } }
+pattern refund_then_big { key u  within 2h  skip past_last_event
+  begin small where t == "small" times 2.. greedy  followed_by big where t == "big" }
+"""
+
+
+def state_events():
+    """Three phases of events on two partitions; keys k<p>_<n> live on partition p."""
+    phases = [{0: [], 1: []} for _ in range(3)]
+    ts = 1000
+    for n in range(60):
+        for p in (0, 1):
+            key = "k%d_%d" % (p, n)
+            ts += 7
+            phases[0][p].append((ts, key, "start"))
+            if n % 3 == 0:
+                phases[0][p].append((ts + 1, key, "small"))
+                phases[1][p].append((ts + 2, key, "small"))
+    ts += 60_000
+    for n in range(60):
+        for p in (0, 1):
+            key = "k%d_%d" % (p, n)
+            ts += 11
+            if n % 2 == 0:
+                phases[1 if n < 30 else 2][p].append((ts, key, "stop"))
+            if n % 3 == 0:
+                phases[2][p].append((ts + 1, key, "big"))
+    # Far past every window: the absences and timeouts of the keys never stopped close.
+    for p in (0, 1):
+        phases[2][p].append((ts + 3 * 3600_000, "z%d" % p, "tick"))
+    return phases
+
+
+def scenario_state(tern, repo, work, mock):
+    pattern = os.path.join(work, "state.tern")
+    with open(pattern, "w") as f:
+        f.write(STATE_PATTERNS)
+    phases = state_events()
+    everything = sorted(e for phase in phases for events in phase.values() for e in events)
+    want = Counter(map(without_id, replay(tern, [pattern], [partition_event(*e) for e in everything], work)))
+    if sum(want.values()) < 50:
+        fail("replay gives only %d alerts" % sum(want.values()))
+    config_for = {}
+    for name in ("a", "b"):
+        config_for[name] = os.path.join(work, "sd-%s.toml" % name)
+        write_config(config_for[name], mock.bootstrap, "sd", [pattern], input_options={"key.field": '"u"'},
+                     extra='[state]\ndir = "%s"\ncheckpoint.interval = "200ms"\n' % os.path.join(work, "state-" + name))
+
+    def wait_checkpointed(log, consumed):
+        wait_for("%d records consumed" % consumed, lambda: (scrape(log, "tern_events_total") or 0) >= consumed)
+        first = scrape(log, "tern_checkpoints_total") or 0
+        # A checkpoint after the last record, then its commit (every 200 ms).
+        wait_for("a checkpoint after the last record",
+                 lambda: (scrape(log, "tern_checkpoints_total") or 0) >= first + 2)
+        time.sleep(0.6)
+
+    n = [sum(len(v) for v in phase.values()) for phase in phases]
+    log = os.path.join(work, "sd-1.log")
+    daemon = Daemon(tern, config_for["a"], log)
+    produce_partitions(mock.bootstrap, "sd.events", phases[0])
+    wait_checkpointed(log, n[0])
+    daemon.kill()
+
+    # Restart on the same machine: the local store holds the committed checkpoint.
+    log = os.path.join(work, "sd-2.log")
+    daemon = Daemon(tern, config_for["a"], log)
+    wait_for("both partitions restored from the local store",
+             lambda: open(log).read().count("restored from the local store") == 2)
+    produce_partitions(mock.bootstrap, "sd.events", phases[1])
+    # Nothing of phase 1 is read again: the checkpoint covers it.
+    wait_checkpointed(log, n[1])
+    reread = scrape(log, "tern_events_total") - n[1]
+    if reread != 0:
+        fail("the restart read %d records of before the crash again (the checkpoint covered them all)" % reread)
+    daemon.kill()
+
+    # Another machine (an empty state directory): the changelog.
+    log = os.path.join(work, "sd-3.log")
+    daemon = Daemon(tern, config_for["b"], log)
+    wait_for("both partitions restored from the changelog",
+             lambda: open(log).read().count("restored from the changelog") == 2)
+    produce_partitions(mock.bootstrap, "sd.events", phases[2])
+    got, by_id = all_alerts_once(daemon, mock.bootstrap, "sd.alerts", want, "after two crashes")
+    restored = [line.split("]: ", 1)[-1] for name in ("sd-2.log", "sd-3.log")
+                for line in open(os.path.join(work, name)) if "restored from" in line]
+    live = [int(m) for m in re.findall(r"(\d+) partial matches", "\n".join(restored))]
+    if len(live) != 4 or min(live) == 0:
+        fail("each restore should bring back partial matches: %r" % restored)
+    print("\n".join("daemon_test: " + r.strip() for r in restored))
+    extra = Counter(map(without_id, by_id.values())) - want
+    if extra:
+        fail("alerts replay does not give: %r" % list(extra)[:3])
+    print("daemon_test: state ok: %d alerts written (%d distinct, as replay) across a SIGKILL restored from the "
+          "local store and one restored from the changelog on an empty state dir; 0 records re-read"
+          % (len(got), len(by_id)))
+
+
 def main():
     if len(sys.argv) != 4:
         fail("usage: daemon_test.py TERN REPO SCENARIO")
@@ -749,7 +855,7 @@ def main():
                  "redeliver": scenario_redeliver, "crash": scenario_crash, "health": scenario_health,
                  "stall": scenario_stall, "unreachable": scenario_unreachable,
                  "pattern_files": scenario_pattern_files, "hostile": scenario_hostile,
-                 "time": scenario_time, "keys": scenario_keys}
+                 "time": scenario_time, "keys": scenario_keys, "state": scenario_state}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
@@ -758,6 +864,8 @@ def main():
         topics = ["pt.events:3"] + ["%s.%s:1" % (p, t) for p in ("ph", "pi", "pd") for t in ("alerts", "late", "dead")]
     elif scenario == "keys":
         topics = ["ky.events:2"] + ["ky.%s:1" % t for t in ("alerts", "late", "dead")]
+    elif scenario == "state":
+        topics = ["sd.events:2"] + ["sd.%s:1" % t for t in ("alerts", "late", "dead")]
     elif scenario in ("crash", "health"):
         prefix = {"crash": "cr", "health": "hl"}[scenario]
         topics = ["%s.events:%d" % (prefix, 2 if scenario == "crash" else 1)] + \
