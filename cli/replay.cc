@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "engine/event_parser.h"
 #include "engine/line_reader.h"
+#include "engine/routing.h"
 #include "state/store.h"
 
 namespace tern::cli {
@@ -62,6 +63,12 @@ constexpr char kReplayUsage[] =
     "                      `tern run` can start from it (docs/state.md)\n"
     "  --finish            with --state: this is the last part; at its end every window\n"
     "                      closes, as in a replay without --open-end\n"
+    "  --kafka-partition TOPIC:P  the input is that Kafka partition's records, one per\n"
+    "                      line in offset order (kcat -C -t TOPIC -p P -f '%s\\n'): alert\n"
+    "                      ids are those `tern run` gives, the stream is named TOPIC, and\n"
+    "                      --state is written as `tern run`'s state of the partition\n"
+    "  --start-offset N    with --kafka-partition: the offset of the input's first line\n"
+    "                      (default 0, or where --state left off)\n"
     "\n"
     "Exit status: 0, 1 when the patterns do not compile, a file cannot be read or an\n"
     "output (stdout, --dead-letter, --late-output) cannot be written, 2 for a bad\n"
@@ -72,6 +79,7 @@ constexpr OptionSpec kReplayOptions[] = {
     {"--dead-letter", true}, {"--late-output", true}, {"--open-end", false},
     {"--max-event-size", true}, {"--late", true}, {"--max-ahead", true},
     {"--max-partial-matches", true}, {"--state", true}, {"--finish", false},
+    {"--kafka-partition", true}, {"--start-offset", true},
 };
 
 constexpr size_t kFlushBytes = size_t{1} << 20;
@@ -170,8 +178,12 @@ std::string StateSettings(const ReplayOptions& options) {
          ";max_ahead_ms=" + std::to_string(options.max_ahead_ms);
 }
 
-// The replay's state partition: one, as `tern replay` reads one stream.
-constexpr char kReplayPartition[] = "replay";
+// The replay's state partition: one, as `tern replay` reads one stream; with
+// --kafka-partition, named as `tern run` names that partition's (connectors/checkpointer.cc).
+std::string StatePartition(const ReplayOptions& options) {
+  if (options.kafka_topic.empty()) return "replay";
+  return options.kafka_topic + "-" + std::to_string(options.kafka_partition);
+}
 
 bool ReparseEvent(void* context, nfa::StoredEvent& event, std::string* error) {
   const std::string payload = event.payload;  // Parse fills the payload from its input
@@ -182,9 +194,9 @@ bool ReparseEvent(void* context, nfa::StoredEvent& event, std::string* error) {
 // failure, logged) and sets *first_line to the number the input's first line gets.
 std::unique_ptr<state::PartitionStore> LoadState(const ReplayOptions& options, engine::Engine& engine,
                                                  engine::EventParser& parser, ReplayOutput& output,
-                                                 uint64_t* line_base) {
+                                                 uint64_t* line_base, int64_t* offset_base) {
   state::Status status;
-  auto store = state::PartitionStore::Open(options.state_dir, kReplayPartition, &status);
+  auto store = state::PartitionStore::Open(options.state_dir, StatePartition(options), &status);
   if (store == nullptr) {
     Log(output, "tern replay: --state " + Printable(options.state_dir) + ": " + status.message);
     return nullptr;
@@ -212,14 +224,26 @@ std::unique_ptr<state::PartitionStore> LoadState(const ReplayOptions& options, e
                     " changed since the state was written: its partial matches are dropped, it starts afresh");
   }
   *line_base = state::PositionOf(meta, "line", 0);
+  const uint64_t next = state::PositionOf(meta, "offset", UINT64_MAX);
+  if (!options.kafka_topic.empty() && next != UINT64_MAX) {
+    if (options.start_offset >= 0 && static_cast<uint64_t>(options.start_offset) != next) {
+      Log(output, "tern replay: --state " + Printable(options.state_dir) + " continues at offset " +
+                      std::to_string(next) + ", not --start-offset " + std::to_string(options.start_offset));
+      return nullptr;
+    }
+    *offset_base = static_cast<int64_t>(next);
+  }
   return store;
 }
 
 bool SaveState(const ReplayOptions& options, state::PartitionStore& store, engine::Engine& engine,
-               uint64_t lines, ReplayOutput& output) {
+               uint64_t lines, int64_t next_offset, ReplayOutput& output) {
   state::PartitionMeta meta;
   meta.settings = StateSettings(options);
   meta.positions.emplace_back("line", lines);
+  // `tern run` continues the partition there (the "line" position tells it the state
+  // came from a replay: connectors/checkpointer.cc).
+  if (!options.kafka_topic.empty()) meta.positions.emplace_back("offset", static_cast<uint64_t>(next_offset));
   std::unique_ptr<state::Checkpoint> checkpoint = store.Collect(engine, std::move(meta));
   state::Status status = store.Write(*checkpoint);
   if (!status.ok()) {
@@ -295,6 +319,33 @@ bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* er
   if (args.Has("--open-end")) options->open_end = true;
   options->state_dir = args.Get("--state", options->state_dir);
   if (args.Has("--finish")) options->finish = true;
+  if (args.Has("--kafka-partition")) {
+    const std::string& text = args.Get("--kafka-partition", "");
+    const size_t colon = text.rfind(':');
+    int32_t p = -1;
+    if (colon == std::string::npos || colon == 0 ||
+        std::from_chars(text.data() + colon + 1, text.data() + text.size(), p).ptr != text.data() + text.size() ||
+        p < 0 || p > 65535) {
+      *error = "invalid value '" + text + "' for --kafka-partition (TOPIC:PARTITION, e.g. cards:0)";
+      return false;
+    }
+    options->kafka_topic = text.substr(0, colon);
+    options->kafka_partition = p;
+  }
+  if (args.Has("--start-offset")) {
+    const std::string& text = args.Get("--start-offset", "");
+    int64_t n = -1;
+    if (std::from_chars(text.data(), text.data() + text.size(), n).ptr != text.data() + text.size() || n < 0 ||
+        n >= (int64_t{1} << 40) || text.empty()) {
+      *error = "invalid offset '" + text + "' for --start-offset";
+      return false;
+    }
+    if (options->kafka_topic.empty()) {
+      *error = "--start-offset needs --kafka-partition";
+      return false;
+    }
+    options->start_offset = n;
+  }
   if (options->finish && options->state_dir.empty()) {
     *error = "--finish needs --state";
     return false;
@@ -340,13 +391,16 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
   parser.set_max_event_size(options.max_event_size);
   // --state: the line numbers go on from the earlier parts'.
   uint64_t line_base = 0;
+  int64_t offset_base = std::max<int64_t>(options.start_offset, 0);  // --kafka-partition
   std::unique_ptr<state::PartitionStore> store;
   if (!options.state_dir.empty()) {
-    store = LoadState(options, engine, parser, output, &line_base);
+    store = LoadState(options, engine, parser, output, &line_base, &offset_base);
     if (store == nullptr) return kExitFailed;
   }
   uint64_t last_line = 0;
-  const uint32_t stream = engine.StreamId(StreamName(options.input));
+  const bool kafka = !options.kafka_topic.empty();
+  const uint64_t topic_hash = engine::TopicHash8(options.kafka_topic);
+  const uint32_t stream = engine.StreamId(kafka ? options.kafka_topic : StreamName(options.input));
   const auto start = std::chrono::steady_clock::now();
   uint64_t alerts = 0, late = 0, malformed = 0;
   std::string record;  // scratch for a dead letter
@@ -383,8 +437,14 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
       }
       continue;
     }
-    event->position = line.number;
-    event->offset = line.number;
+    if (kafka) {
+      const int64_t offset = offset_base + static_cast<int64_t>(line.number - line_base) - 1;
+      event->position = engine::SourcePosition(topic_hash, options.kafka_partition, offset);
+      event->offset = static_cast<uint64_t>(offset);
+    } else {
+      event->position = line.number;
+      event->offset = line.number;
+    }
     event->partition = 0;
     event->stream = stream;
     if (engine.Push(event)) {
@@ -416,7 +476,8 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
   }
   // The state goes with the position after the last line read (an empty input keeps it).
   if (store != nullptr && status == kExitOk && outputs_ok &&
-      !SaveState(options, *store, engine, std::max(last_line, line_base), output)) {
+      !SaveState(options, *store, engine, std::max(last_line, line_base),
+                 offset_base + static_cast<int64_t>(std::max(last_line, line_base) - line_base), output)) {
     status = kExitFailed;
   }
   // Standard output is flushed, not closed: main() closes it.

@@ -31,6 +31,13 @@ struct ReplayOptions {
   size_t max_partial_matches = engine::Options{}.max_runs_per_key;  // per key and pattern; 0 = none
   std::string state_dir;           // --state: continue from and save to this state directory
   bool finish = false;             // --finish (with --state): the input ends with this part
+  // --kafka-partition TOPIC:P: the input is that Kafka partition's records, one per line, the
+  // first at offset --start-offset (or where the --state left off): events get the
+  // daemon's positions (so its alert ids), the stream is named TOPIC, and --state is
+  // written as the daemon's state of that partition (`tern run` starts from it).
+  std::string kafka_topic;         // empty: line numbers are the positions
+  int32_t kafka_partition = -1;
+  int64_t start_offset = -1;       // -1: 0, or the --state's
 };
 
 // Where a replay writes. With a file the alerts are flushed there in big blocks;

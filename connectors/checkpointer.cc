@@ -100,6 +100,22 @@ state::Status Checkpointer::Open(uint32_t id, const std::string& topic, int32_t 
   state::PartitionMeta meta;
   status = store->ReadMeta(&meta);
   if (committed.checkpoint == 0) {
+    // A state `tern replay --kafka-partition` wrote (it has a "line" position): the
+    // partition starts from it, at its offset (backfill).
+    if (status.ok() && meta.checkpoint > 0 && state::PositionOf(meta, "line", UINT64_MAX) != UINT64_MAX &&
+        state::PositionOf(meta, "offset", UINT64_MAX) != UINT64_MAX) {
+      status = store->Load(engine, meta, &out->report, reparse, reparse_context);
+      if (!status.ok()) return status;
+      out->restored = true;
+      out->seeded = true;
+      out->checkpoint = meta.checkpoint;
+      out->position = static_cast<int64_t>(state::PositionOf(meta, "offset", 0));
+      out->restore_ms = MsSince(start);
+      // Its first checkpoint here writes everything (the changelog has none of it).
+      engine.StartTracking();
+      stores_[id] = std::move(opened);
+      return {};
+    }
     // The group never committed a checkpoint of this partition: whatever the local store
     // holds is not the group's state. Start empty at the committed offset.
     if (status.code != state::Errc::kAbsent) {

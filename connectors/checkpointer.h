@@ -90,6 +90,7 @@ class Checkpointer {
   struct Opened {
     bool restored = false;          // state was loaded (else the engine starts empty)
     bool from_changelog = false;
+    bool seeded = false;            // a state `tern replay --kafka-partition` wrote: read from `position`
     uint64_t checkpoint = 0;
     int64_t position = -1;          // the checkpoint's input offset
     std::string extra;              // PartitionMeta::extra

@@ -354,6 +354,11 @@ void Consumer::Callbacks::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   const bool report = self->options_.on_rebalance && !changed.empty();
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (report) self->options_.on_rebalance(RebalanceKind::kAssigned, changed);
+    for (const TopicPartitionOffset& o : self->start_at_) {
+      rd_kafka_topic_partition_t* p = rd_kafka_topic_partition_list_find(partitions, o.topic.c_str(), o.partition);
+      if (p != nullptr) p->offset = o.offset;
+    }
+    self->start_at_.clear();
     if (cooperative) {
       rd_kafka_error_t* error = rd_kafka_incremental_assign(rk, partitions);
       if (error != nullptr) {

@@ -158,6 +158,11 @@ class Consumer {
 
   // Joins the group for these topics (replaces an earlier subscription).
   Status Subscribe(std::span<const std::string> topics);
+  // During on_rebalance(kAssigned): read this newly assigned partition from `offset`
+  // instead of the committed one (a state restored at another position).
+  void StartAt(const std::string& topic, int32_t partition, int64_t offset) {
+    start_at_.push_back({topic, partition, offset, ""});
+  }
   // Reads these partitions from these offsets outside any group's assignment (a
   // changelog restore: a consumer that never subscribes nor commits).
   Status Assign(std::span<const TopicPartitionOffset> offsets);
@@ -216,6 +221,7 @@ class Consumer {
   rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue, for async commit results
   bool closed_ = false;
   ConsumerOptions options_;  // the callbacks
+  std::vector<TopicPartitionOffset> start_at_;  // StartAt, applied by the assignment at hand
 };
 
 }  // namespace tern::connectors

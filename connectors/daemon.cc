@@ -134,16 +134,8 @@ int64_t SteadyMs() {
       .count();
 }
 
-uint64_t TopicHash8(std::string_view topic) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : topic) h = (h ^ c) * 0x100000001b3ull;
-  return (h ^ (h >> 32)) & 0xFF;
-}
-
-uint64_t Position(uint64_t topic_hash, int32_t partition, int64_t offset) {
-  return (topic_hash << 56) | (static_cast<uint64_t>(partition & 0xFFFF) << 40) |
-         (static_cast<uint64_t>(offset) & ((uint64_t{1} << 40) - 1));
-}
+using engine::SourcePosition;
+using engine::TopicHash8;
 
 int64_t SatSub(int64_t a, int64_t b) {
   int64_t r;
@@ -648,7 +640,17 @@ bool Daemon::Impl::OpenState(Partition& p, uint32_t id, const std::string& metad
   p.persistent = true;
   p.committed_checkpoint = committed.checkpoint;
   if (!opened.restored) return true;
-  restores->WithLabels({opened.from_changelog ? "changelog" : "local"}).Add();
+  restores->WithLabels({opened.seeded ? "replay" : opened.from_changelog ? "changelog" : "local"}).Add();
+  if (opened.seeded) {
+    // A state `tern replay --kafka-partition` wrote: the partition is read from its end.
+    consumer->StartAt(p.topic, p.kafka_partition, opened.position);
+    p.committed = -1;
+    spdlog::info("partition {}[{}]: starting from the state tern replay wrote ({} keys, {} partial matches), "
+                 "at offset {}", p.topic, p.kafka_partition, opened.report.keys, opened.report.partial_matches,
+                 opened.position);
+  } else if (opened.position != p.committed && opened.position >= 0) {
+    consumer->StartAt(p.topic, p.kafka_partition, opened.position);
+  }
   for (const std::string& name : opened.report.dropped_patterns) {
     dropped_pattern_states->Add();
     spdlog::warn("partition {}[{}]: pattern {} changed since checkpoint {}: its partial matches are dropped",
@@ -1257,7 +1259,7 @@ void Daemon::Impl::HandleInput(const Message& m, Partition& part, int64_t consum
     if (!c.dead_letter_topic.empty()) send_copy(c.dead_letter_topic, error);
     return;
   }
-  e->position = Position(part.topic_hash, m.partition(), m.offset());
+  e->position = SourcePosition(part.topic_hash, m.partition(), m.offset());
   e->offset = static_cast<uint64_t>(m.offset());
   e->partition = 0;
   e->stream = part.stream;
@@ -1406,7 +1408,7 @@ void Daemon::Impl::HandleRepartitioned(const Message& m, Partition& part, int64_
     return;
   }
   const Source& s = sources[source];
-  e->position = Position(s.topic_hash, src.partition, src.offset);
+  e->position = SourcePosition(s.topic_hash, src.partition, src.offset);
   e->offset = static_cast<uint64_t>(m.offset());
   e->partition = source;
   e->stream = engine.StreamId(src.topic);

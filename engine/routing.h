@@ -18,6 +18,19 @@
 
 namespace tern::engine {
 
+// A Kafka record's identity (nfa::StoredEvent::position, which alert ids hash): 8 bits
+// of its topic's hash, 16 of its partition, 40 of its offset. The daemon's, and `tern
+// replay --kafka-partition`'s, so that both give an alert the same id.
+inline uint64_t TopicHash8(std::string_view topic) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : topic) h = (h ^ c) * 0x100000001b3ull;
+  return (h ^ (h >> 32)) & 0xFF;
+}
+inline uint64_t SourcePosition(uint64_t topic_hash, int32_t partition, int64_t offset) {
+  return (topic_hash << 56) | (static_cast<uint64_t>(partition & 0xFFFF) << 40) |
+         (static_cast<uint64_t>(offset) & ((uint64_t{1} << 40) - 1));
+}
+
 // Appends one key value to a key's identity bytes: a ValueKind tag, then the value in
 // native byte order (int64, double, or a uint32 length and the bytes). Missing reads as
 // null, and an integral double as the integer (1 and 1.0 are one key). The engine keys

@@ -846,6 +846,51 @@ def scenario_state(tern, repo, work, mock):
           % (len(got), len(by_id)))
 
 
+def scenario_state_seed(tern, repo, work, mock):
+    """Backfill: `tern replay --kafka-partition --state` over the first part of a partition's
+    records, then `tern run` starts from that state at the offset after it. The replay's
+    alerts and the daemon's, ids included, are those of one replay of the whole partition."""
+    pattern = os.path.join(work, "state.tern")
+    with open(pattern, "w") as f:
+        f.write(STATE_PATTERNS)
+    phases = state_events()
+    lines = [partition_event(*e) for phase in phases for e in sorted(phase[0])]
+    cut = len(phases[0][0]) + (len(lines) - len(phases[0][0])) // 2
+    whole = replay(tern, [pattern], lines, work, options=["--kafka-partition", "ss.events:0"])
+    state_dir = os.path.join(work, "seed-state")
+    first = os.path.join(work, "first.jsonl")
+    with open(first, "w") as f:
+        f.write("".join(line + "\n" for line in lines[:cut]))
+    r = subprocess.run([tern, "replay", pattern, "--input", first, "--kafka-partition", "ss.events:0",
+                        "--state", state_dir], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        fail("tern replay --state: " + r.stderr)
+    seeded = [line for line in r.stdout.split("\n") if line]
+    produce(mock.bootstrap, "ss.events", lines, keys=[json.loads(line)["u"] for line in lines])
+    config = os.path.join(work, "ss.toml")
+    write_config(config, mock.bootstrap, "ss", [pattern], input_options={"key.field": '"u"'},
+                 extra='[state]\ndir = "%s"\ncheckpoint.interval = "200ms"\n' % state_dir)
+    log = os.path.join(work, "ss.log")
+    daemon = Daemon(tern, config, log)
+    want_rest = Counter(whole) - Counter(seeded)
+    if not seeded or not want_rest:
+        fail("the cut should leave alerts on both sides: %d before, %d after" % (len(seeded), sum(want_rest.values())))
+    wait_for("the daemon's alerts", lambda: Counter(consume(mock.bootstrap, "ss.alerts")) >= want_rest)
+    time.sleep(1.0)
+    read = scrape(log, "tern_events_total")
+    daemon.stop()
+    got = consume(mock.bootstrap, "ss.alerts")
+    if Counter(seeded) + Counter(set(got)) != Counter(whole):
+        fail("replay part + daemon != whole replay:\nmissing %r\nextra %r" % (
+            list((Counter(whole) - Counter(seeded) - Counter(set(got))).elements())[:3],
+            list((Counter(seeded) + Counter(set(got)) - Counter(whole)).elements())[:3]))
+    if read != len(lines) - cut:
+        fail("the daemon read %s records; the state covered the first %d of %d" % (read, cut, len(lines)))
+    print("daemon_test: state_seed ok: replay of the first %d records wrote the state (%d alerts); tern run "
+          "started from it at offset %d, read %d records and wrote the other %d alerts, ids as one replay"
+          % (cut, len(seeded), cut, read, len(set(got))))
+
+
 def main():
     if len(sys.argv) != 4:
         fail("usage: daemon_test.py TERN REPO SCENARIO")
@@ -855,7 +900,8 @@ def main():
                  "redeliver": scenario_redeliver, "crash": scenario_crash, "health": scenario_health,
                  "stall": scenario_stall, "unreachable": scenario_unreachable,
                  "pattern_files": scenario_pattern_files, "hostile": scenario_hostile,
-                 "time": scenario_time, "keys": scenario_keys, "state": scenario_state}
+                 "time": scenario_time, "keys": scenario_keys, "state": scenario_state,
+                 "state_seed": scenario_state_seed}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
@@ -866,6 +912,8 @@ def main():
         topics = ["ky.events:2"] + ["ky.%s:1" % t for t in ("alerts", "late", "dead")]
     elif scenario == "state":
         topics = ["sd.events:2"] + ["sd.%s:1" % t for t in ("alerts", "late", "dead")]
+    elif scenario == "state_seed":
+        topics = ["ss.%s:1" % t for t in ("events", "alerts", "late", "dead")]
     elif scenario in ("crash", "health"):
         prefix = {"crash": "cr", "health": "hl"}[scenario]
         topics = ["%s.events:%d" % (prefix, 2 if scenario == "crash" else 1)] + \
