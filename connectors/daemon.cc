@@ -200,6 +200,7 @@ struct Daemon::Impl {
   Counter* dropped_pattern_states = nullptr;
   CounterFamily* restores = nullptr;
   Histogram* checkpoint_seconds = nullptr;
+  Histogram* checkpoint_collect_seconds = nullptr;
   Gauge* live_keys = nullptr;
   Gauge* live_partials = nullptr;
   Gauge* in_flight = nullptr;
@@ -714,6 +715,7 @@ void Daemon::Impl::TakeDurable() {
     checkpoints->Add();
     checkpoint_bytes->Add(d.bytes);
     checkpoint_seconds->Observe(d.write_ms / 1000.0);
+    checkpoint_collect_seconds->Observe(d.collect_ms / 1000.0);
     spdlog::debug("partition {}[{}]: checkpoint {} durable: {} changed keys, {} bytes, collected in {:.2f} ms, "
                   "written in {:.1f} ms", p.topic, p.kafka_partition, d.checkpoint, d.changed_keys, d.bytes,
                   d.collect_ms, d.write_ms);
@@ -836,6 +838,8 @@ bool Daemon::Impl::Setup(std::string* error) {
   checkpoint_bytes = &metrics.AddCounter("tern_checkpoint_bytes_total", "Bytes of the state checkpoints written.");
   checkpoint_seconds = &metrics.AddHistogram("tern_checkpoint_seconds",
                                              "Time to write a checkpoint and have the changelog acknowledge it.");
+  checkpoint_collect_seconds = &metrics.AddHistogram(
+      "tern_checkpoint_collect_seconds", "Time the loop thread spends collecting a checkpoint's changes (a pause).");
   dropped_pattern_states = &metrics.AddCounter(
       "tern_state_patterns_dropped_total", "Pattern states dropped on restore because the pattern changed.");
   restores = &metrics.AddCounterFamily("tern_state_restores_total", "Partitions whose state was restored, by source.",
