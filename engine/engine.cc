@@ -246,6 +246,8 @@ struct Engine::Impl {
   // their program (indices change with ReplacePrograms). gone_keys keeps its strings'
   // capacity: [0, gone_count) are in use.
   bool tracking = false;
+  nfa::NodeOrder node_order;   // CollectChanges' scratch
+  std::string record_scratch;  // CollectChanges' scratch
   std::vector<KeyRef> dirty;
   std::vector<std::pair<std::shared_ptr<const nfa::Program>, std::string>> gone_keys;
   size_t gone_count = 0;
@@ -1116,7 +1118,7 @@ void Engine::CollectChanges(StateSink& sink) {
     sink.PutEvent(e);
     e.persisted = true;
   };
-  std::string record;
+  std::string& record = m.record_scratch;
   for (const KeyRef& ref : m.dirty) {
     ProgramRuntime& rt = m.runtimes[ref.program];
     KeyEntry& entry = rt.keys.entry(ref.entry);
@@ -1124,7 +1126,7 @@ void Engine::CollectChanges(StateSink& sink) {
     entry.dirty = false;
     entry.persisted = true;
     record.clear();
-    nfa::SerializeKeyRefs(entry.state, m.buffer, record, put_event);
+    nfa::SerializeKeyRefs(entry.state, m.buffer, m.node_order, record, put_event);
     sink.PutKey(*rt.program, entry.key_bytes, entry.key_json, record);
   }
   m.dirty.clear();

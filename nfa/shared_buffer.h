@@ -45,6 +45,7 @@ class SharedBuffer {
 
   const Node& node(NodeId n) const { return nodes_[n]; }
   size_t live_nodes() const { return nodes_.size() - free_.size(); }
+  size_t capacity() const { return nodes_.size(); }  // every NodeId is below it
   EventStore& events() { return *events_; }
 
  private:

@@ -2,6 +2,7 @@
 // the runs and the held-back matches. Little-endian fixed-width integers.
 #include "nfa/snapshot.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -77,40 +78,46 @@ void SerializeEvent(const StoredEvent& event, std::string& out) {
   }
 }
 
-void ReachableNodes(const KeyState& key, const SharedBuffer& buffer, std::vector<NodeId>& order,
-                    std::unordered_map<NodeId, uint32_t>& local) {
-  std::vector<NodeId> chain;
+void ReachableNodes(const KeyState& key, const SharedBuffer& buffer, NodeOrder& out) {
+  out.order_.clear();
+  if (out.stamp_.size() < buffer.capacity()) {
+    out.stamp_.resize(buffer.capacity(), 0);
+    out.local_.resize(buffer.capacity(), 0);
+  }
+  if (++out.current_ == 0) {  // wrapped: every stamp is stale again
+    std::fill(out.stamp_.begin(), out.stamp_.end(), 0);
+    out.current_ = 1;
+  }
   auto visit = [&](NodeId n) {
-    chain.clear();
-    while (n != kNoNode && local.find(n) == local.end()) {
-      chain.push_back(n);
+    out.chain_.clear();
+    while (n != kNoNode && out.stamp_[n] != out.current_) {
+      out.chain_.push_back(n);
       n = buffer.node(n).parent;
     }
-    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-      local.emplace(*it, static_cast<uint32_t>(order.size()));
-      order.push_back(*it);
+    for (auto it = out.chain_.rbegin(); it != out.chain_.rend(); ++it) {
+      out.stamp_[*it] = out.current_;
+      out.local_[*it] = static_cast<uint32_t>(out.order_.size());
+      out.order_.push_back(*it);
     }
   };
   for (const Run& r : key.runs) visit(r.node);
   for (const Run& r : key.completed) visit(r.node);
 }
 
-void PutRuns(const KeyState& key, const std::unordered_map<NodeId, uint32_t>& local, std::string& out) {
-  auto local_of = [&](NodeId n) { return n == kNoNode ? kNoNode : local.at(n); };
+void PutRuns(const KeyState& key, const NodeOrder& nodes, std::string& out) {
   Put<uint32_t>(out, static_cast<uint32_t>(key.runs.size()));
-  for (const Run& r : key.runs) PutRun(out, r, local_of(r.node));
+  for (const Run& r : key.runs) PutRun(out, r, nodes.local(r.node));
   Put<uint32_t>(out, static_cast<uint32_t>(key.completed.size()));
-  for (const Run& r : key.completed) PutRun(out, r, local_of(r.node));
+  for (const Run& r : key.completed) PutRun(out, r, nodes.local(r.node));
 }
 
 void SerializeKeyState(const KeyState& key, const SharedBuffer& buffer, std::string& out) {
-  std::unordered_map<NodeId, uint32_t> local;
-  std::vector<NodeId> order;
-  ReachableNodes(key, buffer, order, local);
+  NodeOrder nodes;
+  ReachableNodes(key, buffer, nodes);
 
   std::unordered_map<const StoredEvent*, uint32_t> event_index;
   std::vector<const StoredEvent*> events;
-  for (NodeId n : order) {
+  for (NodeId n : nodes.order()) {
     const StoredEvent* e = buffer.node(n).event;
     if (event_index.emplace(e, static_cast<uint32_t>(events.size())).second) events.push_back(e);
   }
@@ -118,14 +125,14 @@ void SerializeKeyState(const KeyState& key, const SharedBuffer& buffer, std::str
   Put<uint8_t>(out, kKeyStateFormat);
   Put<uint32_t>(out, static_cast<uint32_t>(events.size()));
   for (const StoredEvent* e : events) SerializeEvent(*e, out);
-  Put<uint32_t>(out, static_cast<uint32_t>(order.size()));
-  for (NodeId n : order) {
+  Put<uint32_t>(out, static_cast<uint32_t>(nodes.order().size()));
+  for (NodeId n : nodes.order()) {
     const Node& node = buffer.node(n);
     Put<uint32_t>(out, event_index[node.event]);
-    Put<uint32_t>(out, node.parent == kNoNode ? kNoNode : local[node.parent]);
+    Put<uint32_t>(out, nodes.local(node.parent));
     Put<uint16_t>(out, node.stage);
   }
-  PutRuns(key, local, out);
+  PutRuns(key, nodes, out);
 }
 
 bool RestoreEvent(std::string_view data, size_t* pos, EventStore& store,
@@ -335,6 +342,61 @@ bool RestoreKeyRefs(std::string_view record, KeyState& key, SharedBuffer& buffer
     return false;
   }
   key = std::move(restored);
+  return true;
+}
+
+bool DescribeKeyRefs(std::string_view record, KeyRefsView* out, std::string* error) {
+  *out = KeyRefsView{};
+  Reader in(record);
+  uint8_t format = 0;
+  if (!in.Get(&format) || format != kKeyRefsFormat) {
+    *error = "unknown key record format " + std::to_string(format);
+    return false;
+  }
+  uint32_t num_nodes;
+  // 14 bytes a node: a count the record cannot hold is a damaged one, not an allocation.
+  if (!in.Get(&num_nodes) || num_nodes > record.size() / 14) {
+    *error = "truncated key record";
+    return false;
+  }
+  struct Local {
+    uint64_t seq;
+    uint32_t parent;
+    uint16_t stage;
+  };
+  std::vector<Local> nodes(num_nodes);
+  for (uint32_t i = 0; i < num_nodes; ++i) {
+    Local& n = nodes[i];
+    // Parents come first (ReachableNodes): a parent at or after its child is damage,
+    // and would make the chain walk below loop.
+    if (!in.Get(&n.seq) || !in.Get(&n.parent) || !in.Get(&n.stage) || (n.parent != kNoNode && n.parent >= i)) {
+      *error = "truncated or malformed key record (node " + std::to_string(i) + ")";
+      return false;
+    }
+  }
+  out->nodes = num_nodes;
+  auto read_runs = [&](std::vector<RunRefsView>& runs) {
+    uint32_t n;
+    if (!in.Get(&n) || n > record.size() / 32) return false;
+    for (uint32_t i = 0; i < n; ++i) {
+      RunRefsView r;
+      uint32_t node;
+      if (!in.Get(&r.state) || !in.Get(&node) || !in.Get(&r.start.ts) || !in.Get(&r.start.seq) ||
+          !in.Get(&r.prev_ts) || (node != kNoNode && node >= nodes.size())) {
+        return false;
+      }
+      for (uint32_t at = node; at != kNoNode; at = nodes[at].parent) {
+        r.bindings.emplace_back(nodes[at].seq, nodes[at].stage);
+      }
+      std::reverse(r.bindings.begin(), r.bindings.end());
+      runs.push_back(std::move(r));
+    }
+    return true;
+  };
+  if (!read_runs(out->runs) || !read_runs(out->held) || in.pos() != record.size()) {
+    *error = "truncated or malformed key record (runs)";
+    return false;
+  }
   return true;
 }
 

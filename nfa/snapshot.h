@@ -48,40 +48,67 @@ bool RestoreKeyState(std::string_view record, KeyState& key, SharedBuffer& buffe
 // nodes name their events by seq (EventId::seq). First byte kKeyRefsFormat.
 inline constexpr uint8_t kKeyRefsFormat = 1;
 
-// Appends the record of `key` to `out`; calls on_event(const StoredEvent&) once for
-// every distinct event its nodes reach (the caller stores those not stored yet).
-template <typename OnEvent>
-void SerializeKeyRefs(const KeyState& key, const SharedBuffer& buffer, std::string& out, OnEvent&& on_event);
+// The nodes a key's runs reach, parents before children, each with its index in that
+// order: ReachableNodes' result. Reused from key to key, it allocates nothing once
+// warm (a checkpoint serialises thousands of keys on the engine thread).
+class NodeOrder {
+ public:
+  const std::vector<NodeId>& order() const { return order_; }
+  // Index of `n` in order(); n must be there (or kNoNode, which maps to itself).
+  uint32_t local(NodeId n) const { return n == kNoNode ? kNoNode : local_[n]; }
 
-// Restores a SerializeKeyRefs record; `find(seq)` gives the restored event (nullptr:
-// unknown, an error). False with *error set on a malformed record (nothing is kept).
+ private:
+  friend void ReachableNodes(const KeyState& key, const SharedBuffer& buffer, NodeOrder& out);
+  std::vector<NodeId> order_;
+  std::vector<uint32_t> local_;  // by NodeId; valid where stamp_ holds current_
+  std::vector<uint32_t> stamp_;
+  uint32_t current_ = 0;
+  std::vector<NodeId> chain_;
+};
+void ReachableNodes(const KeyState& key, const SharedBuffer& buffer, NodeOrder& out);
+void PutRuns(const KeyState& key, const NodeOrder& nodes, std::string& out);
+
+// Appends the record of `key` to `out`; calls on_event(StoredEvent&) for every node
+// whose event is not persisted (the caller stores it and marks it persisted, so an
+// event several nodes bind is handed over once).
+template <typename OnEvent>
+void SerializeKeyRefs(const KeyState& key, const SharedBuffer& buffer, NodeOrder& scratch, std::string& out,
+                      OnEvent&& on_event) {
+  ReachableNodes(key, buffer, scratch);
+  out.push_back(static_cast<char>(kKeyRefsFormat));
+  auto put = [&out](auto v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(static_cast<uint32_t>(scratch.order().size()));
+  for (NodeId n : scratch.order()) {
+    const Node& node = buffer.node(n);
+    if (!node.event->persisted) on_event(*node.event);
+    put(static_cast<uint64_t>(node.event->id.seq));
+    put(static_cast<uint32_t>(scratch.local(node.parent)));
+    put(static_cast<uint16_t>(node.stage));
+  }
+  PutRuns(key, scratch, out);
+}
+
+// Restores a SerializeKeyRefs record, its events found by seq in `events_by_seq`.
+// False with *error set on a malformed record (nothing is kept).
 bool RestoreKeyRefs(std::string_view record, KeyState& key, SharedBuffer& buffer,
                     const std::unordered_map<uint64_t, StoredEvent*>& events_by_seq, std::string* error);
 
-// Shared by SerializeKeyState and SerializeKeyRefs: the nodes the runs reach, parents
-// before children.
-void ReachableNodes(const KeyState& key, const SharedBuffer& buffer, std::vector<NodeId>& order,
-                    std::unordered_map<NodeId, uint32_t>& local);
-void PutRuns(const KeyState& key, const std::unordered_map<NodeId, uint32_t>& local, std::string& out);
+// A SerializeKeyRefs record as plain values (`tern state --key`): no buffer, no events.
+struct RunRefsView {
+  StateId state = 0;      // the run's NFA state (Program::state_names)
+  EventId start;          // its first bound event
+  int64_t prev_ts = 0;    // time of its last bound event
+  // Its bindings, oldest first: (event seq, stage), stage indexing Program::stages.
+  std::vector<std::pair<uint64_t, uint16_t>> bindings;
+};
+struct KeyRefsView {
+  std::vector<RunRefsView> runs;  // partial matches
+  std::vector<RunRefsView> held;  // completed matches held back (KeyState::completed)
+  uint32_t nodes = 0;             // distinct shared-buffer nodes the record holds
+};
 
-template <typename OnEvent>
-void SerializeKeyRefs(const KeyState& key, const SharedBuffer& buffer, std::string& out, OnEvent&& on_event) {
-  std::vector<NodeId> order;
-  std::unordered_map<NodeId, uint32_t> local;
-  ReachableNodes(key, buffer, order, local);
-  out.push_back(static_cast<char>(kKeyRefsFormat));
-  auto put = [&out](auto v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
-  put(static_cast<uint32_t>(order.size()));
-  const StoredEvent* previous = nullptr;
-  for (NodeId n : order) {
-    const Node& node = buffer.node(n);
-    if (node.event != previous && !node.event->persisted) on_event(*node.event);
-    previous = node.event;
-    put(static_cast<uint64_t>(node.event->id.seq));
-    put(static_cast<uint32_t>(node.parent == kNoNode ? kNoNode : local.at(node.parent)));
-    put(static_cast<uint16_t>(node.stage));
-  }
-  PutRuns(key, local, out);
-}
+// Decodes a SerializeKeyRefs record; false with *error set on a malformed one. Checks
+// the record's own structure only (not that the states, stages or events exist).
+bool DescribeKeyRefs(std::string_view record, KeyRefsView* out, std::string* error);
 
 }  // namespace tern::nfa

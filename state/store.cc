@@ -45,6 +45,11 @@ rocksdb::Options DbOptions(bool create) {
   o.max_log_file_size = 1 << 20;
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.paranoid_checks = true;
+  // A damaged log record is an error, not the end of the log: the default (point in
+  // time) would stop replaying the WAL at a flipped byte and open the store silently
+  // one checkpoint back, or empty. An incomplete record at the very end (a checkpoint
+  // whose write a crash cut short, never acknowledged) is still dropped.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   for (rocksdb::CompressionType c : rocksdb::GetSupportedCompressions()) {
     if (c == rocksdb::kLZ4Compression) o.compression = c;  // JSON payloads shrink well, cheaply
   }
@@ -83,11 +88,13 @@ class Sink : public engine::StateSink {
     EncodeKey(key_json, record, scratch_);
     value_.clear();
     Frame(scratch_, value_);
-    out_->Put(KeyKey(pattern.name, Hash(pattern), key_bytes), value_);
+    SetKey(pattern, key_bytes);
+    out_->Put(key_, value_);
     ++keys_;
   }
   void DeleteKey(const nfa::Program& pattern, std::string_view key_bytes) override {
-    out_->Delete(KeyKey(pattern.name, Hash(pattern), key_bytes));
+    SetKey(pattern, key_bytes);
+    out_->Delete(key_);
     ++keys_;
   }
   size_t keys() const { return keys_; }
@@ -99,8 +106,19 @@ class Sink : public engine::StateSink {
     // A program that has left the engine since (a key that ended before a reload).
     return FingerprintHash(nfa::Fingerprint(p));
   }
+  // key_ = KeyKey(pattern, hash, key_bytes), in a reused buffer.
+  void SetKey(const nfa::Program& pattern, std::string_view key_bytes) {
+    if (&pattern != last_program_) {
+      last_program_ = &pattern;
+      prefix_ = PatternPrefix(pattern.name, Hash(pattern));
+    }
+    key_.assign(prefix_);
+    key_.append(key_bytes);
+  }
   Checkpoint* out_;
   const Hashes* hashes_;
+  const nfa::Program* last_program_ = nullptr;
+  std::string prefix_, key_;
   std::string scratch_, value_;
   size_t keys_ = 0;
 };
