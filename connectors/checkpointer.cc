@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <filesystem>
 #include <chrono>
 #include <set>
 
@@ -94,6 +95,13 @@ state::Status Checkpointer::Open(uint32_t id, const std::string& topic, int32_t 
   const std::string name = topic + "-" + std::to_string(partition);
   state::Status status;
   std::shared_ptr<state::PartitionStore> store(state::PartitionStore::Open(options_.dir, name, &status));
+  if (store == nullptr && skip_local && status.code == state::Errc::kCorrupt) {
+    // A store RocksDB cannot even open: start it again (the changelog refills it).
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::path(options_.dir) / state::PartitionDirName(name), ec);
+    spdlog::warn("state partition {}: local store removed ({})", name, status.message);
+    store.reset(state::PartitionStore::Open(options_.dir, name, &status).release());
+  }
   if (store == nullptr) return status;
   Open_ opened{store, ChangelogTopic(topic), partition};
 

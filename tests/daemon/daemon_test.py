@@ -846,6 +846,69 @@ def scenario_state(tern, repo, work, mock):
           % (len(got), len(by_id)))
 
 
+def damage_store(partition_dir):
+    """Truncates the write-ahead logs to half and flips a byte in the middle of every table
+    file of one partition's RocksDB: what a crash mid-write or a bad disk leaves."""
+    damaged = []
+    for name in sorted(os.listdir(partition_dir)):
+        path = os.path.join(partition_dir, name)
+        size = os.path.getsize(path)
+        if name.endswith(".log") and size > 0:
+            os.truncate(path, size // 2)
+            damaged.append(name)
+        elif name.endswith(".sst") and size > 0:
+            with open(path, "r+b") as f:
+                f.seek(size // 2)
+                b = f.read(1)
+                f.seek(size // 2)
+                f.write(bytes([b[0] ^ 0x5A]))
+            damaged.append(name)
+    return damaged
+
+
+def scenario_state_corrupt(tern, repo, work, mock):
+    """The local store of both partitions damaged after a SIGKILL: the restart restores
+    them from the changelog (state.on.corruption = changelog) and the alerts are replay's."""
+    pattern = os.path.join(work, "state.tern")
+    with open(pattern, "w") as f:
+        f.write(STATE_PATTERNS)
+    phases = state_events()
+    everything = sorted(e for phase in phases for events in phase.values() for e in events)
+    want = Counter(map(without_id, replay(tern, [pattern], [partition_event(*e) for e in everything], work)))
+    state_dir = os.path.join(work, "state")
+    config = os.path.join(work, "sc.toml")
+    write_config(config, mock.bootstrap, "sc", [pattern], input_options={"key.field": '"u"'},
+                 extra='[state]\ndir = "%s"\ncheckpoint.interval = "200ms"\n' % state_dir)
+    log = os.path.join(work, "sc-1.log")
+    daemon = Daemon(tern, config, log)
+    produce_partitions(mock.bootstrap, "sc.events", phases[0])
+    n0 = sum(len(v) for v in phases[0].values())
+    wait_for("%d records consumed" % n0, lambda: (scrape(log, "tern_events_total") or 0) >= n0)
+    wait_for("checkpoints", lambda: (scrape(log, "tern_checkpoints_total") or 0) >= 2)
+    time.sleep(1.0)
+    daemon.kill()
+    damaged = []
+    for d in sorted(os.listdir(state_dir)):
+        damaged += damage_store(os.path.join(state_dir, d))
+    if not damaged:
+        fail("no store files to damage in " + state_dir)
+    log = os.path.join(work, "sc-2.log")
+    daemon = Daemon(tern, config, log)
+    wait_for("both partitions restored from the changelog",
+             lambda: open(log).read().count("restored from the changelog") == 2)
+    produce_partitions(mock.bootstrap, "sc.events", phases[1])
+    produce_partitions(mock.bootstrap, "sc.events", phases[2])
+    got, by_id = all_alerts_once(daemon, mock.bootstrap, "sc.alerts", want, "after damage to the local store")
+    extra = Counter(map(without_id, by_id.values())) - want
+    if extra:
+        fail("alerts replay does not give: %r" % list(extra)[:3])
+    notes = [line.split("]: ", 1)[-1].strip() for line in open(log)
+             if "restored from" in line or "local store removed" in line or "corrupt" in line]
+    print("\n".join("daemon_test: " + n for n in notes))
+    print("daemon_test: state_corrupt ok: %d files damaged (%s); both partitions restored from the changelog; "
+          "%d alerts (%d distinct, as replay)" % (len(damaged), ", ".join(damaged), len(got), len(by_id)))
+
+
 def scenario_state_seed(tern, repo, work, mock):
     """Backfill: `tern replay --kafka-partition --state` over the first part of a partition's
     records, then `tern run` starts from that state at the offset after it. The replay's
@@ -901,7 +964,7 @@ def main():
                  "stall": scenario_stall, "unreachable": scenario_unreachable,
                  "pattern_files": scenario_pattern_files, "hostile": scenario_hostile,
                  "time": scenario_time, "keys": scenario_keys, "state": scenario_state,
-                 "state_seed": scenario_state_seed}
+                 "state_seed": scenario_state_seed, "state_corrupt": scenario_state_corrupt}
     if scenario not in scenarios:
         fail("unknown scenario " + scenario)
     work = tempfile.mkdtemp(prefix="tern-daemon-test-")
@@ -912,6 +975,8 @@ def main():
         topics = ["ky.events:2"] + ["ky.%s:1" % t for t in ("alerts", "late", "dead")]
     elif scenario == "state":
         topics = ["sd.events:2"] + ["sd.%s:1" % t for t in ("alerts", "late", "dead")]
+    elif scenario == "state_corrupt":
+        topics = ["sc.events:2"] + ["sc.%s:1" % t for t in ("alerts", "late", "dead")]
     elif scenario == "state_seed":
         topics = ["ss.%s:1" % t for t in ("events", "alerts", "late", "dead")]
     elif scenario in ("crash", "health"):
