@@ -312,7 +312,12 @@ void Checkpointer::Wait() {
   done_.wait(lock, [this] { return queue_.empty() && writing_ == 0; });
 }
 
-void Checkpointer::Close(uint32_t id) { stores_.erase(id); }
+void Checkpointer::Close(uint32_t id) {
+  // A queued write still holds the store open (RocksDB's lock): a partition lost and
+  // assigned again at once would find it locked.
+  Wait();
+  stores_.erase(id);
+}
 
 void Checkpointer::WriterLoop() {
   std::unique_lock<std::mutex> lock(mu_);

@@ -114,7 +114,8 @@ class Checkpointer {
   void TakeDurable(std::vector<DurableCheckpoint>* out);
   // Waits until every queued checkpoint is written (revoke, shutdown).
   void Wait();
-  // Forgets `id`'s store (after Wait); its files stay for a quick return.
+  // Forgets `id`'s store once the queued writes are done; its files stay for a quick
+  // return.
   void Close(uint32_t id);
 
  private:
