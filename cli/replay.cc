@@ -397,7 +397,6 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
     store = LoadState(options, engine, parser, output, &line_base, &offset_base);
     if (store == nullptr) return kExitFailed;
   }
-  uint64_t last_line = 0;
   const bool kafka = !options.kafka_topic.empty();
   const uint64_t topic_hash = engine::TopicHash8(options.kafka_topic);
   const uint32_t stream = engine.StreamId(kafka ? options.kafka_topic : StreamName(options.input));
@@ -407,7 +406,6 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
   engine::Line line;
   while (reader.Next(&line)) {
     line.number += line_base;
-    last_line = line.number;
     nfa::StoredEvent* event = engine.NewEvent();
     bool parsed;
     std::string_view raw = line.text;
@@ -474,10 +472,12 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
     DrainAlerts(engine, output, &alerts);
     Flush(output.alerts, output.alerts_file);
   }
-  // The state goes with the position after the last line read (an empty input keeps it).
+  // The state goes with the position after the last line read, blank ones included (an
+  // empty input keeps it).
+  const uint64_t lines_read = line_base + reader.line_number();
   if (store != nullptr && status == kExitOk && outputs_ok &&
-      !SaveState(options, *store, engine, std::max(last_line, line_base),
-                 offset_base + static_cast<int64_t>(std::max(last_line, line_base) - line_base), output)) {
+      !SaveState(options, *store, engine, lines_read, offset_base + static_cast<int64_t>(reader.line_number()),
+                 output)) {
     status = kExitFailed;
   }
   // Standard output is flushed, not closed: main() closes it.

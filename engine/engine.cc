@@ -167,12 +167,20 @@ struct ActiveProgram {
   uint32_t entry;  // kFindKey, KeyTable::kNone (no state for the key) or the entry
 };
 
+// Timers fire in deadline order, ties by program, then by key hash: an order that
+// depends on the keys' state alone, not on the heap's history, so that an engine
+// restored from a checkpoint fires (and alerts) in the order the uninterrupted one does.
 struct Timer {
   int64_t last_open;  // the key's KeyEntry::last_open when registered: fires once the
                       // watermark passes it
   uint32_t program;
   uint32_t key;
-  friend bool operator>(const Timer& a, const Timer& b) { return a.last_open > b.last_open; }
+  uint64_t key_hash;  // KeyEntry::hash (entry indices differ after a restore)
+  friend bool operator>(const Timer& a, const Timer& b) {
+    if (a.last_open != b.last_open) return a.last_open > b.last_open;
+    if (a.program != b.program) return a.program > b.program;
+    return a.key_hash > b.key_hash;
+  }
 };
 
 struct ByEventId {
@@ -480,7 +488,7 @@ struct Engine::Impl {
     }
     if (entry.last_open < entry.registered) {
       entry.registered = entry.last_open;
-      timers.push({entry.last_open, program, key});
+      timers.push({entry.last_open, program, key, entry.hash});
     }
   }
 
@@ -534,6 +542,13 @@ struct Engine::Impl {
       KeyEntry& entry = rt.keys.entry(t.key);
       // Superseded by an earlier registration, or the key has gone.
       if (!entry.live || entry.registered != t.last_open) continue;
+      if (entry.last_open > t.last_open) {
+        // The key's earliest window moved later since (a `gap` its events extended): it
+        // fires at its real deadline, in that deadline's place in the order.
+        entry.registered = entry.last_open;
+        timers.push({entry.last_open, t.program, t.key, entry.hash});
+        continue;
+      }
       entry.registered = INT64_MAX;
       rt.nfa->AdvanceTime(entry.state, time, outputs);
       Drain(t.program, entry);
@@ -1101,6 +1116,8 @@ void Engine::StartTracking() {
 }
 
 bool Engine::tracking() const { return impl_->tracking; }
+
+size_t Engine::ChangedKeys() const { return impl_->dirty.size() + impl_->gone_count; }
 
 bool Engine::HasChanges() const {
   const Impl& m = *impl_;

@@ -286,6 +286,9 @@ class Engine {
   bool tracking() const;
   // Whether CollectChanges would hand over anything but the clock.
   bool HasChanges() const;
+  // Keys changed or ended since the last CollectChanges (an upper bound: a key changed
+  // and ended counts twice), in O(1).
+  size_t ChangedKeys() const;
   // Hands what changed since the last call to `sink`: deleted keys, then new events
   // and changed keys, then deleted events. Cost: proportional to what changed (plus the
   // events the reorder buffers hold, which are few). Then the clock (SaveClock) gives
