@@ -6,9 +6,13 @@
 # tern run end to end at 2k and 50k events/s and its throughput at 200k events/s,
 # through the stock and the patched mock in alternation. About 6 minutes with the
 # default 3 rounds. The report is also written to
-# bench/results/<date>-latency-<short commit>.md.
+# bench/results/<date>-latency-<short commit>.md. --state adds durable state off vs
+# on (issue 15: checkpoints and their loop-thread pause, throughput lost at 200k),
+# about 3 minutes more per round with the default --checkpoint-intervals default,1s;
+# its report is <date>-latency-state-<short commit>.md.
 #
-# Usage: scripts/bench-latency.sh [--rounds N] [--only roundtrip,2k,50k,200k] [--stock-only]
+# Usage: scripts/bench-latency.sh [--rounds N] [--only roundtrip,2k,50k,200k,state] [--stock-only]
+#                                 [--state [--checkpoint-intervals default,1s,200ms]]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
