@@ -69,6 +69,9 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(CheckpointerOptions o
   Result<std::unique_ptr<Producer>> producer = Producer::Create(std::move(po));
   if (!producer.ok()) return producer.status();
   c->producer_ = std::move(producer.value());
+  // Connected (and, being idempotent, given its producer id) before the first checkpoint,
+  // which would otherwise wait for it: commits start that much later after a start.
+  c->producer_->ClusterId(2000);
   c->writer_ = std::thread([self] { self->WriterLoop(); });
   return c;
 }
@@ -118,9 +121,11 @@ state::Status Checkpointer::Open(uint32_t id, const std::string& topic, int32_t 
       out->seeded = true;
       out->checkpoint = meta.checkpoint;
       out->position = static_cast<int64_t>(state::PositionOf(meta, "offset", 0));
-      out->restore_ms = MsSince(start);
-      // Its first checkpoint here writes everything (the changelog has none of it).
+      // Its first checkpoint here writes everything (the changelog has none of it), and
+      // deletes whatever the changelog holds (nothing of it was committed).
       engine.StartTracking();
+      RepairChangelog(name, opened.changelog_topic, partition, 0, engine, *store);
+      out->restore_ms = MsSince(start);
       stores_[id] = std::move(opened);
       return {};
     }
@@ -133,6 +138,7 @@ state::Status Checkpointer::Open(uint32_t id, const std::string& topic, int32_t 
       if (!cleared.ok()) return cleared;
     }
     engine.StartTracking();
+    RepairChangelog(name, opened.changelog_topic, partition, 0, engine, *store);
     stores_[id] = std::move(opened);
     return {};
   }
@@ -140,6 +146,9 @@ state::Status Checkpointer::Open(uint32_t id, const std::string& topic, int32_t 
   if (local) {
     status = store->Load(engine, meta, &out->report, reparse, reparse_context);
     if (status.ok()) {
+      if (committed.changelog_offset >= 0) {
+        RepairChangelog(name, opened.changelog_topic, partition, committed.changelog_offset + 1, engine, *store);
+      }
       out->restored = true;
       out->checkpoint = meta.checkpoint;
       out->position = static_cast<int64_t>(state::PositionOf(meta, "offset", 0));
@@ -192,23 +201,17 @@ state::Status Checkpointer::RestoreFromChangelog(state::PartitionStore& store, c
                                                  int32_t partition, const CommittedCheckpoint& committed,
                                                  std::vector<std::string>* junk, uint64_t* records) {
   const std::string where = "changelog " + topic + "[" + std::to_string(partition) + "]";
-  ConsumerOptions co;
-  co.bootstrap_servers = options_.bootstrap_servers;
-  co.group_id = options_.group + ".tern.restore";  // never joined: Assign only
-  co.properties = options_.consumer_properties;
-  Result<std::unique_ptr<Consumer>> made = Consumer::Create(std::move(co));
-  if (!made.ok()) return {state::Errc::kIo, where + ": " + made.status().message()};
-  std::unique_ptr<Consumer> consumer = std::move(made.value());
+  std::unique_ptr<Consumer> consumer;
   int64_t low = 0, high = 0;
-  Status s = consumer->QueryWatermarks(topic, partition, &low, &high, kWatermarksWaitMs);
-  if (!s.ok()) return {state::Errc::kIo, where + ": " + s.message()};
+  state::Status opened = OpenChangelog(topic, partition, &consumer, &low, &high);
+  if (!opened.ok()) return opened;
   if (committed.changelog_offset >= high || committed.changelog_offset < low) {
     return {state::Errc::kAbsent, where + " holds offsets " + std::to_string(low) + ".." + std::to_string(high) +
                                       ", not the committed checkpoint's record at " +
                                       std::to_string(committed.changelog_offset)};
   }
   TopicPartitionOffset from{topic, partition, low, ""};
-  s = consumer->Assign(std::span<const TopicPartitionOffset>(&from, 1));
+  Status s = consumer->Assign(std::span<const TopicPartitionOffset>(&from, 1));
   if (!s.ok()) return {state::Errc::kIo, where + ": " + s.message()};
 
   // Records of the checkpoint being read; applied whole when its partition record comes.
@@ -271,6 +274,73 @@ state::Status Checkpointer::RestoreFromChangelog(state::PartitionStore& store, c
   }
   junk->assign(after.begin(), after.end());
   return {};
+}
+
+state::Status Checkpointer::OpenChangelog(const std::string& topic, int32_t partition,
+                                          std::unique_ptr<Consumer>* consumer, int64_t* low, int64_t* high) {
+  const std::string where = "changelog " + topic + "[" + std::to_string(partition) + "]";
+  ConsumerOptions co;
+  co.bootstrap_servers = options_.bootstrap_servers;
+  co.group_id = options_.group + ".tern.restore";  // never joined: Assign only
+  co.properties = options_.consumer_properties;
+  Result<std::unique_ptr<Consumer>> made = Consumer::Create(std::move(co));
+  if (!made.ok()) return {state::Errc::kIo, where + ": " + made.status().message()};
+  *consumer = std::move(made.value());
+  Status s = (*consumer)->QueryWatermarks(topic, partition, low, high, kWatermarksWaitMs);
+  if (!s.ok()) return {state::Errc::kIo, where + ": " + s.message()};
+  return {};
+}
+
+state::Status Checkpointer::ChangelogKeysFrom(const std::string& topic, int32_t partition, int64_t from,
+                                              std::vector<std::string>* keys) {
+  keys->clear();
+  const std::string where = "changelog " + topic + "[" + std::to_string(partition) + "]";
+  std::unique_ptr<Consumer> consumer;
+  int64_t low = 0, high = 0;
+  state::Status opened = OpenChangelog(topic, partition, &consumer, &low, &high);
+  if (!opened.ok()) return opened;
+  from = std::max(from, low);
+  if (from >= high) return {};
+  TopicPartitionOffset start{topic, partition, from, ""};
+  Status s = consumer->Assign(std::span<const TopicPartitionOffset>(&start, 1));
+  if (!s.ok()) return {state::Errc::kIo, where + ": " + s.message()};
+  std::set<std::string> seen;
+  int64_t next = from;
+  auto last_progress = std::chrono::steady_clock::now();
+  MessageBatch batch;
+  while (next < high) {
+    s = consumer->Poll(kRestorePollMs, 4096, &batch);
+    if (!s.ok()) return {state::Errc::kIo, where + ": " + s.message()};
+    if (batch.empty()) {
+      if (MsSince(last_progress) > kRestoreIdleLimitMs) {
+        return {state::Errc::kIo, where + ": no records at offset " + std::to_string(next)};
+      }
+      continue;
+    }
+    last_progress = std::chrono::steady_clock::now();
+    for (const Message& m : batch) {
+      if (m.offset() < next) continue;
+      next = m.offset() + 1;
+      seen.emplace(m.key());
+    }
+  }
+  keys->assign(seen.begin(), seen.end());
+  return {};
+}
+
+void Checkpointer::RepairChangelog(const std::string& name, const std::string& topic, int32_t partition,
+                                   int64_t from, engine::Engine& engine, state::PartitionStore& store) {
+  std::vector<std::string> keys;
+  state::Status s = ChangelogKeysFrom(topic, partition, from, &keys);
+  if (!s.ok()) {
+    spdlog::warn("state partition {}: {}; records of uncommitted checkpoints there, if any, stay", name, s.message);
+    return;
+  }
+  if (keys.empty()) return;
+  spdlog::info("state partition {}: {} keys in {}[{}] from offset {} belong to no committed checkpoint; the "
+               "next checkpoint deletes them and writes the whole state", name, keys.size(), topic, partition, from);
+  engine.StartTracking();
+  store.DeleteAtNextCheckpoint(std::move(keys));
 }
 
 void Checkpointer::Checkpoint(uint32_t id, engine::Engine& engine, int64_t position, std::string extra,

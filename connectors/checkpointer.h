@@ -42,6 +42,7 @@
 
 namespace tern::connectors {
 
+class Consumer;
 class Producer;
 
 struct CheckpointerOptions {
@@ -135,6 +136,16 @@ class Checkpointer {
   explicit Checkpointer(CheckpointerOptions options) : options_(std::move(options)) {}
   void WriterLoop();
   void WriteJob(Job& job);
+  // A consumer outside the group for one changelog partition, and its watermarks.
+  state::Status OpenChangelog(const std::string& topic, int32_t partition, std::unique_ptr<Consumer>* consumer,
+                              int64_t* low, int64_t* high);
+  // The keys of the changelog records at offsets `from` and later (records of checkpoints
+  // never committed): the next checkpoint deletes them and writes the whole state again.
+  state::Status ChangelogKeysFrom(const std::string& topic, int32_t partition, int64_t from,
+                                  std::vector<std::string>* keys);
+  // After loading (or starting empty): repairs what ChangelogKeysFrom finds.
+  void RepairChangelog(const std::string& name, const std::string& topic, int32_t partition, int64_t from,
+                       engine::Engine& engine, state::PartitionStore& store);
   state::Status RestoreFromChangelog(state::PartitionStore& store, const std::string& topic, int32_t partition,
                                      const CommittedCheckpoint& committed, std::vector<std::string>* junk,
                                      uint64_t* records);

@@ -638,7 +638,8 @@ bool Daemon::Impl::OpenState(Partition& p, uint32_t id, const std::string& metad
                   st.message);
     restores->WithLabels({"lost"}).Add();
     p.engine = NewEngine(route, p.repartitioned);
-    st = checkpointer->Open(id, p.topic, p.kafka_partition, CommittedCheckpoint{}, false, *p.engine, ReparseEvent,
+    committed = CommittedCheckpoint{};  // its checkpoints count from 1 again
+    st = checkpointer->Open(id, p.topic, p.kafka_partition, committed, false, *p.engine, ReparseEvent,
                             parser.get(), &opened);
     if (!st.ok()) {
       fatal = Status::Error(Errc::kInvalidConfig, st.message);

@@ -254,6 +254,7 @@ struct Engine::Impl {
   // their program (indices change with ReplacePrograms). gone_keys keeps its strings'
   // capacity: [0, gone_count) are in use.
   bool tracking = false;
+  bool rewrite_events = false;  // StartTracking: the next CollectChanges writes every live event
   nfa::NodeOrder node_order;   // CollectChanges' scratch
   std::string record_scratch;  // CollectChanges' scratch
   std::vector<KeyRef> dirty;
@@ -1101,14 +1102,17 @@ bool Engine::Restore(std::string_view d) {
 void Engine::StartTracking() {
   Impl& m = *impl_;
   m.tracking = true;
+  // Everything is written again: every key, and every event (the store may lack any of
+  // them: a store started afresh, or one whose changelog holds records of checkpoints
+  // never committed, which the next checkpoint overwrites). What the store is known to
+  // hold (KeyEntry::persisted, StoredEvent::persisted) stays known, so that a key or
+  // event that ends before that checkpoint is still deleted.
+  m.rewrite_events = true;
   m.dirty.clear();
-  m.gone_count = 0;
-  m.events.ClearPersisted();
   for (uint32_t p = 0; p < m.runtimes.size(); ++p) {
     auto& entries = m.runtimes[p].keys.entries();
     for (uint32_t k = 0; k < entries.size(); ++k) {
       KeyEntry& entry = entries[k];
-      entry.persisted = false;
       entry.dirty = entry.live;
       if (entry.live) m.dirty.push_back({p, k});
     }
@@ -1135,6 +1139,10 @@ void Engine::CollectChanges(StateSink& sink) {
     sink.PutEvent(e);
     e.persisted = true;
   };
+  if (m.rewrite_events) {
+    m.rewrite_events = false;
+    m.events.ForEachLiveMutable(put_event);
+  }
   std::string& record = m.record_scratch;
   for (const KeyRef& ref : m.dirty) {
     ProgramRuntime& rt = m.runtimes[ref.program];

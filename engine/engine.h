@@ -281,7 +281,8 @@ class Engine {
   //
   // Once tracking is on, every key whose state changes and every persisted event
   // released is remembered until the next CollectChanges. StartTracking marks everything
-  // the engine holds as changed: the first checkpoint writes it all.
+  // the engine holds as changed: the next checkpoint writes it all (keys the store holds
+  // that end meanwhile are still deleted).
   void StartTracking();
   bool tracking() const;
   // Whether CollectChanges would hand over anything but the clock.

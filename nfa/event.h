@@ -81,16 +81,17 @@ class EventStore {
     forgotten_.clear();
   }
   bool has_forgotten() const { return !forgotten_.empty(); }
-  // Forgets that any event was persisted (a store that starts again from nothing).
-  void ClearPersisted() {
-    for (auto& r : records_) r->persisted = false;
-    forgotten_.clear();
-  }
   size_t live() const { return records_.size() - free_.size(); }
   // Calls f(const StoredEvent&) for every record in use (refs > 0).
   template <typename F>
   void ForEachLive(F&& f) const {
     for (const auto& r : records_) {
+      if (r->refs > 0) f(*r);
+    }
+  }
+  template <typename F>
+  void ForEachLiveMutable(F&& f) {
+    for (auto& r : records_) {
       if (r->refs > 0) f(*r);
     }
   }
