@@ -22,7 +22,12 @@ constexpr char kUsage[] =
     "  explain FILE [--dot]          the compiled NFA, as text or Graphviz\n"
     "  replay FILE... --input EVENTS.jsonl [--time-field ts] [--lateness 0ms]\n"
     "                [--dead-letter FILE] [--late-output FILE] [--open-end]\n"
+    "                [--state DIR [--finish]]\n"
     "                                alerts as JSON Lines on stdout\n"
+    "  state DIR [--partition NAME] [--pattern P] [--json]\n"
+    "  state DIR --key K [--pattern P]\n"
+    "                                what a state directory holds: partitions,\n"
+    "                                watermarks, partial matches; one key's as JSON\n"
     "  test DIR... [--rewrite]       run recorded-stream cases\n"
     "  run [--config tern.toml]      the daemon: Kafka in, alerts out\n"
     "  kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...\n"
@@ -39,7 +44,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"check", CheckCommand}, {"explain", ExplainCommand}, {"replay", ReplayCommand},
     {"test", TestCommand},   {"run", RunCommand},         {"kafka-mock", KafkaMockCommand},
-    {"demo", DemoCommand},
+    {"demo", DemoCommand},   {"state", StateCommand},
 };
 
 }  // namespace

@@ -759,18 +759,30 @@ size_t Engine::ReplacePrograms(std::vector<std::shared_ptr<const nfa::Program>> 
   old.clear();
   m.Wire();
   // Timers and the changed-key list name programs by index: register every live key
-  // again (Schedule lists the changed ones anew).
+  // again, and list the changed ones anew (KeyEntry::dirty stays as it was: a reload
+  // changes no key, so the next checkpoint writes what it would have written). A key
+  // whose due window Schedule closes here did change.
   m.timers = {};
   m.dirty.clear();
-  for (auto& rt : m.runtimes) {
-    for (KeyEntry& k : rt.keys.entries()) k.dirty = false;
-  }
+  const bool tracking = m.tracking;
+  m.tracking = false;
   for (uint32_t p = 0; p < m.runtimes.size(); ++p) {
     for (uint32_t k = 0; k < m.runtimes[p].keys.entries().size(); ++k) {
       KeyEntry& entry = m.runtimes[p].keys.entry(k);
       if (!entry.live) continue;
       entry.registered = INT64_MAX;
+      const size_t runs = entry.state.runs.size(), held = entry.state.completed.size();
       m.Schedule(p, k);
+      if (entry.live && (entry.state.runs.size() != runs || entry.state.completed.size() != held)) entry.dirty = true;
+    }
+  }
+  m.tracking = tracking;
+  if (tracking) {
+    for (uint32_t p = 0; p < m.runtimes.size(); ++p) {
+      auto& entries = m.runtimes[p].keys.entries();
+      for (uint32_t k = 0; k < entries.size(); ++k) {
+        if (entries[k].live && entries[k].dirty) m.dirty.push_back({p, k});
+      }
     }
   }
   return kept;

@@ -34,16 +34,31 @@ Status FromRocks(const rocksdb::Status& s, const std::string& where) {
   return Error(Errc::kIo, where + ": " + s.ToString());
 }
 
+// RocksDB's info log (its LOG file), dropped. Writing it is where a full disk first
+// bites (every open writes ~17 KB of options there), and Debian's librocksdb is built
+// with assertions: a write to the LOG after a failed one aborts the process
+// (WritableFileWriter::AssertFalseAndGetStatusForPrevError) instead of failing the
+// open. Every error that matters comes back as a Status, with its message.
+class NoInfoLog : public rocksdb::Logger {
+ public:
+  NoInfoLog() : rocksdb::Logger(rocksdb::InfoLogLevel::HEADER_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+  void Logv(const rocksdb::InfoLogLevel, const char*, va_list) override {}
+  void LogHeader(const char*, va_list) override {}
+};
+
+constexpr size_t kWriteBufferBytes = 16 << 20;
+constexpr size_t kFlushBytes = kWriteBufferBytes;  // PartitionStore::Write
+
 rocksdb::Options DbOptions(bool create) {
   rocksdb::Options o;
   o.create_if_missing = create;
+  o.info_log = std::make_shared<NoInfoLog>();
   // Small: an instance holds a store per owned partition.
-  o.write_buffer_size = 16 << 20;
+  o.write_buffer_size = kWriteBufferBytes;
   o.max_write_buffer_number = 2;
   o.max_open_files = 256;
-  o.keep_log_file_num = 2;
-  o.max_log_file_size = 1 << 20;
-  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.paranoid_checks = true;
   // A damaged log record is an error, not the end of the log: the default (point in
   // time) would stop replaying the WAL at a flipped byte and open the store silently
@@ -378,8 +393,13 @@ Status PartitionStore::Write(const Checkpoint& checkpoint) {
   });
   rocksdb::WriteOptions write;
   write.sync = true;
-  return FromRocks(db_->db->Write(write, &batch),
-                   "state partition " + name_ + ", checkpoint " + std::to_string(checkpoint.id()));
+  const std::string where = "state partition " + name_ + ", checkpoint " + std::to_string(checkpoint.id());
+  Status s = FromRocks(db_->db->Write(write, &batch), where);
+  // A batch larger than the write buffer stays in the write-ahead log until a flush, and
+  // the next open replays it (seconds for a full first checkpoint of a big state, e.g.
+  // tern replay --state before tern run): flush it to a table now.
+  if (s.ok() && checkpoint.bytes() > kFlushBytes) s = FromRocks(db_->db->Flush(rocksdb::FlushOptions()), where);
+  return s;
 }
 
 Status PartitionStore::Clear() {
