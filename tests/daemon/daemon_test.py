@@ -799,11 +799,10 @@ def scenario_state(tern, repo, work, mock):
 
     def wait_checkpointed(log, consumed):
         wait_for("%d records consumed" % consumed, lambda: (scrape(log, "tern_events_total") or 0) >= consumed)
-        first = scrape(log, "tern_checkpoints_total") or 0
-        # A checkpoint after the last record, then its commit (every 200 ms).
-        wait_for("a checkpoint after the last record",
-                 lambda: (scrape(log, "tern_checkpoints_total") or 0) >= first + 2)
-        time.sleep(0.6)
+        # Each partition checkpointed since its records came (they all change keys), then the
+        # last checkpoint (every 200 ms while keys change) and its commit (every 200 ms).
+        wait_for("a checkpoint of each partition", lambda: (scrape(log, "tern_checkpoints_total") or 0) >= 2)
+        time.sleep(1.5)
 
     n = [sum(len(v) for v in phase.values()) for phase in phases]
     log = os.path.join(work, "sd-1.log")
