@@ -1591,6 +1591,7 @@ Status Daemon::Impl::Commit(bool sync, const std::vector<uint32_t>* only) {
       p.committed = p.durable.position;
       p.committed_checkpoint = p.durable.checkpoint;
       p.marks.clear();
+      p.engine->ForgetRereadBefore(static_cast<uint64_t>(p.durable.position));  // bounds its memory
       offsets.push_back({p.topic, p.kafka_partition, p.durable.position,
                          CheckpointMetadata({p.durable.checkpoint, p.durable.changelog_offset})});
       return;

@@ -240,6 +240,47 @@ struct Engine::Impl {
     uint64_t last;   // the largest
   };
   std::deque<RecentMatch> recent_matches;
+  // Options::order_across_partitions: where a re-read may start. Events come in offset
+  // order (one log) but are matched in event-time order, so a re-read from offset O
+  // matches as the engine did only if every event before O was matched before every
+  // event from O on: none before O is later (EventId: time, then arrival) than one
+  // after it. Otherwise an event from O on (say `a` of `a not_followed_by b`) is matched
+  // again without an earlier-offset, later-time event it met (the `b`) and completes
+  // a match that never was. Each cut: the offsets [lo, hi] a re-read may start at with
+  // the same events before it, and the latest event time among those; an event earlier
+  // than that time undoes the cut. Kept from the oldest not yet forgotten
+  // (ForgetRereadBefore); the vector is reused, so it stops allocating once warm.
+  struct Cut {
+    uint64_t lo;
+    uint64_t hi;
+    int64_t prefix_max_ts;
+  };
+  std::vector<Cut> cuts;
+  size_t cuts_head = 0;
+  bool pushed_any = false;
+  uint64_t pushed_last_offset = 0;
+  int64_t pushed_max_ts = INT64_MIN;
+
+  void NoteArrival(uint64_t offset, int64_t ts) {
+    while (cuts.size() > cuts_head && cuts.back().prefix_max_ts > ts) cuts.pop_back();
+    if (!pushed_any) {
+      cuts.push_back({0, offset, INT64_MIN});
+    } else if (offset > pushed_last_offset && pushed_max_ts <= ts) {
+      cuts.push_back({pushed_last_offset + 1, offset, pushed_max_ts});
+    }
+    pushed_any = true;
+    pushed_last_offset = std::max(pushed_last_offset, offset);
+    pushed_max_ts = std::max(pushed_max_ts, ts);
+  }
+
+  // The latest cut at or below `offset` (0 when there is none).
+  uint64_t CutAtOrBelow(uint64_t offset) const {
+    if (!pushed_any || offset > pushed_last_offset) return offset;  // after every event: all matched
+    auto begin = cuts.begin() + static_cast<std::ptrdiff_t>(cuts_head);
+    auto it = std::upper_bound(begin, cuts.end(), offset, [](uint64_t o, const Cut& c) { return o < c.lo; });
+    if (it == begin) return 0;
+    return std::min(std::prev(it)->hi, offset);
+  }
   std::vector<KeySpec> key_specs;
   std::vector<uint32_t> unrouted;      // programs of specs that do not route, in order
   std::vector<uint32_t> routed_specs;  // specs that route key first
@@ -846,13 +887,21 @@ void Engine::OldestLivePositions(std::vector<uint64_t>* per_partition) const {
 }
 
 uint64_t Engine::RereadPoint(uint64_t offset) const {
-  // Lowering it into one match's span may put it inside another's: until none moves it.
-  const auto& matches = impl_->recent_matches;
+  // Lowering it into one match's span may put it inside another's, or before a cut:
+  // until nothing moves it.
+  const Impl& m = *impl_;
   for (bool moved = true; moved;) {
     moved = false;
-    for (const auto& r : matches) {
+    for (const auto& r : m.recent_matches) {
       if (r.first < offset && offset <= r.last) {
         offset = r.first;
+        moved = true;
+      }
+    }
+    if (m.options.order_across_partitions) {
+      const uint64_t cut = m.CutAtOrBelow(offset);
+      if (cut != offset) {
+        offset = cut;
         moved = true;
       }
     }
@@ -861,8 +910,14 @@ uint64_t Engine::RereadPoint(uint64_t offset) const {
 }
 
 void Engine::ForgetRereadBefore(uint64_t offset) {
-  auto& matches = impl_->recent_matches;
-  std::erase_if(matches, [offset](const auto& r) { return r.last < offset; });
+  Impl& m = *impl_;
+  std::erase_if(m.recent_matches, [offset](const auto& r) { return r.last < offset; });
+  // Keep the cut holding `offset`: later commits are at or above it.
+  while (m.cuts.size() - m.cuts_head > 1 && m.cuts[m.cuts_head + 1].lo <= offset) ++m.cuts_head;
+  if (m.cuts_head > 1024 && m.cuts_head * 2 > m.cuts.size()) {
+    m.cuts.erase(m.cuts.begin(), m.cuts.begin() + static_cast<std::ptrdiff_t>(m.cuts_head));
+    m.cuts_head = 0;
+  }
 }
 
 uint64_t Engine::OldestHeldPosition(uint32_t partition) const {
@@ -931,6 +986,7 @@ bool Engine::Push(nfa::StoredEvent* e) {
   if (m.options.lateness_ms <= 0 && !m.options.order_across_partitions) {
     m.Release(e, global);  // nothing to wait for
   } else {
+    if (m.options.order_across_partitions) m.NoteArrival(e->offset, e->ts());
     part.reorder.push(e);
     m.ReleaseReady(part, global);
   }

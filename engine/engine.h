@@ -259,11 +259,17 @@ class Engine {
   // matches; a re-read that starts after its first event and at or before its last
   // would bring back the partial matches that began inside it without the match that
   // discarded them (and they would complete matches that never were), so such a start
-  // moves back to the match's first event. Apply it to the offset about to be
+  // moves back to the match's first event. With Options::order_across_partitions it
+  // also moves back to a cut: an offset such that no event before it is later (in
+  // event-time order) than an event from it on, so the re-read matches those events in
+  // the order they ran (an `a` read again without the later-time, earlier-offset `b`
+  // that ended its partial match would complete `a not_followed_by b`). Sources that
+  // lag one another can leave no cut for a while: the commit then waits (a durable
+  // state checkpoint does not, docs/state.md). Apply it to the offset about to be
   // committed (after OldestLivePositions and the caller's own holds).
   uint64_t RereadPoint(uint64_t offset) const;
   // Offsets below `offset` will never be read again (it was committed): the matches
-  // that ended before it stop constraining RereadPoint.
+  // that ended before it and the cuts below it stop constraining RereadPoint.
   void ForgetRereadBefore(uint64_t offset);
 
   // End of input: the watermark goes to +infinity; buffered events are processed,

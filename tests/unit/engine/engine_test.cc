@@ -1080,6 +1080,50 @@ TEST_CASE("RereadPoint: no re-read starts inside a match of a pattern with skip"
   CHECK(plain.engine.RereadPoint(3) == 3);
 }
 
+TEST_CASE("RereadPoint with order_across_partitions: only at a cut of event-time order") {
+  // The repartition partition of a key reads its sources' events in offset order and
+  // matches them in time order. `b` (offset 1, t=30) ends the partial match of `a`
+  // (offset 2, t=20, its source behind): a re-read from offset 2 would match `a`
+  // without `b` and alert. So no re-read starts at 2; 1 and 3 on are cuts.
+  Options options;
+  options.order_across_partitions = true;
+  Driver d(options);
+  d.Load(R"(pattern quiet { key k within 15ms begin a where t == "a" not_followed_by b where t == "b" })");
+  d.engine.AddPartition(0);
+  d.engine.AddPartition(1);
+  d.engine.AddPartition(2);
+  d.engine.MarkIdle(2);  // until offset 5
+  d.Push(Ev(30, "k", "b"), 0);  // offset 1
+  d.Push(Ev(20, "k", "a"), 1);  // 2
+  d.Push(Ev(40, "k", "x"), 0);  // 3
+  d.Push(Ev(41, "k", "x"), 1);  // 4: both sources past 30: a, b matched (no alert)
+  d.Collect();
+  CHECK(d.alerts.empty());
+  std::vector<uint64_t> held;
+  d.engine.OldestLivePositions(&held);
+  CHECK(std::min(held[0], held[1]) >= 3);  // a and b are gone: only the cut holds 2 back
+  CHECK(d.engine.RereadPoint(1) == 1);
+  CHECK(d.engine.RereadPoint(2) == 1);
+  CHECK(d.engine.RereadPoint(3) == 3);
+  CHECK(d.engine.RereadPoint(4) == 4);
+  CHECK(d.engine.RereadPoint(5) == 5);  // after every event
+  // A later event earlier than what came before a cut undoes it (t=35 < 40: the cut
+  // before offset 4 had 40 before it, so 4 goes; 3 had 30 and stays). An idle source
+  // that speaks again is one way.
+  d.Push(Ev(35, "k", "x"), 2);  // 5
+  CHECK(d.engine.RereadPoint(4) == 3);
+  CHECK(d.engine.RereadPoint(5) == 3);
+  CHECK(d.engine.RereadPoint(6) == 6);
+  d.engine.ForgetRereadBefore(3);
+  CHECK(d.engine.RereadPoint(5) == 3);
+  // Without order across partitions offsets are the matching order: every offset is a cut.
+  Driver plain;
+  plain.Load(R"(pattern quiet { key k within 15ms begin a where t == "a" not_followed_by b where t == "b" })");
+  plain.Push(Ev(30, "k", "b"), 0);
+  plain.Push(Ev(20, "k", "a"), 1);
+  CHECK(plain.engine.RereadPoint(2) == 2);
+}
+
 TEST_CASE("max_runs_per_key: past the bound the oldest partial matches go, counted, the key reported once") {
   // No `within`: every `a` starts a partial match that lives until a `b`.
   const char* pattern = R"(pattern p { key k begin a where t == "a" followed_by b where t == "b" })";
