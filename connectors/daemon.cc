@@ -286,6 +286,7 @@ struct Daemon::Impl {
     int64_t last_idle_told_ms = 0;
     // repartition partitions
     SourceMarks source_marks;
+    bool marks_from_state = false;  // this assignment's marks came with its restored state
     // durable state (state.dir): its engine is checkpointed (Checkpointer)
     bool persistent = false;
     int64_t checkpointed_offset = -1;  // next_offset at the last checkpoint collected
@@ -676,6 +677,7 @@ bool Daemon::Impl::OpenState(Partition& p, uint32_t id, const std::string& metad
                                               : std::string());
   if (p.repartitioned) {
     std::string why;
+    p.marks_from_state = true;
     if (!p.source_marks.Restore(
             opened.extra, [this](std::string_view topic, int32_t partition) { return SourceId(topic, partition); },
             &why)) {
@@ -1035,6 +1037,7 @@ void Daemon::Impl::Assign(std::span<const TopicPartition> parts) {
     p.checkpointed_offset = -1;
     p.checkpoints_in_flight = 0;
     p.committed_checkpoint = 0;
+    p.marks_from_state = false;
     const bool keeps_state = checkpointer != nullptr && (p.repartitioned ? p.route >= 0 : direct_route >= 0);
     if (keeps_state && !OpenState(p, id, metadata)) return;
     if (!p.repartitioned) {
@@ -1046,9 +1049,14 @@ void Daemon::Impl::Assign(std::span<const TopicPartition> parts) {
     } else {
       for (uint32_t s = 0; s < sources.size(); ++s) p.engine->AddPartition(s);
       std::string why;
-      // A checkpointed partition's marks came with its state (OpenState).
-      if (!p.persistent && !p.source_marks.Restore(
-              metadata, [this](std::string_view topic, int32_t partition) { return SourceId(topic, partition); },
+      // A restored state brings its marks (OpenState). Else they are those of the commit
+      // metadata (a group that ran without state.dir), or none: never the marks of an
+      // earlier ownership of the partition, which would drop the records read again as
+      // copies (a partition lost before its first commit is read from the start).
+      CommittedCheckpoint ignored;
+      const std::string_view marks = ParseCheckpointMetadata(metadata, &ignored) ? std::string_view() : metadata;
+      if (!p.marks_from_state && !p.source_marks.Restore(
+              marks, [this](std::string_view topic, int32_t partition) { return SourceId(topic, partition); },
               &why)) {
         spdlog::warn("partition {}[{}]: {}; records produced twice since that commit will not be recognised",
                      tp.topic, tp.partition, why);
