@@ -6,7 +6,11 @@
 # Prints one row per run (missing, extra, duplicates, longest pause, offsets monotonic)
 # and the table at the end; exits 1 if any run failed. CTest daemon_scaleout runs the fast
 # subset. About 40-60 minutes on 2 cores.
-# Usage: scripts/scaleout.sh [scaleout_test.py options, e.g. --scenarios failover --modes keyed]
+# --state runs every instance with durable state (issue 15): a state dir of its own,
+# checkpoints every 200 ms (--checkpoint-interval D), changelog topics, and the handover
+# checks (moved partitions restored from the changelog, partial matches started before a
+# move completed by the new owner); CTest daemon_scaleout_state runs its fast subset.
+# Usage: scripts/scaleout.sh [--state] [scaleout_test.py options, e.g. --scenarios failover --modes keyed]
 #        TERN=path/to/tern scripts/scaleout.sh   (default build/release/cli/tern, built if missing)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -5,6 +5,7 @@ alerts of one instance and of `tern replay`.
 
 Usage: scaleout_test.py TERN REPO [--scenarios LIST] [--modes LIST] [--assignors LIST]
                         [--instances LIST] [--partitions LIST] [--events N] [--key-field auto|yes|no]
+                        [--state [--checkpoint-interval D]] [--log-level L] [--keep]
 
 Each run starts an embedded broker (`tern kafka-mock`) of its own, with the input topic of
 P partitions, and instances A, B, C of `tern run` in group "so" with the patterns of
@@ -55,10 +56,41 @@ longest gap before it (the trickle spaces alerts by a few hundred ms); late even
 partitions reach their ends and the alerts topic has not changed for 3 s (at most
 SETTLE_TIMEOUT); the comparison is made either way.
 
+Durable state (--state, issue 15): every instance (the one-instance reference too) gets a
+state directory of its own, `[state] dir = "<run>/state-<instance>"` (never shared), and
+`checkpoint.interval = --checkpoint-interval` (default 200ms). The changelog topics,
+so.tern.changelog.<topic>, are in the broker's topic list with as many partitions as their
+topic: P for the input topic (state partitions with input.key.field) and 4 for each
+repartition topic (the mock does not create topics on request: it auto-creates the
+repartition topics, and would auto-create the changelogs, with 4 partitions). Every check
+above holds, and per join or leave (from the instances' logs, their UTC time stamps and
+the alerts' tern-produced-us headers):
+  - moved: the state partitions the leaving instance owned (or the joining one got). Each
+    one's new owner is its first assignment after the change. If that assignment has a
+    committed offset, a restore of the partition's state precedes it ("state of
+    checkpoint N restored from ..."), from the changelog when that owner never had the
+    partition before (its state dir cannot hold it). A partition moved with nothing
+    committed (no checkpoint committed yet: reported) is read from the start instead;
+  - a changelog restore of the run brought back partial matches (or, unkeyed, events of a
+    reorder buffer waiting for the other sources' time);
+  - carried: alerts the new owner produced after it got a moved partition that bind an
+    event of that partition below the offset it started reading at: partial matches the
+    old owner checkpointed and the new owner completed, since it never read those records.
+    At least one per kill -9 or SIGTERM whose moved partitions brought partial matches. An
+    event's offset in a repartition partition comes from the repartition topic (headers
+    tern-src-partition and tern-src-offset; every copy must be below).
+Reported: changelog restores, partial matches they brought back, and carried alerts.
+
+Each run writes its topics (alerts, input, repartition and, with --state, the changelogs'
+keys) to <run>/<topic>.dump before the broker stops; the run directory (instance logs,
+state dirs, dumps) is kept when the run fails, or always with --keep. --log-level debug
+logs every durable checkpoint.
+
 Needs kcat (Debian package kcat) and python3-confluent-kafka (built on the system
 librdkafka); scripts/install-deps.sh installs both.
 """
 import argparse
+import calendar
 import json
 import logging
 import os
@@ -92,7 +124,7 @@ ALERTS_TOPIC = "so.alerts"
 REPARTITION_PREFIX = GROUP + ".tern.repartition."
 SETTLE_TIMEOUT = 120.0  # s: phase 3 consumed, commits at the end, alerts quiet
 QUIET = 3.0             # s without a new alert before the alerts count as final
-STUCK = 15.0            # s without a new alert: final even if the commits never reach the end
+STUCK = 15.0            # s with nothing happening (settle): final even if the commits never reach the end
 WATCH_PERIOD = 0.1      # s between two reads of the committed offsets
 PHASE2_SECONDS = 8.0    # the trickle around one join or leave
 CHANGE_AT = 2.5         # s into the trickle: the join or leave (gaps before it are the baseline)
@@ -105,6 +137,10 @@ CARDS, USERS, MERCHANTS = 48, 16, 8  # the partition counts used divide USERS an
 KINDS = [("a", 20), ("b", 15), ("login", 10), ("logout", 8), ("pay", 30), ("cash", 7), ("noise", 10)]
 CLOSE_AFTER_MS = 3600 * 1000  # past every window
 TIMER_PATTERNS = {"quiet"}  # its matches are fired by time (a closing window), not by a record
+KEY_OF = {"pair": "card", "quiet": "card", "burst": "merchant", "session": "user", "big": ""}  # "": no key
+CHANGELOG_PREFIX = GROUP + ".tern.changelog."
+MOCK_AUTO_PARTITIONS = 4  # what the mock auto-creates a topic with (so every repartition topic)
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z \w+ tern: (.*)$")
 
 
 class Stream:
@@ -152,6 +188,19 @@ class Stream:
         if mode == "keyed":
             return card % self.partitions, "c%02d" % card
         return index % self.partitions, None
+
+    def positions(self, mode):
+        """(input partition, offset) of every record by seq (events, then the closing ones):
+        each partition gets its records in seq order."""
+        out, count = [], Counter()
+        for i, (card, _) in enumerate(self.events):
+            partition, _ = self.route(i, card, mode)
+            out.append((partition, count[partition]))
+            count[partition] += 1
+        for partition, _ in self.closing:
+            out.append((partition, count[partition]))
+            count[partition] += 1
+        return out
 
     def phases(self):
         """Index ranges of phases 1, 2 (the trickle) and 3."""
@@ -328,9 +377,15 @@ class Instance:
         inputs = {"idle": '"%s"' % run.args.idle}
         if run.declare_key:
             inputs["key.field"] = '"card"'
+        extra = ""
+        if run.args.state:
+            self.state_dir = os.path.join(run.work, "state-" + name)
+            extra = '[state]\ndir = "%s"\ncheckpoint.interval = "%s"\n' % (self.state_dir,
+                                                                             run.args.checkpoint_interval)
         write_config(self.config, run.mock.bootstrap, GROUP, [os.path.join(run.args.repo, "tests", "daemon",
                                                                            "scaleout", "*.tern")],
-                     events_topic=EVENTS_TOPIC, consumer=consumer, input_options=inputs)
+                     events_topic=EVENTS_TOPIC, consumer=consumer, input_options=inputs,
+                     log_level=run.args.log_level, extra=extra)
         self.daemon = Daemon(run.args.tern, self.config, self.log)
         self.gone = False  # stopped or killed by the test
 
@@ -355,6 +410,48 @@ class Instance:
     def lags(self):
         return metric_values(self.log, r"^tern_consumer_lag\{")
 
+    def events(self):
+        """[(wall time s, what, (topic, partition), detail)] of its log: "assigned" (detail: the
+        committed offset it reads from, None if nothing was committed), "revoked", "lost", and
+        "restored" (detail: ("changelog" | "local", partial matches, the checkpoint's offset
+        when it differs from the committed one, else None, events))."""
+        out = []
+        try:
+            lines = open(self.log).read().splitlines()
+        except OSError:
+            return out
+        for line in lines:
+            m = LOG_LINE.match(line)
+            if not m:
+                continue
+            when = calendar.timegm(time.strptime(m.group(1)[:19], "%Y-%m-%dT%H:%M:%S")) + int(m.group(1)[20:]) / 1000.0
+            text = m.group(2)
+            r = re.match(r"partition (\S+)\[(\d+)\] (assigned|revoked|lost)\b(?:.* from offset (\d+)$)?", text)
+            if r:
+                out.append((when, r.group(3), (r.group(1), int(r.group(2))),
+                            int(r.group(4)) if r.group(4) is not None else None))
+                continue
+            r = re.match(r"partition (\S+)\[(\d+)\]: state of checkpoint \d+ restored from (the changelog|the local "
+                         r"store).*?: \d+ keys, (\d+) partial matches, (\d+) events"
+                         r"(?:; its offset (\d+) differs)?", text)
+            if r:
+                out.append((when, "restored", (r.group(1), int(r.group(2))),
+                            ("changelog" if r.group(3) == "the changelog" else "local", int(r.group(4)),
+                             int(r.group(6)) if r.group(6) is not None else None, int(r.group(5)))))
+        return out
+
+    def owned_at(self, when):
+        """The partitions it owned at wall time `when`, by its log."""
+        owned = set()
+        for t, what, tp, _ in self.events():
+            if t > when:
+                break
+            if what == "assigned":
+                owned.add(tp)
+            elif what in ("revoked", "lost"):
+                owned.discard(tp)
+        return owned
+
 
 class Run:
     """One scenario, mode, assignor, instance count and partition count, on a broker of its own."""
@@ -364,29 +461,46 @@ class Run:
         self.assignor, self.n, self.partitions = assignor, instances, partitions
         self.declare_key = mode == "keyed" and args.declare_key
         self.work = tempfile.mkdtemp(prefix="tern-scaleout-")
-        self.mock = Mock(args.tern, ["%s:%d" % (EVENTS_TOPIC, partitions), ALERTS_TOPIC + ":1",
-                                     "so.late:1", "so.dead:1"])
+        topics = ["%s:%d" % (EVENTS_TOPIC, partitions), ALERTS_TOPIC + ":1", "so.late:1", "so.dead:1"]
+        if args.state:
+            # One changelog partition per state partition (the daemon refuses fewer).
+            if self.declare_key:
+                topics.append("%s%s:%d" % (CHANGELOG_PREFIX, EVENTS_TOPIC, partitions))
+            for key in sorted(set(KEY_OF.values())):
+                if key != "card" or not self.declare_key:
+                    topics.append("%s%s:%d" % (CHANGELOG_PREFIX, self.route_topic(key), MOCK_AUTO_PARTITIONS))
+        self.mock = Mock(args.tern, topics)
         self.watcher = OffsetWatcher(self.mock.bootstrap, partitions)
         self.instances = []
         self.changes = []  # (wall time s, "join B" / "kill -9 B" / "SIGTERM B")
+        self.moves = []  # (instance, "join" | "kill" | "term", wall time s just before it)
         self.trickle_span = None
         self.notes = []
 
     # ------------------------------------------------------------------ steps
+    def route_topic(self, key):
+        """The topic whose partitions own the state of the patterns keyed by `key`."""
+        if key == "card" and self.declare_key:
+            return EVENTS_TOPIC
+        return REPARTITION_PREFIX + (key or "global")
+
     def start(self, change=False):
         inst = Instance(self, "ABCDEFGH"[len(self.instances)])
         self.instances.append(inst)
         if change:
             self.changes.append((time.time(), "join " + inst.name))
+            self.moves.append((inst, "join", self.changes[-1][0]))
         return inst
 
     def kill(self, inst):
         self.changes.append((time.time(), "kill -9 " + inst.name))
+        self.moves.append((inst, "kill", self.changes[-1][0]))
         inst.daemon.kill()
         inst.gone = True
 
     def terminate(self, inst):
         self.changes.append((time.time(), "SIGTERM " + inst.name))
+        self.moves.append((inst, "term", self.changes[-1][0]))
         inst.daemon.stop()  # fails the run unless it exits 0 within 30 s
         inst.gone = True
 
@@ -434,20 +548,25 @@ class Run:
 
     def settle(self):
         """Until the input partitions' commits reach their ends and no alert came for QUIET s
-        (or none for STUCK s: commits that stay behind are reported, and do not slow the run
-        down to SETTLE_TIMEOUT)."""
+        (or nothing happened for STUCK s: no alert, no commit, no line in a live instance's
+        log (a restore on a loaded machine can take seconds per partition); commits that stay
+        behind are reported, and do not slow the run down to SETTLE_TIMEOUT)."""
         ends = self.watcher.end_offsets(EVENTS_TOPIC, self.partitions)
         deadline = time.monotonic() + SETTLE_TIMEOUT
         count, changed = -1, time.monotonic()
+        activity, active = None, time.monotonic()
         while time.monotonic() < deadline:
             n = len(consume(self.mock.bootstrap, ALERTS_TOPIC))
             if n != count:
                 count, changed = n, time.monotonic()
             committed = self.watcher.committed()
+            now = (n, sorted(committed.items()), [os.path.getsize(i.log) for i in self.live()])
+            if now != activity:
+                activity, active = now, time.monotonic()
             at_end = all(committed.get(tp, -1) >= end for tp, end in ends.items())
             if at_end and time.monotonic() - changed >= QUIET:
                 return
-            if time.monotonic() - changed >= STUCK:
+            if time.monotonic() - active >= STUCK:
                 break
             if not self.live():
                 break
@@ -459,6 +578,45 @@ class Run:
             self.notes.append("commits never reached the end of the input: " + ", ".join(behind))
         elif time.monotonic() >= deadline:
             self.notes.append("alerts still coming after %d s" % SETTLE_TIMEOUT)
+
+    def dump(self):
+        """Every record of the alerts, input and repartition topics (partition, offset, timestamp,
+        headers, key, value) to <run>/<topic>.dump, kept with the logs when the run fails; with
+        --state, the changelogs' too (partition, offset, tern-ckpt, key in hex, value size)."""
+        topics = [ALERTS_TOPIC, EVENTS_TOPIC] + sorted({t for t, _ in self.watcher.partitions} - {EVENTS_TOPIC})
+        for topic in topics:
+            r = subprocess.run([kcat(), "-b", self.mock.bootstrap, "-t", topic, "-C", "-e", "-q", "-o", "beginning",
+                                "-f", "%p\t%o\t%T\t%h\t%k\t%s\n"], text=True, capture_output=True, timeout=60)
+            with open(os.path.join(self.work, topic + ".dump"), "w") as f:
+                f.write(r.stdout)
+        if not self.args.state:
+            return
+        consumer = confluent_kafka.Consumer({"bootstrap.servers": self.mock.bootstrap, "group.id": "so-dump",
+                                             "enable.auto.commit": False, "enable.partition.eof": True})
+        try:
+            metadata = consumer.list_topics(timeout=10).topics
+            for topic in sorted(t for t in metadata if t.startswith(CHANGELOG_PREFIX)):
+                parts = sorted(metadata[topic].partitions)
+                consumer.assign([confluent_kafka.TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING)
+                                 for p in parts])
+                records, at_end, deadline = [], set(), time.monotonic() + 30
+                while len(at_end) < len(parts) and time.monotonic() < deadline:
+                    m = consumer.poll(0.5)
+                    if m is None:
+                        continue
+                    if m.error():
+                        if m.error().code() == confluent_kafka.KafkaError._PARTITION_EOF:
+                            at_end.add(m.partition())
+                        continue
+                    ckpt = dict(m.headers() or []).get("tern-ckpt", b"").decode()
+                    records.append("%d\t%d\t%s\t%s\t%s\n" % (m.partition(), m.offset(), ckpt, (m.key() or b"").hex(),
+                                                            "delete" if m.value() is None else len(m.value())))
+                with open(os.path.join(self.work, topic + ".dump"), "w") as f:
+                    f.writelines(records)
+        except confluent_kafka.KafkaException as e:
+            self.notes.append("dumping the changelogs: %s" % e)
+        finally:
+            consumer.close()
 
     # ------------------------------------------------------------------ results
     def pauses(self, copies):
@@ -498,6 +656,109 @@ class Run:
                         base = max(base, b - a)
             out.append((what, when - start, longest[0], longest[1], base))
         return out
+
+    def persistence(self, copies, copied):
+        """The checks of --state (see the top of the file). `copied`: {repartition topic:
+        {(input partition, offset): [(partition, offset) of its copies]}}. Returns (failures,
+        changelog restores, partial matches they restored, carried alerts, detail lines)."""
+        failures, details = [], []
+        logs = {inst.name: inst.events() for inst in self.instances}
+        from_changelog = [how for inst in self.instances for _, what, _, how in logs[inst.name]
+                          if what == "restored" and how[0] == "changelog"]
+        restored_pm = sum(how[1] for how in from_changelog)
+        if self.moves and not from_changelog:
+            failures.append("no partition was restored from the changelog")
+        elif self.moves and restored_pm == 0 and sum(how[3] for how in from_changelog) == 0:
+            # (Unkeyed, a repartition partition's state may be all in its reorder buffer.)
+            failures.append("%d restores from the changelog, none with a partial match or an event"
+                            % len(from_changelog))
+        state_topics = {self.route_topic(k) for k in KEY_OF.values()}
+        positions = self.stream.positions(self.mode)
+        alerts = []  # (produced s, route topic, [seq of its events])
+        for headers, value in copies:
+            if "tern-produced-us" in headers:
+                a = json.loads(value)
+                alerts.append((int(headers["tern-produced-us"]) / 1e6, self.route_topic(KEY_OF[a["pattern"]]),
+                               [e["seq"] for events in a["events"].values() for e in events]))
+
+        def offsets_in(topic, seq):
+            """[(partition, offset)] of record `seq` in `topic` (copies included)."""
+            if topic == EVENTS_TOPIC:
+                return [positions[seq]]
+            return copied.get(topic, {}).get(positions[seq], [])
+
+        carried_total = 0
+        for k, (inst, kind, before) in enumerate(self.moves):
+            until = self.moves[k + 1][2] if k + 1 < len(self.moves) else float("inf")
+            if kind == "join":
+                moved = {tp for t, what, tp, _ in logs[inst.name] if what == "assigned" and before <= t < until}
+                owners = [inst.name]
+            else:
+                moved = inst.owned_at(before)
+                owners = [i.name for i in self.instances if i is not inst]
+            lines, carried, restored_here, uncommitted = [], set(), 0, []
+            for tp in sorted(t for t in moved if t[0] in state_topics):
+                # Its new owner: the first assignment of it after the change.
+                assigned = [(t, name, start) for name in owners for t, what, rtp, start in logs[name]
+                            if what == "assigned" and rtp == tp and before <= t < until]
+                if not assigned:
+                    failures.append("%s %s: %s[%d] was assigned to no instance after it" % (kind, inst.name, *tp))
+                    continue
+                at, owner, start = min(assigned)
+                if start is None:
+                    uncommitted.append("%s[%d]" % (tp[0].replace(REPARTITION_PREFIX, "rp."), tp[1]))
+                    continue
+                restores = [(t, how) for t, what, rtp, how in logs[owner]
+                            if what == "restored" and rtp == tp and before <= t <= at]
+                if not restores:
+                    failures.append("%s %s: %s[%d] assigned to %s at committed offset %d, with no restore of its "
+                                    "state" % (kind, inst.name, tp[0], tp[1], owner, start))
+                    continue
+                source, pm, position, _ = restores[-1][1]
+                start = position if position is not None else start  # where it reads from
+                restored_here += pm
+                had = any(what == "assigned" and rtp == tp and t < before for t, what, rtp, _ in logs[owner])
+                if source != "changelog" and not had:
+                    failures.append("%s %s: %s[%d] restored by %s, which never had it, from the %s"
+                                    % (kind, inst.name, tp[0], tp[1], owner, source))
+                # Alerts it produced that bind a record it never read (below where it started).
+                mine = 0
+                for produced, topic, seqs in alerts:
+                    if topic != tp[0] or not at < produced < until:
+                        continue
+                    for seq in seqs:
+                        offsets = [off for partition, off in offsets_in(topic, seq) if partition == tp[1]]
+                        if offsets and max(offsets) < start:
+                            carried.add((produced, topic, tuple(seqs)))
+                            mine += 1
+                            break
+                lines.append("%s[%d] -> %s (%s, %d partial matches, from offset %d; %d carried)"
+                             % (tp[0].replace(REPARTITION_PREFIX, "rp."), tp[1], owner, source, pm, start, mine))
+            carried_total += len(carried)
+            details.append("  %s %s: %d state partitions moved with a checkpoint, %d partial matches restored, "
+                           "%d alerts carried: %s%s" % (kind, inst.name, len(lines), restored_here, len(carried),
+                                                        "; ".join(lines), "; moved with nothing committed: "
+                                                        + ", ".join(uncommitted) if uncommitted else ""))
+            if kind != "join" and restored_here and not carried:
+                failures.append("%s %s: no alert completed on a new owner binds an event of before the move "
+                                "(%d partial matches restored)" % (kind, inst.name, restored_here))
+        return failures, len(from_changelog), restored_pm, carried_total, details
+
+
+def repartition_copies(bootstrap, topic):
+    """{(input partition, offset): [(partition, offset)]} of the repartition topic's event records."""
+    r = subprocess.run([kcat(), "-b", bootstrap, "-t", topic, "-C", "-e", "-q", "-o", "beginning",
+                        "-f", "%p\t%o\t%h\n"], text=True, capture_output=True, timeout=60)
+    out = {}
+    for line in r.stdout.split("\n"):
+        fields = line.split("\t")
+        if len(fields) != 3:
+            continue
+        h = dict(kv.split("=", 1) for kv in fields[2].split(",") if "=" in kv)
+        if "tern-src-offset" in h and h.get("tern-src-topic", EVENTS_TOPIC) == EVENTS_TOPIC:
+            out.setdefault((int(h["tern-src-partition"]), int(h["tern-src-offset"])), []).append(
+                (int(fields[0]), int(fields[1])))
+    return out
 
 
 def replay_expected(args, stream):
@@ -627,6 +888,10 @@ def execute(args, stream, expected, reference_ids, scenario, mode, assignor, ins
             inst.daemon.stop()
             inst.gone = True
         copies = consume(run.mock.bootstrap, ALERTS_TOPIC, with_headers=True)
+        run.dump()
+        if args.state:
+            copied = {topic: repartition_copies(run.mock.bootstrap, topic)
+                      for topic in {run.route_topic(k) for k in KEY_OF.values()} if topic != EVENTS_TOPIC}
         late = len(consume(run.mock.bootstrap, "so.late"))
         dead = len(consume(run.mock.bootstrap, "so.dead"))
     except SystemExit:
@@ -680,9 +945,15 @@ def execute(args, stream, expected, reference_ids, scenario, mode, assignor, ins
            "max_pause_ms": None if max_pause is None else int(max_pause * 1000),
            "offsets_monotonic": "no" if run.watcher.decreases else "yes",
            "seconds": time.monotonic() - t0}
+    state_details = []
+    if args.state and not stopped_early:
+        state_failures, row["changelog_restores"], row["restored_pm"], row["carried"], state_details = \
+            run.persistence(copies, copied)
+        failures += state_failures
     details = ["  %s at %.1f s into phase 2: longest pause of one input partition %d ms (%s[%s]; longest gap "
                "before it %d ms)" % (what, at, gap * 1000, EVENTS_TOPIC, partition, base * 1000)
                for what, at, gap, partition, base in pauses]
+    details += state_details
     details.append("  %d alert copies, %d distinct; %s late, %s dead letters; %d offset reads of %d partitions%s"
                    % (len(copies), len(by_id), late, dead, run.watcher.reads, len(run.watcher.partitions),
                       "" if run.declare_key or mode != "keyed" else "; input.key.field not declared"))
@@ -696,6 +967,8 @@ def execute(args, stream, expected, reference_ids, scenario, mode, assignor, ins
             details.append("  ---- last lines of %s's log (%s)" % (inst.name, inst.log))
             details += ["  | " + line for line in tail]
         details.append("  (logs kept in %s)" % run.work)
+    elif args.keep:
+        details.append("  (kept: %s)" % run.work)
     else:
         shutil.rmtree(run.work, ignore_errors=True)
     return row, failures, details, set(by_id)
@@ -712,6 +985,9 @@ def per_pattern(counter):
 COLUMNS = [("scenario", 19), ("mode", 8), ("assignor", 18), ("instances", 9), ("partitions", 10),
            ("missing", 7), ("extra", 6), ("duplicates", 10), ("max_pause_ms", 12), ("offsets_monotonic", 17),
            ("seconds", 7)]
+# With --state, inserted before "seconds": restores from the changelog, the partial matches
+# they brought back, alerts carried across a move (see the top of the file).
+STATE_COLUMNS = [("changelog_restores", 18), ("restored_pm", 11), ("carried", 7)]
 
 
 def format_row(row):
@@ -745,8 +1021,15 @@ def main():
                              "idle, and must hold windows back until its new owner reads it)")
     parser.add_argument("--key-field", choices=["auto", "yes", "no"], default="auto",
                         help="write input.key.field in keyed mode: auto = if `tern run --help` knows it")
+    parser.add_argument("--state", action="store_true",
+                        help="durable state: a state dir per instance, changelog topics, the handover checks")
+    parser.add_argument("--checkpoint-interval", default="200ms", help="state.checkpoint.interval with --state")
+    parser.add_argument("--log-level", default="info", help="[log] level of the instances (debug shows checkpoints)")
+    parser.add_argument("--keep", action="store_true", help="keep every run's directory (logs, state dirs)")
     args = parser.parse_args()
     args.tern, args.repo = os.path.abspath(args.tern), os.path.abspath(args.repo)
+    if args.state:
+        COLUMNS[-1:-1] = STATE_COLUMNS
     help_text = subprocess.run([args.tern, "run", "--help"], capture_output=True, text=True).stdout
     args.declare_key = args.key_field == "yes" or (args.key_field == "auto" and "input.key.field" in help_text)
     scenarios = args.scenarios.split(",")
@@ -794,7 +1077,8 @@ def main():
                                                                 " | ".join(f[:160] for f in failures)))
         sys.exit(1)
     print("scaleout_test: ok: %d runs, every one with replay's alerts and the one-instance ids, 0 missing, "
-          "0 extra, committed offsets never decreasing" % len(rows))
+          "0 extra, committed offsets never decreasing%s" % (len(rows), "; with state: moved partitions restored, "
+                                                             "partial matches carried" if args.state else ""))
 
 
 def report(row, failures, details, rows, failed):
