@@ -83,8 +83,9 @@ constexpr const char* kUsage =
     "    C <= T, --reps rounds of touching C keys then Collect + Write; medians.\n"
     "  recovery: `fill` once (unless --reuse and the store exists), one `recover` (the\n"
     "    first open after the big first checkpoint replays it from RocksDB's log), then\n"
-    "    --runs times each of `recover`, `recover --breakdown`, `recover --scan-only` and\n"
-    "    `recover --prefault` as child processes, dropping the page cache before each\n"
+    "    --runs times each of `recover`, `recover` on huge pages (GLIBC_TUNABLES=\n"
+    "    glibc.malloc.hugetlb=1, as tern run starts), `recover --breakdown`, `recover\n"
+    "    --scan-only` and `recover --prefault` as child processes, dropping the page cache before each\n"
     "    (root only; else warm, said).\n"
     "  --prefault MB: grow the heap by MB (touched, freed, kept) before the load, so that\n"
     "    the load's own time excludes first-touch page faults (an experiment).\n"
@@ -615,12 +616,13 @@ int RunRecover(const Args& args, std::chrono::steady_clock::time_point start) {
 using Result = std::map<std::string, double>;
 
 // Runs this executable with `args`, echoes its output, returns its last RESULT line.
-bool RunChild(const std::string& args, Result* result, double* wall_s) {
+// `env`: assignments for its environment (sh syntax), or empty.
+bool RunChild(const std::string& args, Result* result, double* wall_s, const std::string& env = "") {
   char self[4096];
   const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return false;
   self[n] = '\0';
-  const std::string command = std::string("'") + self + "' " + args;
+  const std::string command = env + (env.empty() ? "" : " ") + "'" + self + "' " + args;
   auto t0 = std::chrono::steady_clock::now();
   std::FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return false;
@@ -684,7 +686,9 @@ int RunRecovery(const Args& args) {
   // Enough pre-faulted heap for the load (the filled engine's size and a margin).
   const uint64_t prefault_mb =
       fill.count("rss_filled") ? static_cast<uint64_t>(fill["rss_filled"] * 1.2 / (1 << 20)) + 16 : 2048;
-  const std::vector<std::string> modes = {"", "--breakdown", "--scan-only",
+  // "--hugepages": `Load` with glibc's heap on transparent huge pages, as `tern run` and
+  // `tern replay` start (cli/main.cc UseHugePages); the others with 4 KiB pages.
+  const std::vector<std::string> modes = {"", "--hugepages", "--breakdown", "--scan-only",
                                           "--prefault " + std::to_string(prefault_mb)};
   std::map<std::string, std::vector<Result>> runs;
   std::map<std::string, std::vector<double>> walls;
@@ -692,7 +696,9 @@ int RunRecovery(const Args& args) {
     for (const std::string& mode : modes) {
       drop();
       Result result;
-      if (!RunChild("recover " + common + " " + mode, &result, &wall)) {
+      const bool huge = mode == "--hugepages";
+      if (!RunChild("recover " + common + " " + (huge ? std::string() : mode), &result, &wall,
+                    huge ? "GLIBC_TUNABLES=glibc.malloc.hugetlb=1" : "GLIBC_TUNABLES=")) {
         std::fprintf(stderr, "tern_state_bench: recover %s failed\n", mode.c_str());
         return 1;
       }
@@ -737,9 +743,9 @@ int RunRecovery(const Args& args) {
               "(incremental: 3 puts, 1 + %.0f deletes), collect %.3f ms\n",
               med("", "after_puts"), med("", "after_deletes"), med("", "after_completed"),
               med("", "after_collect_ms"));
-  std::printf("RESULT recovery cold=%d total_s=%.4f load_s=%.4f open_s=%.4f first_open_s=%.4f "
+  std::printf("RESULT recovery cold=%d total_s=%.4f hugepages_total_s=%.4f load_s=%.4f open_s=%.4f first_open_s=%.4f "
               "first_total_s=%.4f peak_rss=%.0f disk_bytes=%.0f\n",
-              cold ? 1 : 0, med("", "total_s"), med("", "load_s"), med("", "open_s"),
+              cold ? 1 : 0, med("", "total_s"), med("--hugepages", "total_s"), med("", "load_s"), med("", "open_s"),
               first.count("open_s") ? first["open_s"] : 0, first.count("total_s") ? first["total_s"] : 0,
               med("", "peak_rss"), static_cast<double>(DiskBytes(args.dir)));
   return 0;

@@ -1,7 +1,10 @@
 // The `tern` executable: dispatches to the subcommand named by the first word.
 // Tested by the cases under tests/cases/ (run through `tern test`) and
 // tests/write_errors_test.py (a standard output that cannot be written).
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -69,6 +72,23 @@ int FinishStdout(const std::string& command, int status) {
   return status == kExitOk ? kExitFailed : status;
 }
 
+// Transparent huge pages for the heap of the commands that hold state (run, replay):
+// restoring a million partial matches touches about 500 MB of fresh heap, 130,000 page
+// faults with 4 KiB pages, which cost 1.5 to 2 s on a virtual machine (11 to 16 us each
+// here) and more under load; with 2 MiB pages, a few thousand (bench/results/
+// 2026-12-06-state.md). glibc reads its tunables when a process starts, so the command
+// executes itself again once with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (same pid,
+// arguments and environment otherwise). Not when GLIBC_TUNABLES is set already (the
+// operator's choice stands), or TERN_HUGEPAGES=0. Kernels with transparent huge pages
+// "never" ignore the advice; nothing else changes.
+void UseHugePages(char** argv) {
+  if (std::getenv("GLIBC_TUNABLES") != nullptr) return;
+  if (const char* opt = std::getenv("TERN_HUGEPAGES"); opt != nullptr && std::strcmp(opt, "0") == 0) return;
+  if (setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  unsetenv("GLIBC_TUNABLES");  // exec failed (no /proc): go on as we are
+}
+
 }  // namespace
 
 }  // namespace tern::cli
@@ -84,6 +104,7 @@ int main(int argc, char** argv) {
     tern::Stdout().Write(kUsage);
     return FinishStdout("", kExitOk);
   }
+  if (command == "run" || command == "replay") UseHugePages(argv);
   std::vector<std::string> args(argv + 2, argv + argc);
   for (const Command& c : kCommands) {
     if (command == c.name) return FinishStdout(command, c.run(args));

@@ -303,7 +303,7 @@ struct Engine::Impl {
   size_t gone_count = 0;
   // A restore in progress (LoadClock .. FinishLoad).
   struct Loading {
-    std::unordered_map<uint64_t, nfa::StoredEvent*> events;  // by seq, one reference each
+    nfa::EventsBySeq events;  // in ascending seq, one reference each
     std::vector<std::vector<uint64_t>> reorder;               // per partition
     std::vector<int64_t> slot_of;  // stored slot -> current slot (-1: no longer read)
     std::vector<uint32_t> stream_of;  // stored stream id -> current one
@@ -1320,13 +1320,14 @@ bool Engine::LoadEvent(std::string_view record, std::string* error) {
   Impl::Loading& load = *m.loading;
   size_t pos = 0;
   nfa::StoredEvent* e = nullptr;
-  const size_t known = load.events.size();
-  if (!nfa::RestoreEvent(record, &pos, m.events, load.events, &e) || pos != record.size()) {
+  if (!nfa::RestoreNewEvent(record, &pos, m.events, &e)) {
     *error = "truncated or malformed event record";
     return false;
   }
-  if (load.events.size() == known) {
-    *error = "event " + std::to_string(e->id.seq) + " stored twice";
+  if (pos != record.size() || !load.events.Append(e->id.seq, e)) {
+    *error = pos != record.size() ? "truncated or malformed event record"
+                                  : "event " + std::to_string(e->id.seq) + " stored twice or out of order";
+    m.events.Unref(e);
     return false;
   }
   e->persisted = true;
@@ -1399,21 +1400,21 @@ bool Engine::FinishLoad(std::string* error, uint64_t* unreferenced) {
   Impl::Loading& load = *m.loading;
   for (uint32_t p = 0; p < load.reorder.size(); ++p) {
     for (uint64_t seq : load.reorder[p]) {
-      auto it = load.events.find(seq);
-      if (it == load.events.end()) {
+      nfa::StoredEvent* e = load.events.Find(seq);
+      if (e == nullptr) {
         *error = "reorder buffer of partition " + std::to_string(p) + " names event " + std::to_string(seq) +
                  ", which the store does not hold";
         return false;
       }
-      m.events.Ref(it->second);
-      m.partitions[p].reorder.push(it->second);
+      m.events.Ref(e);
+      m.partitions[p].reorder.push(e);
     }
   }
   uint64_t dropped = 0;
-  for (auto& [seq, e] : load.events) {
+  load.events.ForEach([&](uint64_t, nfa::StoredEvent* e) {
     dropped += e->refs == 1 ? 1 : 0;
     m.events.Unref(e);  // the restore's reference (an event nothing took is forgotten)
-  }
+  });
   if (unreferenced != nullptr) *unreferenced = dropped;
   m.loading.reset();
   // Keys restored with persisted = true and dirty = false: nothing to write until they

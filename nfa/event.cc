@@ -7,7 +7,7 @@ namespace tern::nfa {
 
 const Value StoredEvent::kMissingSlot = Value::Missing();
 
-StoredEvent* EventStore::Acquire() {
+StoredEvent* EventStore::Acquire(bool reserve) {
   StoredEvent* e;
   if (!free_.empty()) {
     e = records_[free_.back()].get();
@@ -15,9 +15,10 @@ StoredEvent* EventStore::Acquire() {
   } else {
     records_.push_back(std::make_unique<StoredEvent>());
     e = records_.back().get();
-    // Room for a typical event up front, so recycled records rarely grow.
-    e->payload.reserve(kPayloadReserve);
-    e->strings.reserve(kStringsReserve);
+    if (reserve) {
+      e->payload.reserve(kPayloadReserve);
+      e->strings.reserve(kStringsReserve);
+    }
     e->index = static_cast<uint32_t>(records_.size() - 1);
     KeepFreeListRoom(free_, records_);
   }

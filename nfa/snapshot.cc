@@ -135,8 +135,13 @@ void SerializeKeyState(const KeyState& key, const SharedBuffer& buffer, std::str
   PutRuns(key, nodes, out);
 }
 
-bool RestoreEvent(std::string_view data, size_t* pos, EventStore& store,
-                  std::unordered_map<uint64_t, StoredEvent*>& events_by_seq, StoredEvent** out) {
+namespace {
+// Reads the event at data[*pos]; `known(seq)` returns a record restored before (then
+// that is the result) or nullptr, in which case a new record of `store` gets it, sized
+// exactly when `exact`, and `added(seq, e)` is told.
+template <typename Known, typename Added>
+bool RestoreEventImpl(std::string_view data, size_t* pos, EventStore& store, bool exact, Known&& known,
+                      Added&& added, StoredEvent** out) {
   Reader in(data.substr(*pos));
   EventId id;
   uint64_t position, offset;
@@ -188,12 +193,11 @@ bool RestoreEvent(std::string_view data, size_t* pos, EventStore& store,
     }
   }
   *pos += in.pos();
-  auto known = events_by_seq.find(id.seq);
-  if (known != events_by_seq.end()) {
-    *out = known->second;
+  if (StoredEvent* before = known(id.seq)) {
+    *out = before;
     return true;
   }
-  StoredEvent* e = store.Acquire();  // the map holds this reference
+  StoredEvent* e = store.Acquire(/*reserve=*/!exact);
   e->id = id;
   e->position = position;
   e->offset = offset;
@@ -213,9 +217,33 @@ bool RestoreEvent(std::string_view data, size_t* pos, EventStore& store,
       e->slots[k] = s.v;
     }
   }
-  events_by_seq.emplace(id.seq, e);
+  added(id.seq, e);
   *out = e;
   return true;
+}
+}  // namespace
+
+bool RestoreEvent(std::string_view data, size_t* pos, EventStore& store,
+                  std::unordered_map<uint64_t, StoredEvent*>& events_by_seq, StoredEvent** out) {
+  return RestoreEventImpl(
+      data, pos, store, /*exact=*/false,
+      [&](uint64_t seq) -> StoredEvent* {
+        auto it = events_by_seq.find(seq);
+        return it != events_by_seq.end() ? it->second : nullptr;
+      },
+      [&](uint64_t seq, StoredEvent* e) { events_by_seq.emplace(seq, e); }, out);  // the map holds the reference
+}
+
+bool RestoreNewEvent(std::string_view data, size_t* pos, EventStore& store, StoredEvent** out) {
+  return RestoreEventImpl(
+      data, pos, store, /*exact=*/true, [](uint64_t) -> StoredEvent* { return nullptr; },
+      [](uint64_t, StoredEvent*) {}, out);
+}
+
+StoredEvent* EventsBySeq::Find(uint64_t seq) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), seq,
+                             [](const std::pair<uint64_t, StoredEvent*>& a, uint64_t s) { return a.first < s; });
+  return it != entries_.end() && it->first == seq ? it->second : nullptr;
 }
 
 bool RestoreKeyState(std::string_view record, KeyState& key, SharedBuffer& buffer,
@@ -281,8 +309,8 @@ bool RestoreKeyState(std::string_view record, KeyState& key, SharedBuffer& buffe
   return true;
 }
 
-bool RestoreKeyRefs(std::string_view record, KeyState& key, SharedBuffer& buffer,
-                    const std::unordered_map<uint64_t, StoredEvent*>& events_by_seq, std::string* error) {
+bool RestoreKeyRefs(std::string_view record, KeyState& key, SharedBuffer& buffer, const EventsBySeq& events_by_seq,
+                    std::string* error) {
   Reader in(record);
   uint8_t format = 0;
   if (!in.Get(&format) || format != kKeyRefsFormat) {
@@ -306,13 +334,13 @@ bool RestoreKeyRefs(std::string_view record, KeyState& key, SharedBuffer& buffer
       ok = false;
       break;
     }
-    auto e = events_by_seq.find(seq);
-    if (e == events_by_seq.end()) {
+    StoredEvent* e = events_by_seq.Find(seq);
+    if (e == nullptr) {
       *error = "key record names event " + std::to_string(seq) + ", which the store does not hold";
       ok = false;
       break;
     }
-    nodes.push_back(buffer.Put(stage, e->second, parent == kNoNode ? kNoNode : nodes[parent]));
+    nodes.push_back(buffer.Put(stage, e, parent == kNoNode ? kNoNode : nodes[parent]));
   }
   KeyState restored;
   auto read_runs = [&](RunVector& runs) {
