@@ -124,7 +124,7 @@ state::Status Checkpointer::Open(uint32_t id, const std::string& topic, int32_t 
       // Its first checkpoint here writes everything (the changelog has none of it), and
       // deletes whatever the changelog holds (nothing of it was committed).
       engine.StartTracking();
-      RepairChangelog(name, opened.changelog_topic, partition, 0, engine, *store);
+      RepairChangelog(name, opened.changelog_topic, partition, 0, *store);
       out->restore_ms = MsSince(start);
       stores_[id] = std::move(opened);
       return {};
@@ -138,7 +138,7 @@ state::Status Checkpointer::Open(uint32_t id, const std::string& topic, int32_t 
       if (!cleared.ok()) return cleared;
     }
     engine.StartTracking();
-    RepairChangelog(name, opened.changelog_topic, partition, 0, engine, *store);
+    RepairChangelog(name, opened.changelog_topic, partition, 0, *store);
     stores_[id] = std::move(opened);
     return {};
   }
@@ -147,7 +147,7 @@ state::Status Checkpointer::Open(uint32_t id, const std::string& topic, int32_t 
     status = store->Load(engine, meta, &out->report, reparse, reparse_context);
     if (status.ok()) {
       if (committed.changelog_offset >= 0) {
-        RepairChangelog(name, opened.changelog_topic, partition, committed.changelog_offset + 1, engine, *store);
+        RepairChangelog(name, opened.changelog_topic, partition, committed.changelog_offset + 1, *store);
       }
       out->restored = true;
       out->checkpoint = meta.checkpoint;
@@ -183,9 +183,8 @@ state::Status Checkpointer::Open(uint32_t id, const std::string& topic, int32_t 
   if (!status.ok()) return status;
   if (!junk.empty()) {
     // Records of checkpoints never committed follow the committed one in the changelog:
-    // the next checkpoint writes everything again after deleting their keys.
-    engine.StartTracking();
-    store->DeleteAtNextCheckpoint(std::move(junk));
+    // the next checkpoint writes their keys again as committed (or deletes them).
+    store->RepairAtNextCheckpoint(std::move(junk));
   }
   out->restored = true;
   out->from_changelog = true;
@@ -329,7 +328,7 @@ state::Status Checkpointer::ChangelogKeysFrom(const std::string& topic, int32_t 
 }
 
 void Checkpointer::RepairChangelog(const std::string& name, const std::string& topic, int32_t partition,
-                                   int64_t from, engine::Engine& engine, state::PartitionStore& store) {
+                                   int64_t from, state::PartitionStore& store) {
   std::vector<std::string> keys;
   state::Status s = ChangelogKeysFrom(topic, partition, from, &keys);
   if (!s.ok()) {
@@ -338,9 +337,8 @@ void Checkpointer::RepairChangelog(const std::string& name, const std::string& t
   }
   if (keys.empty()) return;
   spdlog::info("state partition {}: {} keys in {}[{}] from offset {} belong to no committed checkpoint; the "
-               "next checkpoint deletes them and writes the whole state", name, keys.size(), topic, partition, from);
-  engine.StartTracking();
-  store.DeleteAtNextCheckpoint(std::move(keys));
+               "next checkpoint writes them again as committed", name, keys.size(), topic, partition, from);
+  store.RepairAtNextCheckpoint(std::move(keys));
 }
 
 void Checkpointer::Checkpoint(uint32_t id, engine::Engine& engine, int64_t position, std::string extra,

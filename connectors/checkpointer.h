@@ -21,8 +21,9 @@
 // whole (a checkpoint whose partition record never arrived, from an owner that died
 // while producing it, is left out), and the result is loaded. What lies after the
 // committed checkpoint in the changelog belongs to no committed state: the first
-// checkpoint after such a restore writes the whole state again and deletes those
-// records' keys, so that a later restore, which applies them on its way, ends right.
+// checkpoint after the open writes those records' keys again as the committed
+// checkpoint has them (or deletes them), so that a later restore, which applies them
+// on its way, ends right.
 #pragma once
 
 #include <condition_variable>
@@ -140,12 +141,14 @@ class Checkpointer {
   state::Status OpenChangelog(const std::string& topic, int32_t partition, std::unique_ptr<Consumer>* consumer,
                               int64_t* low, int64_t* high);
   // The keys of the changelog records at offsets `from` and later (records of checkpoints
-  // never committed): the next checkpoint deletes them and writes the whole state again.
+  // never committed).
   state::Status ChangelogKeysFrom(const std::string& topic, int32_t partition, int64_t from,
                                   std::vector<std::string>* keys);
-  // After loading (or starting empty): repairs what ChangelogKeysFrom finds.
+  // After loading (or starting empty), while `store` holds the committed checkpoint: the
+  // next checkpoint writes the keys ChangelogKeysFrom finds again as `store` has them
+  // (PartitionStore::RepairAtNextCheckpoint).
   void RepairChangelog(const std::string& name, const std::string& topic, int32_t partition, int64_t from,
-                       engine::Engine& engine, state::PartitionStore& store);
+                       state::PartitionStore& store);
   state::Status RestoreFromChangelog(state::PartitionStore& store, const std::string& topic, int32_t partition,
                                      const CommittedCheckpoint& committed, std::vector<std::string>* junk,
                                      uint64_t* records);

@@ -341,8 +341,19 @@ std::unique_ptr<Checkpoint> PartitionStore::Collect(engine::Engine& engine, Part
   auto checkpoint = std::make_unique<Checkpoint>();
   checkpoint->id_ = ++checkpoint_;
   if (!engine.tracking()) engine.StartTracking();  // the first checkpoint: everything
-  for (const std::string& key : pending_deletes_) checkpoint->Delete(key);
-  pending_deletes_.clear();
+  // First, so that what the engine writes below wins.
+  std::string stored;
+  for (const std::string& key : pending_repairs_) {
+    rocksdb::Status got = db_->db->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &stored);
+    if (got.ok()) {
+      checkpoint->Put(key, stored);
+    } else if (got.IsNotFound()) {
+      checkpoint->Delete(key);
+    } else {
+      engine.StartTracking();  // unreadable now: write the whole state after it instead
+    }
+  }
+  pending_repairs_.clear();
   // Versions of patterns no loaded program is (a reload changed them, or a load found
   // them changed): their keys go.
   std::set<std::pair<std::string, uint64_t>> current;

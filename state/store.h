@@ -113,8 +113,13 @@ class PartitionStore {
   // Removes every record (before a restore from the changelog).
   Status Clear();
   // Records the next Collect deletes first (a changelog restore's leftovers).
-  void DeleteAtNextCheckpoint(std::vector<std::string> keys) {
-    for (auto& k : keys) pending_deletes_.push_back(std::move(k));
+  // Keys that records of uncommitted checkpoints in the changelog wrote (a crash after
+  // producing them, before the commit): the next checkpoint writes each again as this
+  // store holds it now (the committed checkpoint's value), or deletes it when it holds
+  // none, so that the changelog read up to that checkpoint comes out as the store.
+  // Costs one read per key, not a rewrite of the whole state.
+  void RepairAtNextCheckpoint(std::vector<std::string> keys) {
+    for (auto& k : keys) pending_repairs_.push_back(std::move(k));
   }
 
   // For `tern state`: calls f(key, value) for every record whose key starts with
@@ -132,7 +137,7 @@ class PartitionStore {
   std::string path_;
   std::unique_ptr<Db> db_;
   uint64_t checkpoint_ = 0;  // the last one collected
-  std::vector<std::string> pending_deletes_;  // DeleteAtNextCheckpoint
+  std::vector<std::string> pending_repairs_;  // RepairAtNextCheckpoint
   // Versions of patterns whose keys the store may hold, by name and fingerprint hash:
   // those no loaded program matches are deleted by the next Collect.
   std::map<std::pair<std::string, uint64_t>, bool> stored_patterns_;
