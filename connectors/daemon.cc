@@ -112,7 +112,12 @@ constexpr int64_t kRebuildCheckMs = 100;
 // events wait meanwhile (the writing is another thread's). Bounds the pause to a few
 // hundred microseconds however busy the keys are, at the price of more, smaller
 // checkpoints (each one synced write and changelog round trip, on the writer thread).
+// Checked after every record. A key's own state is collected whole: one key holding
+// thousands of partial matches can alone take longer (max_partial_matches bounds it).
 constexpr size_t kCheckpointChangedKeys = 256;
+// Early checkpoints queued per partition: past it, changed keys accumulate until the
+// writer catches up (a disk slower than the stream shows as longer pauses).
+constexpr int kBusyCheckpointsInFlight = 2;
 constexpr int64_t kIdleRetellMs = 5000;       // an idle source says so again
 constexpr int kShutdownFlushMs = 30000;
 constexpr int kRevokeFlushMs = 5000;       // in-flight messages of a revoked partition
@@ -714,7 +719,7 @@ void Daemon::Impl::CheckpointAll(bool wait) {
 void Daemon::Impl::CheckpointBusy() {
   for (uint32_t id = 0; id < partitions.size(); ++id) {
     Partition& p = partitions[id];
-    if (p.owned && p.persistent && p.checkpoints_in_flight == 0 &&
+    if (p.owned && p.persistent && p.checkpoints_in_flight < kBusyCheckpointsInFlight &&
         p.engine->ChangedKeys() >= kCheckpointChangedKeys) {
       CheckpointPartition(id);
     }
@@ -1253,6 +1258,12 @@ void Daemon::Impl::Handle(const Message& m, int64_t polled_ms) {
   }
   part.next_offset = m.offset() + 1;
   if (next_seq != seq_before) part.marks.push_back({m.offset(), next_seq});
+  // Mid-batch (a poll brings up to kMaxBatch records): the collect pause stays that of
+  // about kCheckpointChangedKeys keys.
+  if (part.persistent && part.checkpoints_in_flight < kBusyCheckpointsInFlight &&
+      part.engine->ChangedKeys() >= kCheckpointChangedKeys) {
+    CheckpointPartition(id);
+  }
 }
 
 void Daemon::Impl::HandleInput(const Message& m, Partition& part, int64_t consumed_us) {
