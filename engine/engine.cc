@@ -271,6 +271,22 @@ struct Engine::Impl {
     pushed_any = true;
     pushed_last_offset = std::max(pushed_last_offset, offset);
     pushed_max_ts = std::max(pushed_max_ts, ts);
+    if (cuts.size() - cuts_head > kMaxCuts) ThinCuts();
+  }
+
+  // A commit held back for long (a partial match without `within`, alerts not yet
+  // acknowledged) would keep a cut per event: past kMaxCuts every other one of the
+  // older half goes. Fewer cuts only move a re-read earlier, never wrongly; the
+  // recent ones, where commits land once the hold ends, stay dense.
+  static constexpr size_t kMaxCuts = 4096;
+  void ThinCuts() {
+    const size_t n = cuts.size() - cuts_head;
+    size_t out = cuts_head;
+    for (size_t i = 0; i < n; ++i) {
+      if (i < n / 2 && i % 2 == 1) continue;
+      cuts[out++] = cuts[cuts_head + i];
+    }
+    cuts.resize(out);
   }
 
   // The latest cut at or below `offset` (0 when there is none).
