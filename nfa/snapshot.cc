@@ -78,25 +78,46 @@ void SerializeEvent(const StoredEvent& event, std::string& out) {
   }
 }
 
+size_t NodeOrder::Find(NodeId n) const {
+  const size_t mask = slots_.size() - 1;
+  size_t i = (static_cast<size_t>(n) * 0x9E3779B97F4A7C15ull >> 32) & mask;
+  while (slots_[i].stamp == current_ && slots_[i].node != n) i = (i + 1) & mask;
+  return i;
+}
+
+void NodeOrder::Insert(NodeId n, uint32_t local) {
+  if ((order_.size() + 1) * 2 > slots_.size()) {
+    // Grow, and bring this key's entries along (order_ lists them all).
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(std::max<size_t>(64, old.size() * 2), Slot{kNoNode, 0, 0});
+    current_ = 1;
+    for (uint32_t k = 0; k < order_.size(); ++k) slots_[Find(order_[k])] = {order_[k], current_, k};
+  }
+  const size_t i = Find(n);
+  slots_[i] = {n, current_, local};
+}
+
 void ReachableNodes(const KeyState& key, const SharedBuffer& buffer, NodeOrder& out) {
   out.order_.clear();
-  if (out.stamp_.size() < buffer.capacity()) {
-    out.stamp_.resize(buffer.capacity(), 0);
-    out.local_.resize(buffer.capacity(), 0);
-  }
+  if (out.slots_.empty()) out.slots_.assign(64, NodeOrder::Slot{kNoNode, 0, 0});
   if (++out.current_ == 0) {  // wrapped: every stamp is stale again
-    std::fill(out.stamp_.begin(), out.stamp_.end(), 0);
+    std::fill(out.slots_.begin(), out.slots_.end(), NodeOrder::Slot{kNoNode, 0, 0});
     out.current_ = 1;
   }
+  auto seen = [&](NodeId n) {
+    const size_t i = out.Find(n);
+    return out.slots_[i].stamp == out.current_;
+  };
   auto visit = [&](NodeId n) {
     out.chain_.clear();
-    while (n != kNoNode && out.stamp_[n] != out.current_) {
+    while (n != kNoNode && !seen(n)) {
       out.chain_.push_back(n);
       n = buffer.node(n).parent;
     }
     for (auto it = out.chain_.rbegin(); it != out.chain_.rend(); ++it) {
-      out.stamp_[*it] = out.current_;
-      out.local_[*it] = static_cast<uint32_t>(out.order_.size());
+      const uint32_t local = static_cast<uint32_t>(out.order_.size());
+      out.Insert(*it, local);
       out.order_.push_back(*it);
     }
   };

@@ -82,13 +82,22 @@ class NodeOrder {
  public:
   const std::vector<NodeId>& order() const { return order_; }
   // Index of `n` in order(); n must be there (or kNoNode, which maps to itself).
-  uint32_t local(NodeId n) const { return n == kNoNode ? kNoNode : local_[n]; }
+  uint32_t local(NodeId n) const { return n == kNoNode ? kNoNode : slots_[Find(n)].local; }
 
  private:
   friend void ReachableNodes(const KeyState& key, const SharedBuffer& buffer, NodeOrder& out);
+  // The key's nodes -> their index in order_: an open-addressing table sized by the
+  // largest key seen (not by the buffer, whose size a checkpoint would otherwise pay
+  // for in page faults each time the buffer grows), emptied per key by a new stamp.
+  struct Slot {
+    NodeId node;
+    uint32_t stamp;  // the slot is used for this key when it equals current_
+    uint32_t local;
+  };
+  size_t Find(NodeId n) const;  // n's slot, or the free slot where it would go
+  void Insert(NodeId n, uint32_t local);
   std::vector<NodeId> order_;
-  std::vector<uint32_t> local_;  // by NodeId; valid where stamp_ holds current_
-  std::vector<uint32_t> stamp_;
+  std::vector<Slot> slots_;  // size a power of two, at most half full
   uint32_t current_ = 0;
   std::vector<NodeId> chain_;
 };

@@ -246,6 +246,16 @@ TEST_CASE("store: a checkpoint anywhere in the stream, loaded into a fresh engin
   CheckEverySplit(kPatterns, kEvents);
 }
 
+TEST_CASE("store: a key with dozens of nodes (the collect's node table grows) continues as it ran") {
+  std::string events;
+  for (int i = 1; i <= 90; ++i) {
+    events += R"({"id":)" + std::to_string(i) + R"(,"ts":)" + std::to_string(i * 10) + R"(,"k":"k)" +
+              std::to_string(i % 3 == 0 ? 2 : 1) + R"(","t":")" + (i % 40 == 0 ? "b" : i % 7 == 0 ? "x" : "a") +
+              R"(","n":)" + std::to_string(i % 5) + "}\n";
+  }
+  CheckEverySplit(kPatterns, events.c_str());
+}
+
 TEST_CASE("store: the reorder buffer (lateness > 0) survives a checkpoint") {
   constexpr char kLate[] = R"(
 {"id":1,"ts":1000,"k":"k1","t":"a","n":1}
