@@ -79,7 +79,8 @@ constexpr const char* kUsage =
     "          checkpoints of the measured run (tern_checkpoint* metrics, the log's lines)\n"
     "  --checkpoint-interval: state.checkpoint.interval (default: the daemon's, 5s)\n"
     "  --checkpoints FILE: one line per checkpoint of the measured run: changed keys,\n"
-    "          bytes, collect ms (the loop thread's pause), write + changelog ack ms\n"
+    "          bytes, collect ms (the loop thread's pause), write + changelog ack ms,\n"
+    "          the loop thread's CPU ms in the collect\n"
     "  --dump FILE: one line per alert: send time (us), end-to-end ms, inside-Tern ms,\n"
     "               send -> consumed by the daemon ms\n"
     "  --partitions: of the input topic (events go round robin); --mock-nodelay 0: the\n"
@@ -248,7 +249,7 @@ HistogramDelta DeltaOf(const std::map<std::string, double>& before, const std::m
 // keys, B bytes, collected in C ms, written in W ms") in [from, to) of the file; its
 // warnings and errors (the whole log) are echoed to stderr.
 struct LoggedCheckpoints {
-  std::vector<double> keys, bytes, collect_ms, write_ms;
+  std::vector<double> keys, bytes, collect_ms, write_ms, collect_cpu_ms;
 };
 LoggedCheckpoints ReadDaemonLog(const std::string& path, std::streamoff from, std::streamoff to) {
   LoggedCheckpoints out;
@@ -272,6 +273,10 @@ LoggedCheckpoints ReadDaemonLog(const std::string& path, std::streamoff from, st
       out.bytes.push_back(static_cast<double>(bytes));
       out.collect_ms.push_back(collect);
       out.write_ms.push_back(write);
+      double cpu = -1;
+      const size_t at_cpu = line.find("; collect CPU ", durable);
+      if (at_cpu != std::string::npos) std::sscanf(line.c_str() + at_cpu, "; collect CPU %lf ms", &cpu);
+      out.collect_cpu_ms.push_back(cpu);
     }
   }
   return out;
@@ -608,7 +613,7 @@ int main(int argc, char** argv) {
       std::ofstream f(checkpoints_file);
       for (size_t i = 0; i < logged.keys.size(); ++i) {
         f << logged.keys[i] << " " << logged.bytes[i] << " " << logged.collect_ms[i] << " " << logged.write_ms[i]
-          << "\n";
+          << " " << logged.collect_cpu_ms[i] << "\n";
       }
     }
     auto delta = [&](const std::string& name) {
@@ -634,9 +639,11 @@ int main(int argc, char** argv) {
                 bound(collect.all_below).c_str(), collect.over, write.count > 0 ? 1000 * write.sum / write.count : 0.0,
                 bound(write.all_below).c_str());
     std::printf("checkpoints (daemon log, measured run): %zu; changed keys median %.0f max %.0f; bytes median %.0f "
-                "max %.0f; collect ms median %.3f max %.3f; write ms median %.1f max %.1f\n",
+                "max %.0f; collect ms median %.3f max %.3f (loop thread CPU in it: median %.3f max %.3f); write ms "
+                "median %.1f max %.1f\n",
                 logged.keys.size(), median(logged.keys), max(logged.keys), median(logged.bytes), max(logged.bytes),
-                median(logged.collect_ms), max(logged.collect_ms), median(logged.write_ms), max(logged.write_ms));
+                median(logged.collect_ms), max(logged.collect_ms), median(logged.collect_cpu_ms),
+                max(logged.collect_cpu_ms), median(logged.write_ms), max(logged.write_ms));
     std::printf("RESULT_STATE checkpoints=%.0f ckpt_bytes=%.0f collect_mean_ms=%.4f collect_over_1ms=%.0f "
                 "collect_bucket_ms=%.3f write_mean_ms=%.2f logged=%zu keys_med=%.0f keys_max=%.0f "
                 "collect_med_ms=%.4f collect_max_ms=%.4f write_med_ms=%.2f write_max_ms=%.2f\n",

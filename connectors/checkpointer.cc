@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <time.h>
+
 #include <charconv>
 #include <filesystem>
 #include <chrono>
@@ -12,6 +14,14 @@
 #include "connectors/producer.h"
 
 namespace tern::connectors {
+
+namespace {
+double ThreadCpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+}  // namespace
 
 namespace {
 
@@ -346,13 +356,22 @@ void Checkpointer::Checkpoint(uint32_t id, engine::Engine& engine, int64_t posit
   auto it = stores_.find(id);
   if (it == stores_.end()) return;
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = ThreadCpuMs();
   state::PartitionMeta meta;
   meta.positions.emplace_back("offset", static_cast<uint64_t>(position));
   meta.extra = std::move(extra);
   Job job;
   job.id = id;
   job.store = it->second.store;
-  job.checkpoint = job.store->Collect(engine, std::move(meta));
+  std::unique_ptr<state::Checkpoint> reuse;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!spare_.empty()) {
+      reuse = std::move(spare_.back());
+      spare_.pop_back();
+    }
+  }
+  job.checkpoint = job.store->Collect(engine, std::move(meta), std::move(reuse));
   job.changelog_topic = it->second.changelog_topic;
   job.changelog_partition = it->second.partition;
   job.result.partition = id;
@@ -362,6 +381,7 @@ void Checkpointer::Checkpoint(uint32_t id, engine::Engine& engine, int64_t posit
   job.result.bytes = job.checkpoint->bytes();
   job.result.changed_keys = job.checkpoint->changed_keys();
   job.result.collect_ms = MsSince(start);
+  job.result.collect_cpu_ms = ThreadCpuMs() - cpu_start;
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(std::move(job));
@@ -403,6 +423,9 @@ void Checkpointer::WriterLoop() {
     lock.lock();
     --writing_;
     durable_.push_back(std::move(job.result));
+    if (spare_.size() < kSpareCheckpoints && job.checkpoint->bytes() <= kSpareBytes) {
+      spare_.push_back(std::move(job.checkpoint));
+    }
     if (queue_.empty() && writing_ == 0) done_.notify_all();
   }
 }

@@ -74,7 +74,8 @@ struct DurableCheckpoint {
   state::Status status;       // not ok: nothing of it may be committed
   size_t bytes = 0;
   size_t changed_keys = 0;
-  double collect_ms = 0;      // on the loop thread
+  double collect_ms = 0;      // on the loop thread (wall time: the pause)
+  double collect_cpu_ms = 0;  // the loop thread's CPU time in it (the rest: preempted, faulting)
   double write_ms = 0;        // store write plus changelog acknowledgement
 };
 
@@ -160,7 +161,12 @@ class Checkpointer {
   std::mutex mu_;
   std::condition_variable wake_;      // writer: a job or stop
   std::condition_variable done_;      // Wait: the queue emptied
-  std::deque<Job> queue_;             // guarded by mu_
+  std::deque<Job> queue_;
+  // Written checkpoints, for the next Collect to fill again (kSpareCheckpoints at most;
+  // one past kSpareBytes, a full rewrite's, is freed instead).
+  std::vector<std::unique_ptr<state::Checkpoint>> spare_;  // guarded by mu_
+  static constexpr size_t kSpareCheckpoints = 4;
+  static constexpr size_t kSpareBytes = 4u << 20;             // guarded by mu_
   size_t writing_ = 0;                // jobs taken, not finished; guarded by mu_
   std::vector<DurableCheckpoint> durable_;  // guarded by mu_
   bool stop_ = false;                 // guarded by mu_

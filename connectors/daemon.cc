@@ -114,7 +114,7 @@ constexpr int64_t kRebuildCheckMs = 100;
 // checkpoints (each one synced write and changelog round trip, on the writer thread).
 // Checked after every record. A key's own state is collected whole: one key holding
 // thousands of partial matches can alone take longer (max_partial_matches bounds it).
-constexpr size_t kCheckpointChangedKeys = 256;
+constexpr size_t kCheckpointChangedKeys = 128;
 // Early checkpoints queued per partition: past it, changed keys accumulate until the
 // writer catches up (a disk slower than the stream shows as longer pauses).
 constexpr int kBusyCheckpointsInFlight = 2;
@@ -742,8 +742,8 @@ void Daemon::Impl::TakeDurable() {
     checkpoint_seconds->Observe(d.write_ms / 1000.0);
     checkpoint_collect_seconds->Observe(d.collect_ms / 1000.0);
     spdlog::debug("partition {}[{}]: checkpoint {} durable: {} changed keys, {} bytes, collected in {:.2f} ms, "
-                  "written in {:.1f} ms", p.topic, p.kafka_partition, d.checkpoint, d.changed_keys, d.bytes,
-                  d.collect_ms, d.write_ms);
+                  "written in {:.1f} ms; collect CPU {:.2f} ms", p.topic, p.kafka_partition, d.checkpoint,
+                  d.changed_keys, d.bytes, d.collect_ms, d.write_ms, d.collect_cpu_ms);
     if (!p.owned) continue;
     p.durable = std::move(d);
     p.has_durable = true;

@@ -337,8 +337,11 @@ Status PartitionStore::Load(engine::Engine& engine, const PartitionMeta& meta, L
   return {};
 }
 
-std::unique_ptr<Checkpoint> PartitionStore::Collect(engine::Engine& engine, PartitionMeta meta) {
-  auto checkpoint = std::make_unique<Checkpoint>();
+std::unique_ptr<Checkpoint> PartitionStore::Collect(engine::Engine& engine, PartitionMeta meta,
+                                                    std::unique_ptr<Checkpoint> reuse) {
+  std::unique_ptr<Checkpoint> checkpoint = reuse != nullptr ? std::move(reuse) : std::make_unique<Checkpoint>();
+  checkpoint->puts_ = checkpoint->deletes_ = checkpoint->changed_keys_ = 0;
+  checkpoint->records_.clear();  // its capacity stays
   checkpoint->id_ = ++checkpoint_;
   if (!engine.tracking()) engine.StartTracking();  // the first checkpoint: everything
   // First, so that what the engine writes below wins.

@@ -107,7 +107,10 @@ class PartitionStore {
   // Engine thread: the changes since the last checkpoint (all the state the first time
   // after Load of nothing), with the partition record made of `meta` (checkpoint number,
   // patterns and clock filled in here).
-  std::unique_ptr<Checkpoint> Collect(engine::Engine& engine, PartitionMeta meta);
+  // `reuse`: a checkpoint written before, whose buffer is kept (no growth, no fresh
+  // pages on the engine thread once warm); null: a new one.
+  std::unique_ptr<Checkpoint> Collect(engine::Engine& engine, PartitionMeta meta,
+                                      std::unique_ptr<Checkpoint> reuse = nullptr);
   // One WriteBatch, synced. Any thread; one write at a time per partition.
   Status Write(const Checkpoint& checkpoint);
   // Removes every record (before a restore from the changelog).
