@@ -70,7 +70,8 @@ Result<rd_kafka_t*> Admin::NewHandle(bool auto_create) const {
   return handle;
 }
 
-Status Admin::CreateTopic(std::string_view name, int partitions, int replication, int timeout_ms) {
+Status Admin::CreateTopic(std::string_view name, int partitions, int replication, int timeout_ms,
+                          const std::vector<std::pair<std::string, std::string>>& configs) {
   const std::string topic(name);
   // CreateTopics goes to the controller. librdkafka 2.0.2's mock names broker 0
   // as controller, which does not exist (its brokers are 1..N): the request
@@ -93,6 +94,11 @@ Status Admin::CreateTopic(std::string_view name, int partitions, int replication
   call.topic = rd_kafka_NewTopic_new(topic.c_str(), partitions, replication, error, sizeof error);
   if (call.topic == nullptr) {
     return Status::Error(Errc::kInvalidConfig, "create topic '" + topic + "': " + error);
+  }
+  for (const auto& [config, value] : configs) {
+    if (rd_kafka_NewTopic_set_config(call.topic, config.c_str(), value.c_str()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Error(Errc::kInvalidConfig, "create topic '" + topic + "': config " + config + "=" + value);
+    }
   }
   call.options = rd_kafka_AdminOptions_new(handle_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   // The request's own timeout, and how long the controller may take to create it.

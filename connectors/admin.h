@@ -5,6 +5,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 #include <string_view>
 
 #include "connectors/properties.h"
@@ -40,7 +42,9 @@ class Admin {
   // with its default partition count, 4 in `tern kafka-mock`). kTimedOut when
   // no answer came within timeout_ms; otherwise the broker's reason
   // (INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, ...).
-  Status CreateTopic(std::string_view name, int partitions, int replication, int timeout_ms);
+  // `configs`: topic configs (name, value), e.g. cleanup.policy=compact.
+  Status CreateTopic(std::string_view name, int partitions, int replication, int timeout_ms,
+                     const std::vector<std::pair<std::string, std::string>>& configs = {});
 
   // The topic's partition count from a metadata request. With
   // allow_auto_create the request lets the broker create a missing topic (if the

@@ -30,6 +30,7 @@ constexpr char kMetadataPrefix[] = "tern-ckpt1 ";
 constexpr int kChangelogFlushMs = 30000;
 constexpr int kRestorePollMs = 100;
 constexpr int kRestoreIdleLimitMs = 30000;  // no progress this long: the restore fails
+constexpr size_t kRestoreSliceBytes = 8u << 20;  // records written to the store at once
 constexpr int kWatermarksWaitMs = 10000;
 constexpr uint64_t kMetaOpaque = 1;
 
@@ -223,9 +224,14 @@ state::Status Checkpointer::RestoreFromChangelog(state::PartitionStore& store, c
   Status s = consumer->Assign(std::span<const TopicPartitionOffset>(&from, 1));
   if (!s.ok()) return {state::Errc::kIo, where + ": " + s.message()};
 
-  // Records of the checkpoint being read; applied whole when its partition record comes.
+  // Every record up to the committed checkpoint's partition record, in offset order: the
+  // last version of each key wins. Not grouped by checkpoint: a compacted changelog keeps
+  // only the newest partition record (one key), so older checkpoints have none left.
+  // Records of a checkpoint that was never committed (its writer died) lie among them;
+  // the open after that death wrote their keys again as committed, further on
+  // (RepairChangelog), so they end right. Written to the store in slices of
+  // kRestoreSliceBytes.
   state::Checkpoint pending;
-  uint64_t pending_id = 0;
   bool applied_committed = false;
   std::set<std::string> after;  // keys of records past the committed checkpoint
   int64_t next = low;
@@ -251,31 +257,20 @@ state::Status Checkpointer::RestoreFromChangelog(state::PartitionStore& store, c
         after.emplace(m.key());
         continue;
       }
-      uint64_t id = 0;
-      std::optional<std::string_view> header = m.FindHeader(kCheckpointHeader);
-      if (!header || !ParseU64(*header, &id)) {
-        spdlog::warn("{}@{}: no {} header; skipped", where, m.offset(), kCheckpointHeader);
-        continue;
-      }
-      if (id != pending_id) {
-        // A checkpoint whose partition record never came (its writer died): left out.
-        pending = state::Checkpoint();
-        pending_id = id;
-      }
       const bool tombstone = m.value().data() == nullptr;
       if (tombstone) {
         pending.Delete(m.key());
       } else {
         pending.Put(m.key(), m.value());
       }
-      if (m.key() == state::kMetaKey && !tombstone) {
+      if (m.offset() == committed.changelog_offset) applied_committed = m.key() == state::kMetaKey && !tombstone;
+      if (pending.bytes() >= kRestoreSliceBytes || m.offset() == committed.changelog_offset) {
         status = store.Write(pending);
         pending = state::Checkpoint();
-        pending_id = 0;
-        if (m.offset() == committed.changelog_offset) applied_committed = true;
       }
     }
   }
+  if (status.ok() && pending.bytes() > 0) status = store.Write(pending);
   if (!status.ok()) return status;
   if (!applied_committed) {
     return {state::Errc::kCorrupt, where + ": the committed checkpoint's record at " +

@@ -581,7 +581,11 @@ bool Daemon::Impl::PrepareState(std::string* error) {
   // partitions own state.
   auto ensure = [&](const std::string& owner, int32_t partitions) {
     const std::string topic = checkpointer->ChangelogTopic(owner);
-    Status created = admin->CreateTopic(topic, partitions, /*replication=*/-1, kMetadataWaitMs);
+    // Compacted (the last version of each key is the state), as Kafka Streams' changelogs;
+    // compaction waits an hour after a record is written, so that a committed version a
+    // later, not yet committed one shadows is still there for a restore (docs/state.md).
+    Status created = admin->CreateTopic(topic, partitions, /*replication=*/-1, kMetadataWaitMs,
+                                        {{"cleanup.policy", "compact"}, {"min.compaction.lag.ms", "3600000"}});
     if (!created.ok() && created.code() != Errc::kUnsupported) {
       *error = "changelog topic " + topic + ": " + created.message();
       return false;
