@@ -6,7 +6,13 @@
 //               when it can be dropped; peak RSS of the filled engine and of the load.
 //   fill, recover: the two halves of `recovery`, each its own process (so that
 //               each peak RSS is its own); `recovery` runs them as children.
-// Tested by CTest state_bench_smoke (tiny sizes); figures in bench/results/*-state.md.
+//   changelog   restore from the Kafka changelog (librdkafka's mock broker in this
+//               process): a full checkpoint produced as the daemon's Checkpointer writes
+//               it, then restored into an empty state dir by a child process
+//               (`changelog-restore`) through Checkpointer::Open, and through its steps
+//               timed one by one; records/s, read vs store Write vs Load, first record.
+// Tested by CTest state_bench_smoke (tiny sizes); figures in bench/results/*-state.md and
+// bench/results/*-changelog-restore.md.
 //
 // IMPLEMENTATION
 // One pattern keeps partial matches open: `a` events (v = 0) start them and only a
@@ -32,7 +38,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -43,6 +53,8 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +62,10 @@
 #include "base/diagnostic.h"
 #include "base/source.h"
 #include "compiler/compile.h"
+#include "connectors/checkpointer.h"
+#include "connectors/consumer.h"
+#include "connectors/mock_cluster.h"
+#include "connectors/producer.h"
 #include "engine/engine.h"
 #include "engine/event_parser.h"
 #include "nfa/program.h"
@@ -79,6 +95,10 @@ constexpr const char* kUsage =
     "       tern_state_bench fill       --dir D [--keys N] [--per-key M] [--payload B]\n"
     "                                   [--after K]  (K incremental checkpoints of 1,000 keys)\n"
     "       tern_state_bench recover    --dir D [--breakdown | --scan-only] [--prefault MB]\n"
+    "       tern_state_bench changelog  [--dir D] [--matches 10000,100000,1000000] [--per-key 4]\n"
+    "                                   [--payload 128] [--runs 3] [--via checkpointer|steps|both]\n"
+    "                                   [--linger 20] [--producer NAME=VALUE]... [--consumer NAME=VALUE]...\n"
+    "                                   [--after K] [--after-keys 1000] [--no-hugepages] [--compacted]\n"
     "  checkpoint: per total T (keys), fill, a full checkpoint, then per changed count\n"
     "    C <= T, --reps rounds of touching C keys then Collect + Write; medians.\n"
     "  recovery: `fill` once (unless --reuse and the store exists), one `recover` (the\n"
@@ -87,6 +107,17 @@ constexpr const char* kUsage =
     "    glibc.malloc.hugetlb=1, as tern run starts), `recover --breakdown`, `recover\n"
     "    --scan-only` and `recover --prefault` as child processes, dropping the page cache before each\n"
     "    (root only; else warm, said).\n"
+    "  changelog: librdkafka's mock broker in this process; per size (partial matches),\n"
+    "    fill, Collect the full checkpoint and produce it to a changelog topic as the\n"
+    "    Checkpointer's writer does (producer: linger.ms --linger, then --producer settings),\n"
+    "    then K incremental checkpoints of --after-keys keys (each its own flush); then --runs\n"
+    "    times per --via a child restores it into an empty state dir: `checkpointer` through\n"
+    "    Checkpointer::Open (the daemon's path), `steps` through the calls Open makes, timed\n"
+    "    one by one (changelog read, store Write, Load). Children run on huge pages as\n"
+    "    tern run does unless --no-hugepages; --consumer settings go to the restore consumer\n"
+    "    after the daemon's (socket.nagle.disable=true, fetch.wait.max.ms=10). A patched\n"
+    "    mock: LD_LIBRARY_PATH (bench/mock/build.sh). --compacted: also the same changelog as\n"
+    "    compaction leaves it (the last record of each key), restored once.\n"
     "  --prefault MB: grow the heap by MB (touched, freed, kept) before the load, so that\n"
     "    the load's own time excludes first-touch page faults (an experiment).\n"
     "  default --dir: /tmp/tern_state_bench\n"
@@ -311,6 +342,15 @@ struct Args {
   size_t payload = 128;
   std::string touch = "a";
   bool drop_caches = true, reuse = false, breakdown = false, scan_only = false;
+  // changelog, changelog-restore
+  std::vector<uint64_t> matches = {10'000, 100'000, 1'000'000};
+  uint64_t after_keys = 1'000;
+  int linger_ms = 20;
+  tern::connectors::Properties producer_properties, consumer_properties;
+  std::string brokers, prefix, via = "both";
+  uint64_t checkpoint = 0;
+  int64_t changelog_offset = -1;
+  bool hugepages = true, compacted = false;
 };
 
 // ---- checkpoint ----
@@ -751,6 +791,702 @@ int RunRecovery(const Args& args) {
   return 0;
 }
 
+// ---- changelog: a full checkpoint produced to a changelog on the mock broker, restored ----
+
+namespace tc = tern::connectors;
+
+constexpr char kChangelogHeader[] = "tern-ckpt";  // connectors/checkpointer.cc kCheckpointHeader
+constexpr uint64_t kMetaOpaque = 1;
+
+struct Delivery {
+  int64_t meta_offset = -1;  // the partition record's offset
+  uint64_t failed = 0;
+  std::string error;
+};
+
+struct Produced {
+  uint64_t records = 0, bytes = 0;  // keys and values
+  double seconds = 0;               // first Produce to Flush's return (every record acknowledged)
+  int64_t meta_offset = -1;
+};
+
+// Produces `checkpoint` as Checkpointer::WriteJob does: in Collect's order (the partition
+// record last), key = the store key, value = the framed record (null for a deletion),
+// header tern-ckpt = the checkpoint number, to partition 0; a full queue is polled and
+// the record produced again; then Flush waits for every acknowledgement.
+// What a compacted changelog keeps (--compacted): the last record of each key, in the
+// order of those records, with its checkpoint number.
+struct Compaction {
+  struct Last {
+    uint64_t seq = 0, checkpoint = 0;
+    bool tombstone = false;
+    std::string value;
+  };
+  std::map<std::string, Last> last;
+  uint64_t seq = 0;
+};
+
+bool ProduceCheckpoint(tc::Producer& producer, Delivery& delivery, const std::string& topic,
+                       const tern::state::Checkpoint& checkpoint, Produced* out, int32_t partition = 0,
+                       Compaction* compaction = nullptr) {
+  char id_text[24];
+  auto [end, ec] = std::to_chars(id_text, id_text + sizeof id_text, checkpoint.id());
+  (void)ec;
+  const tc::Header header{kChangelogHeader, std::string_view(id_text, static_cast<size_t>(end - id_text))};
+  delivery.meta_offset = -1;
+  tc::Status produced;
+  const auto t0 = std::chrono::steady_clock::now();
+  checkpoint.ForEach([&](std::string_view key, const std::string_view* value) {
+    if (!produced.ok()) return;
+    const uint64_t opaque = key == tern::state::kMetaKey ? kMetaOpaque : 0;
+    for (;;) {
+      produced = producer.Produce(topic, key, value != nullptr ? *value : std::string_view(),
+                                  std::span<const tc::Header>(&header, 1), opaque, partition);
+      if (produced.code() != tc::Errc::kQueueFull) break;
+      producer.Poll(10);
+    }
+    ++out->records;
+    out->bytes += key.size() + (value != nullptr ? value->size() : 0);
+    if (compaction != nullptr) {
+      Compaction::Last& last = compaction->last[std::string(key)];
+      last.seq = ++compaction->seq;
+      last.checkpoint = checkpoint.id();
+      last.tombstone = value == nullptr;
+      last.value = value != nullptr ? std::string(*value) : std::string();
+    }
+  });
+  const tc::Status flushed = produced.ok() ? producer.Flush(300'000) : produced;
+  out->seconds += Since(t0);
+  if (!flushed.ok() || delivery.failed > 0 || delivery.meta_offset < 0) {
+    std::fprintf(stderr, "tern_state_bench: changelog %s: %s%s (%llu failed deliveries)\n", topic.c_str(),
+                 flushed.ok() ? "" : flushed.message().c_str(), delivery.error.c_str(),
+                 static_cast<unsigned long long>(delivery.failed));
+    return false;
+  }
+  out->meta_offset = delivery.meta_offset;
+  return true;
+}
+
+// The librdkafka this process runs (a patched mock through LD_LIBRARY_PATH shows here).
+std::string LoadedRdkafka() {
+  std::FILE* f = std::fopen("/proc/self/maps", "r");
+  if (f == nullptr) return "?";
+  char line[4096];
+  std::string found = "?";
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    const char* at = std::strstr(line, "librdkafka.so");
+    if (at == nullptr) continue;
+    const char* path = std::strchr(line, '/');
+    if (path == nullptr) continue;
+    found.assign(path, std::strcspn(path, "\n"));
+    break;
+  }
+  std::fclose(f);
+  return found;
+}
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+// The changelog read alone, by a plain librdkafka consumer (the daemon's restore consumer
+// settings, no apply): records/s of the broker and client, and the number of Fetch
+// requests, from librdkafka's statistics. librdkafka 2.0.2's mock answers a Fetch with one
+// record batch per partition, so the requests that returned records are the batches.
+struct ReadProbe {
+  double seconds = 0;
+  uint64_t records = 0;
+  int64_t fetches = -1;  // Fetch requests sent (the last empty ones included)
+};
+
+int ProbeStats(rd_kafka_t*, char* json, size_t, void* opaque) {
+  int64_t total = 0;
+  bool found = false;
+  for (const char* at = std::strstr(json, "\"Fetch\":"); at != nullptr; at = std::strstr(at + 1, "\"Fetch\":")) {
+    total += std::strtoll(at + 8, nullptr, 10);
+    found = true;
+  }
+  if (found) *static_cast<int64_t*>(opaque) = total;
+  return 0;  // librdkafka frees the JSON
+}
+
+ReadProbe ProbeRead(const std::string& brokers, const std::string& topic, int64_t low, int64_t high,
+                    const tc::Properties& extra) {
+  ReadProbe probe;
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  tc::Properties properties = {{"bootstrap.servers", brokers},
+                               {"group.id", "clbench.probe"},
+                               {"enable.auto.commit", "false"},
+                               {"enable.partition.eof", "false"},
+                               {"socket.nagle.disable", "true"},
+                               {"fetch.wait.max.ms", "10"},
+                               {"statistics.interval.ms", "100"}};
+  for (const auto& p : extra) properties.push_back(p);
+  for (const auto& [k, v] : properties) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
+      std::fprintf(stderr, "tern_state_bench: probe: %s\n", error);
+      rd_kafka_conf_destroy(conf);
+      return probe;
+    }
+  }
+  int64_t fetches = -1;
+  rd_kafka_conf_set_stats_cb(conf, ProbeStats);
+  rd_kafka_conf_set_opaque(conf, &fetches);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return probe;
+  }
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, topic.c_str(), 0)->offset = low;
+  const auto t0 = std::chrono::steady_clock::now();
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  int64_t next = low;
+  while (next < high && Since(t0) < 300) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->offset >= next) {
+      next = m->offset + 1;
+      ++probe.records;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  probe.seconds = Since(t0);
+  // Paused, the partition is fetched no more (else empty fetches go on every 10 ms); the
+  // next statistics (every 100 ms) count every Fetch sent: the batches, and the empty
+  // fetch or two in flight when the last record came.
+  list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, topic.c_str(), 0);
+  rd_kafka_pause_partitions(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  const auto t1 = std::chrono::steady_clock::now();
+  while (Since(t1) < 0.25) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 20);
+    if (m != nullptr) rd_kafka_message_destroy(m);
+  }
+  probe.fetches = fetches;
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return probe;
+}
+
+int RunChangelog(const Args& args) {
+  spdlog::set_level(spdlog::level::warn);
+  auto started = tc::MockCluster::Start(1);
+  if (!started.ok()) {
+    std::fprintf(stderr, "tern_state_bench: mock cluster: %s\n", started.status().message().c_str());
+    return 1;
+  }
+  std::unique_ptr<tc::MockCluster> mock = std::move(started.value());
+  std::vector<std::string> vias = args.via == "both" ? std::vector<std::string>{"checkpointer", "steps"}
+                                                     : std::vector<std::string>{args.via};
+  std::string producer_text = "linger.ms=" + std::to_string(args.linger_ms);
+  for (const auto& [k, v] : args.producer_properties) producer_text += " " + k + "=" + v;
+  std::string consumer_text = "daemon's (socket.nagle.disable=true fetch.wait.max.ms=10)";
+  for (const auto& [k, v] : args.consumer_properties) consumer_text += " " + k + "=" + v;
+  std::printf("changelog: mock broker %s in this process (librdkafka %s, %s); %llu partial matches per key, "
+              "%zu-byte events, %llu incremental checkpoints of %llu keys after the full one; producer %s; "
+              "restore consumer %s; restores as child processes%s, %llu runs\n",
+              mock->bootstrap_servers().c_str(), rd_kafka_version_str(), LoadedRdkafka().c_str(),
+              static_cast<unsigned long long>(args.per_key), args.payload,
+              static_cast<unsigned long long>(args.after), static_cast<unsigned long long>(args.after_keys),
+              producer_text.c_str(), consumer_text.c_str(),
+              args.hugepages ? " on huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1, as tern run)" : "",
+              static_cast<unsigned long long>(args.runs));
+  std::printf("first-touch page fault: %.1f us per 4 KiB page now\n", FaultMicros());
+  std::fflush(stdout);
+
+  struct Row {
+    uint64_t matches = 0, keys = 0, runs = 0, events = 0, checkpoint = 0;
+    int64_t low = 0, high = 0, meta_offset = -1;
+    Produced full, after;
+    double fill_s = 0, collect_s = 0;
+    std::map<std::string, std::vector<Result>> results;
+    std::map<std::string, std::vector<double>> walls, broker_cpu;
+    bool mismatch = false, failed = false;
+    int64_t fetches = -1, compacted_meta_offset = -1;
+    uint64_t probe_records = 0, compacted_records = 0;
+    double probe_s = 0, probe_min_s = 0;
+  };
+  std::vector<Row> rows;
+  for (uint64_t matches : args.matches) {
+    Row row;
+    row.matches = matches;
+    const uint64_t keys = std::max<uint64_t>(1, matches / args.per_key);
+    const std::string prefix = "clbench" + std::to_string(matches) + "x" + std::to_string(args.after);
+    const std::string topic = prefix + ".bench";
+    tc::Status created = mock->CreateTopic(topic, 2);  // partition 1: the producer's warm-up
+    if (!created.ok()) {
+      std::fprintf(stderr, "tern_state_bench: %s: %s\n", topic.c_str(), created.message().c_str());
+      return 1;
+    }
+    {
+      Feeder feeder(args.payload);
+      Engine& engine = feeder.engine();
+      auto t0 = std::chrono::steady_clock::now();
+      Fill(feeder, keys, args.per_key);
+      row.fill_s = Since(t0);
+      const std::string writer_dir = args.dir + "/changelog-writer";
+      std::error_code ec;
+      fs::remove_all(writer_dir, ec);
+      tern::state::Status status;
+      auto store = tern::state::PartitionStore::Open(writer_dir, "bench", &status);
+      if (store == nullptr) {
+        std::fprintf(stderr, "tern_state_bench: %s\n", status.message.c_str());
+        return 1;
+      }
+      Delivery delivery;
+      tc::ProducerOptions po;
+      po.bootstrap_servers = mock->bootstrap_servers();
+      // The Checkpointer's producer: the Producer's defaults (idempotent, acks=all,
+      // linger.ms=1) and socket.nagle.disable, then kafka.producer's settings.
+      po.properties = {{"socket.nagle.disable", "true"}, {"linger.ms", std::to_string(args.linger_ms)}};
+      for (const auto& p : args.producer_properties) po.properties.push_back(p);
+      po.on_delivery = [&delivery](const tc::DeliveryReport& r) {
+        if (!r.status.ok()) {
+          if (delivery.failed++ == 0) delivery.error = r.status.message();
+          return;
+        }
+        if (r.opaque == kMetaOpaque) delivery.meta_offset = r.offset;
+      };
+      auto made = tc::Producer::Create(std::move(po));
+      if (!made.ok()) {
+        std::fprintf(stderr, "tern_state_bench: producer: %s\n", made.status().message().c_str());
+        return 1;
+      }
+      std::unique_ptr<tc::Producer> producer = std::move(made.value());
+      producer->ClusterId(2000);  // connected, as Checkpointer::Create does
+      {
+        // A long-running daemon's producer has its producer id and the topic's metadata:
+        // one record to the changelog topic's partition 1 (the restore reads partition 0)
+        // keeps their first-use wait (about 1 s) out of the figures.
+        Produced warmup;
+        tern::state::Checkpoint none;
+        none.Put(tern::state::kMetaKey, "warm-up");
+        if (!ProduceCheckpoint(*producer, delivery, topic, none, &warmup, 1)) return 1;
+        std::printf("producer warm-up (producer id, metadata): %.3f s\n", warmup.seconds);
+      }
+      // The store is not written: only the records go to the changelog.
+      auto collect = [&] {
+        tern::state::PartitionMeta meta;
+        meta.positions.emplace_back("offset", feeder.events());
+        return store->Collect(engine, std::move(meta));
+      };
+      t0 = std::chrono::steady_clock::now();
+      std::unique_ptr<tern::state::Checkpoint> checkpoint = collect();
+      row.collect_s = Since(t0);
+      Compaction compaction;
+      Compaction* compact = args.compacted ? &compaction : nullptr;
+      if (!ProduceCheckpoint(*producer, delivery, topic, *checkpoint, &row.full, 0, compact)) return 1;
+      row.checkpoint = checkpoint->id();
+      row.meta_offset = row.full.meta_offset;
+      checkpoint.reset();
+      KeyCursor cursor(keys);
+      for (uint64_t i = 0; i < args.after; ++i) {
+        for (uint64_t k = 0; k < args.after_keys && k < keys; ++k) feeder.Push(cursor.Next(), 'b', -1);
+        checkpoint = collect();
+        if (!ProduceCheckpoint(*producer, delivery, topic, *checkpoint, &row.after, 0, compact)) return 1;
+        row.checkpoint = checkpoint->id();
+        row.meta_offset = row.after.meta_offset;
+      }
+      if (compact != nullptr) {
+        // The same changelog as Kafka's log cleaner leaves it once it has compacted every
+        // segment (tombstones kept): produced to <prefix>c.bench.
+        std::vector<std::pair<uint64_t, const std::pair<const std::string, Compaction::Last>*>> order;
+        for (const auto& entry : compaction.last) order.emplace_back(entry.second.seq, &entry);
+        std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        const std::string compacted_topic = prefix + "c.bench";
+        if (!mock->CreateTopic(compacted_topic, 1).ok()) return 1;
+        delivery.meta_offset = -1;
+        for (const auto& [seq, entry] : order) {
+          const std::string id = std::to_string(entry->second.checkpoint);
+          const tc::Header header{kChangelogHeader, id};
+          const uint64_t opaque = entry->first == tern::state::kMetaKey ? kMetaOpaque : 0;
+          tc::Status produced;
+          do {
+            produced = producer->Produce(compacted_topic, entry->first,
+                                         entry->second.tombstone ? std::string_view() : entry->second.value,
+                                         std::span<const tc::Header>(&header, 1), opaque, 0);
+            if (produced.code() == tc::Errc::kQueueFull) producer->Poll(10);
+          } while (produced.code() == tc::Errc::kQueueFull);
+          if (!produced.ok()) return 1;
+        }
+        if (!producer->Flush(300'000).ok() || delivery.meta_offset < 0) return 1;
+        row.compacted_records = order.size();
+        row.compacted_meta_offset = delivery.meta_offset;
+      }
+      const tern::engine::Stats stats = engine.stats();
+      row.keys = stats.live_keys;
+      row.runs = stats.live_runs;
+      row.events = feeder.events();
+      producer.reset();
+      store.reset();
+      std::printf("RESULT mode=produce matches=%llu keys=%llu live_runs=%llu fill_s=%.3f collect_s=%.3f "
+                  "records=%llu bytes=%llu produce_s=%.4f after_records=%llu after_bytes=%llu after_s=%.4f "
+                  "checkpoint=%llu meta_offset=%lld\n",
+                  static_cast<unsigned long long>(matches), static_cast<unsigned long long>(row.keys),
+                  static_cast<unsigned long long>(row.runs), row.fill_s, row.collect_s,
+                  static_cast<unsigned long long>(row.full.records), static_cast<unsigned long long>(row.full.bytes),
+                  row.full.seconds, static_cast<unsigned long long>(row.after.records),
+                  static_cast<unsigned long long>(row.after.bytes), row.after.seconds,
+                  static_cast<unsigned long long>(row.checkpoint), static_cast<long long>(row.meta_offset));
+      std::fflush(stdout);
+    }
+    malloc_trim(0);
+    {
+      tc::ConsumerOptions co;
+      co.bootstrap_servers = mock->bootstrap_servers();
+      co.group_id = "clbench.probe";
+      auto probe = tc::Consumer::Create(std::move(co));
+      if (!probe.ok() || !probe.value()->QueryWatermarks(topic, 0, &row.low, &row.high, 10'000).ok()) {
+        std::fprintf(stderr, "tern_state_bench: %s: no watermarks\n", topic.c_str());
+        return 1;
+      }
+    }
+    if (row.low > 0) {
+      std::printf("WARNING %s: the mock holds offsets %lld..%lld only: it dropped the oldest %lld records "
+                  "(librdkafka 2.0.2's mock keeps 5 MB or 100,000 batches per partition)\n",
+                  topic.c_str(), static_cast<long long>(row.low), static_cast<long long>(row.high),
+                  static_cast<long long>(row.low));
+    }
+    // Three reads by a plain consumer: the transport's own rate, and the batch count.
+    std::vector<double> probe_s;
+    for (int i = 0; i < 3; ++i) {
+      const ReadProbe probe = ProbeRead(mock->bootstrap_servers(), topic, row.low, row.high, args.consumer_properties);
+      probe_s.push_back(probe.seconds);
+      row.fetches = probe.fetches;
+      row.probe_records = probe.records;
+    }
+    row.probe_s = Median(probe_s);
+    row.probe_min_s = *std::min_element(probe_s.begin(), probe_s.end());
+    std::printf("RESULT mode=probe matches=%llu records=%llu fetches=%lld probe_s=%.4f probe_min_s=%.4f\n",
+                static_cast<unsigned long long>(matches), static_cast<unsigned long long>(row.probe_records),
+                static_cast<long long>(row.fetches), row.probe_s, row.probe_min_s);
+    std::fflush(stdout);
+    std::string child = "changelog-restore --dir " + Quote(args.dir + "/changelog-restore") + " --brokers " +
+                        Quote(mock->bootstrap_servers()) + " --prefix " + Quote(prefix) + " --checkpoint " +
+                        std::to_string(row.checkpoint) + " --offset " + std::to_string(row.meta_offset) +
+                        " --payload " + std::to_string(args.payload);
+    for (const auto& [k, v] : args.consumer_properties) child += " --consumer " + Quote(k + "=" + v);
+    for (uint64_t r = 0; r < args.runs && !row.failed; ++r) {
+      for (const std::string& via : vias) {
+        std::error_code ec;
+        fs::remove_all(args.dir + "/changelog-restore", ec);  // an empty state dir: restore from the changelog
+        Result result;
+        double wall = 0;
+        const double cpu0 = ProcessCpu();  // this process runs the mock broker's thread, nothing else now
+        if (!RunChild(child + " --via " + via, &result, &wall,
+                      args.hugepages ? "GLIBC_TUNABLES=glibc.malloc.hugetlb=1" : "GLIBC_TUNABLES=")) {
+          std::printf("FAILED %llu partial matches: changelog-restore --via %s (its error above)\n",
+                      static_cast<unsigned long long>(matches), via.c_str());
+          std::fflush(stdout);
+          row.failed = true;
+          break;
+        }
+        row.broker_cpu[via].push_back(ProcessCpu() - cpu0);
+        if (result["keys"] != static_cast<double>(row.keys) ||
+            result["partial_matches"] != static_cast<double>(row.runs)) {
+          std::printf("MISMATCH %s: restored %.0f keys, %.0f partial matches; the engine had %llu, %llu\n",
+                      via.c_str(), result["keys"], result["partial_matches"],
+                      static_cast<unsigned long long>(row.keys), static_cast<unsigned long long>(row.runs));
+          row.mismatch = true;
+        }
+        row.results[via].push_back(result);
+        row.walls[via].push_back(wall);
+      }
+    }
+    if (row.compacted_meta_offset >= 0) {
+      std::error_code ec;
+      fs::remove_all(args.dir + "/changelog-restore", ec);
+      std::string compacted = "changelog-restore --dir " + Quote(args.dir + "/changelog-restore") + " --brokers " +
+                              Quote(mock->bootstrap_servers()) + " --prefix " + Quote(prefix + "c") +
+                              " --checkpoint " + std::to_string(row.checkpoint) + " --offset " +
+                              std::to_string(row.compacted_meta_offset) + " --payload " +
+                              std::to_string(args.payload) + " --via checkpointer";
+      Result result;
+      double wall = 0;
+      std::printf("compacted changelog (%llu records: the last of each key), restored through Checkpointer::Open:\n",
+                  static_cast<unsigned long long>(row.compacted_records));
+      std::fflush(stdout);
+      if (!RunChild(compacted, &result, &wall, args.hugepages ? "GLIBC_TUNABLES=glibc.malloc.hugetlb=1" : "")) {
+        std::printf("COMPACTED %llu partial matches: the restore failed (its error above); the engine had %llu "
+                    "keys, %llu partial matches\n",
+                    static_cast<unsigned long long>(matches), static_cast<unsigned long long>(row.keys),
+                    static_cast<unsigned long long>(row.runs));
+      } else {
+        std::printf("COMPACTED %llu partial matches: restored %.0f keys, %.0f partial matches from %.0f records; the "
+                    "engine had %llu keys, %llu partial matches\n",
+                    static_cast<unsigned long long>(matches), result["keys"], result["partial_matches"],
+                    result["records"], static_cast<unsigned long long>(row.keys),
+                    static_cast<unsigned long long>(row.runs));
+      }
+      std::fflush(stdout);
+    }
+    rows.push_back(std::move(row));
+  }
+
+  auto med = [](const std::vector<Result>& v, const char* key) {
+    std::vector<double> x;
+    for (const Result& r : v) x.push_back(r.count(key) ? r.at(key) : 0);
+    return Median(x);
+  };
+  auto min = [](const std::vector<Result>& v, const char* key) {
+    double m = 1e300;
+    for (const Result& r : v) m = std::min(m, r.count(key) ? r.at(key) : 0);
+    return v.empty() ? 0 : m;
+  };
+  std::printf("\nproduce: the full checkpoint (and the incremental ones) to the changelog, acknowledged\n"
+              "| partial matches | keys | records | MB | fill s | Collect s | produce s | records/s | MB/s | "
+              "after: records | after s | changelog offsets | committed record | Fetch requests (~ batches) | "
+              "records per batch | plain read s | plain read records/s |\n"
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n");
+  for (const Row& row : rows) {
+    std::printf("| %llu | %llu | %llu | %.1f | %.2f | %.2f | %.2f | %.0f | %.1f | %llu | %.2f | %lld..%lld | %lld | "
+                "%lld | %.0f | %.3f (%.3f) | %.0f |\n",
+                static_cast<unsigned long long>(row.runs), static_cast<unsigned long long>(row.keys),
+                static_cast<unsigned long long>(row.full.records), MB(static_cast<double>(row.full.bytes)),
+                row.fill_s, row.collect_s, row.full.seconds,
+                static_cast<double>(row.full.records) / std::max(1e-9, row.full.seconds),
+                MB(static_cast<double>(row.full.bytes)) / std::max(1e-9, row.full.seconds),
+                static_cast<unsigned long long>(row.after.records), row.after.seconds,
+                static_cast<long long>(row.low), static_cast<long long>(row.high),
+                static_cast<long long>(row.meta_offset), static_cast<long long>(row.fetches),
+                static_cast<double>(row.high - row.low) / std::max<double>(1, static_cast<double>(row.fetches)),
+                row.probe_s, row.probe_min_s,
+                static_cast<double>(row.probe_records) / std::max(1e-9, row.probe_s));
+  }
+  std::printf("\nrestore through Checkpointer::Open on an empty state dir (the daemon's path): median (min) "
+              "of %llu runs, seconds\n"
+              "| partial matches | records read | Checkpointer::Create | Open (restore) | records/s | MB/s | "
+              "first Push | start to first record | Open CPU s | broker CPU s | Open faults | RSS MB | peak RSS MB |\n"
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+              static_cast<unsigned long long>(args.runs));
+  for (const Row& row : rows) {
+    auto it = row.results.find("checkpointer");
+    if (it == row.results.end()) continue;
+    const auto& v = it->second;
+    const double bytes = static_cast<double>(row.full.bytes + row.after.bytes);
+    std::printf("| %llu | %.0f | %.3f | %.3f (%.3f) | %.0f | %.1f | %.4f | %.3f (%.3f) | %.2f | %.2f | %.0f | %.0f | %.0f |\n",
+                static_cast<unsigned long long>(row.runs), med(v, "records"), med(v, "create_s"),
+                med(v, "restore_s"), min(v, "restore_s"), med(v, "records") / std::max(1e-9, med(v, "restore_s")),
+                MB(bytes) / std::max(1e-9, med(v, "restore_s")), med(v, "first_push_s"), med(v, "total_s"),
+                min(v, "total_s"), med(v, "restore_cpu_s"), Median(row.broker_cpu.at("checkpointer")),
+                med(v, "restore_faults"), MB(med(v, "rss_loaded")), MB(med(v, "peak_rss")));
+  }
+  std::printf("\nrestore by Checkpointer::Open's steps (the same calls, timed one by one): median (min), seconds\n"
+              "| partial matches | store open+clear | consumer+watermarks | first batch | changelog read | "
+              "records/s | MB/s | store Write | Load | restore total | start to first record | read CPU s | "
+              "Write CPU s | Load CPU s | broker CPU s | Load faults | RSS after read MB | peak RSS MB |\n"
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const Row& row : rows) {
+    auto it = row.results.find("steps");
+    if (it == row.results.end()) continue;
+    const auto& v = it->second;
+    std::printf("| %llu | %.3f | %.3f | %.3f | %.3f (%.3f) | %.0f | %.1f | %.3f (%.3f) | %.3f (%.3f) | %.3f (%.3f) | "
+                "%.3f | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f |\n",
+                static_cast<unsigned long long>(row.runs), med(v, "store_open_s"), med(v, "connect_s"),
+                med(v, "first_batch_s"), med(v, "read_s"), min(v, "read_s"),
+                med(v, "records") / std::max(1e-9, med(v, "read_s")),
+                MB(med(v, "bytes")) / std::max(1e-9, med(v, "read_s")), med(v, "write_s"), min(v, "write_s"),
+                med(v, "load_s"), min(v, "load_s"), med(v, "restore_s"), min(v, "restore_s"), med(v, "total_s"),
+                med(v, "read_cpu_s"), med(v, "write_cpu_s"), med(v, "load_cpu_s"), Median(row.broker_cpu.at("steps")),
+                med(v, "load_faults"), MB(med(v, "rss_read")), MB(med(v, "peak_rss")));
+  }
+  bool mismatch = false;
+  for (const Row& row : rows) mismatch = mismatch || row.mismatch || row.failed;
+  return mismatch ? 1 : 0;
+}
+
+// One restore from the changelog into an empty state dir, then one record pushed.
+int RunChangelogRestore(const Args& args, std::chrono::steady_clock::time_point start) {
+  namespace st = tern::state;
+  spdlog::set_level(spdlog::level::warn);
+  Feeder feeder(args.payload);
+  Engine& engine = feeder.engine();
+  const double setup_s = Since(start);
+  // The daemon's restore consumer (connectors/daemon.cc PrepareState), then kafka.consumer's.
+  tc::Properties consumer_properties = {{"socket.nagle.disable", "true"}, {"fetch.wait.max.ms", "10"}};
+  for (const auto& p : args.consumer_properties) consumer_properties.push_back(p);
+  const std::string group = "clbench";
+  const std::string topic = args.prefix + ".bench";
+  double create_s = 0, restore_s = 0, restore_cpu_s = 0, store_open_s = 0, connect_s = 0, first_batch_s = 0,
+         read_s = 0, poll_s = 0, write_s = 0, load_s = 0, read_cpu_s = 0, write_cpu_s = 0, load_cpu_s = 0;
+  uint64_t records = 0, bytes = 0, restore_faults = 0, load_faults = 0, polls = 0, rss_read = 0;
+  int64_t position = 0;
+  st::LoadReport report;
+  std::unique_ptr<tc::Checkpointer> checkpointer;  // kept: the daemon keeps its store open
+  std::unique_ptr<st::PartitionStore> store;
+  if (args.via != "steps") {
+    tc::CheckpointerOptions co;
+    co.dir = args.dir;
+    co.bootstrap_servers = args.brokers;
+    co.group = group;
+    co.consumer_properties = consumer_properties;
+    co.producer_properties = {{"socket.nagle.disable", "true"}};
+    co.changelog_prefix = args.prefix;
+    auto t0 = std::chrono::steady_clock::now();
+    auto made = tc::Checkpointer::Create(std::move(co));
+    create_s = Since(t0);
+    if (!made.ok()) {
+      std::fprintf(stderr, "tern_state_bench: checkpointer: %s\n", made.status().message().c_str());
+      return 1;
+    }
+    checkpointer = std::move(made.value());
+    tc::CommittedCheckpoint committed;
+    committed.checkpoint = args.checkpoint;
+    committed.changelog_offset = args.changelog_offset;
+    tc::Checkpointer::Opened opened;
+    const uint64_t faults = MinorFaults();
+    const double cpu = ProcessCpu();
+    t0 = std::chrono::steady_clock::now();
+    st::Status status = checkpointer->Open(0, "bench", 0, committed, false, engine, ReparseEvent, &feeder.parser(),
+                                           &opened);
+    restore_s = Since(t0);
+    restore_cpu_s = ProcessCpu() - cpu;
+    restore_faults = MinorFaults() - faults;
+    if (!status.ok() || !opened.from_changelog) {
+      std::fprintf(stderr, "tern_state_bench: Open: %s\n",
+                   status.ok() ? "not restored from the changelog" : status.message.c_str());
+      return 1;
+    }
+    records = opened.changelog_records;
+    report = opened.report;
+    position = opened.position;
+  } else {
+    // Checkpointer::Open's steps for a changelog restore (connectors/checkpointer.cc Open,
+    // OpenChangelog, RestoreFromChangelog), timed one by one.
+    auto t0 = std::chrono::steady_clock::now();
+    st::Status status;
+    store = st::PartitionStore::Open(args.dir, "bench", &status);
+    st::PartitionMeta meta;
+    if (store != nullptr) {
+      status = store->ReadMeta(&meta);
+      status = store->Clear();
+    }
+    store_open_s = Since(t0);
+    if (store == nullptr || !status.ok()) {
+      std::fprintf(stderr, "tern_state_bench: store: %s\n", status.message.c_str());
+      return 1;
+    }
+    const double cpu = ProcessCpu();
+    t0 = std::chrono::steady_clock::now();
+    tc::ConsumerOptions co;
+    co.bootstrap_servers = args.brokers;
+    co.group_id = group + ".tern.restore";
+    co.properties = consumer_properties;
+    auto made = tc::Consumer::Create(std::move(co));
+    if (!made.ok()) {
+      std::fprintf(stderr, "tern_state_bench: consumer: %s\n", made.status().message().c_str());
+      return 1;
+    }
+    std::unique_ptr<tc::Consumer> consumer = std::move(made.value());
+    int64_t low = 0, high = 0;
+    tc::Status s = consumer->QueryWatermarks(topic, 0, &low, &high, 10'000);
+    connect_s = Since(t0);
+    if (!s.ok() || args.changelog_offset < low || args.changelog_offset >= high) {
+      std::fprintf(stderr, "tern_state_bench: %s: %s (offsets %lld..%lld)\n", topic.c_str(),
+                   s.ok() ? "the committed record is not there" : s.message().c_str(), static_cast<long long>(low),
+                   static_cast<long long>(high));
+      return 1;
+    }
+    t0 = std::chrono::steady_clock::now();
+    tc::TopicPartitionOffset from{topic, 0, low, ""};
+    s = consumer->Assign(std::span<const tc::TopicPartitionOffset>(&from, 1));
+    if (!s.ok()) return 1;
+    st::Checkpoint pending;
+    uint64_t pending_id = 0;
+    bool applied_committed = false;
+    int64_t next = low;
+    tc::MessageBatch batch;
+    while (next < high && status.ok()) {
+      auto p0 = std::chrono::steady_clock::now();
+      s = consumer->Poll(100, 4096, &batch);
+      poll_s += Since(p0);
+      ++polls;
+      if (!s.ok()) return 1;
+      if (batch.empty()) continue;
+      if (first_batch_s == 0) first_batch_s = Since(t0);
+      for (const tc::Message& m : batch) {
+        if (m.offset() < next) continue;
+        next = m.offset() + 1;
+        ++records;
+        bytes += m.key().size() + m.value().size();
+        if (m.offset() > args.changelog_offset) continue;
+        uint64_t id = 0;
+        std::optional<std::string_view> header = m.FindHeader(kChangelogHeader);
+        if (!header) continue;
+        std::from_chars(header->data(), header->data() + header->size(), id);
+        if (id != pending_id) {
+          pending = st::Checkpoint();
+          pending_id = id;
+        }
+        const bool tombstone = m.value().data() == nullptr;
+        if (tombstone) {
+          pending.Delete(m.key());
+        } else {
+          pending.Put(m.key(), m.value());
+        }
+        if (m.key() == st::kMetaKey && !tombstone) {
+          auto w0 = std::chrono::steady_clock::now();
+          const double wcpu = ProcessCpu();
+          status = store->Write(pending);
+          write_cpu_s += ProcessCpu() - wcpu;
+          write_s += Since(w0);
+          pending = st::Checkpoint();
+          pending_id = 0;
+          if (m.offset() == args.changelog_offset) applied_committed = true;
+        }
+      }
+    }
+    read_s = Since(t0) - write_s;
+    read_cpu_s = ProcessCpu() - cpu - write_cpu_s;
+    rss_read = CurrentRssBytes();
+    batch.Clear();  // its messages hold the consumer's handle (rd_kafka_destroy waits for them)
+    consumer.reset();
+    if (!status.ok() || !applied_committed) {
+      std::fprintf(stderr, "tern_state_bench: restore: %s\n",
+                   status.ok() ? "the committed record was not applied" : status.message.c_str());
+      return 1;
+    }
+    status = store->ReadMeta(&meta);
+    const uint64_t faults = MinorFaults();
+    const double lcpu = ProcessCpu();
+    t0 = std::chrono::steady_clock::now();
+    if (status.ok()) status = store->Load(engine, meta, &report, ReparseEvent, &feeder.parser());
+    load_s = Since(t0);
+    load_cpu_s = ProcessCpu() - lcpu;
+    load_faults = MinorFaults() - faults;
+    if (!status.ok()) {
+      std::fprintf(stderr, "tern_state_bench: load: %s\n", status.message.c_str());
+      return 1;
+    }
+    restore_s = store_open_s + connect_s + read_s + write_s + load_s;
+    position = static_cast<int64_t>(st::PositionOf(meta, "offset", 0));
+  }
+  const uint64_t rss_loaded = CurrentRssBytes();
+  feeder.set_events(static_cast<uint64_t>(position));
+  auto t0 = std::chrono::steady_clock::now();
+  feeder.Push(0, 'a', 0);  // the first record after the restore
+  const double first_push_s = Since(t0);
+  const double total_s = Since(start);
+  std::printf("RESULT via=%s setup_s=%.4f create_s=%.4f restore_s=%.4f restore_cpu_s=%.4f restore_faults=%llu "
+              "store_open_s=%.4f connect_s=%.4f first_batch_s=%.4f read_s=%.4f poll_s=%.4f polls=%llu "
+              "write_s=%.4f load_s=%.4f read_cpu_s=%.4f write_cpu_s=%.4f load_cpu_s=%.4f load_faults=%llu first_push_s=%.6f "
+              "total_s=%.4f records=%llu bytes=%llu keys=%llu partial_matches=%llu events=%llu rss_read=%llu "
+              "rss_loaded=%llu peak_rss=%llu\n",
+              args.via == "steps" ? "steps" : "checkpointer", setup_s, create_s, restore_s, restore_cpu_s,
+              static_cast<unsigned long long>(restore_faults), store_open_s, connect_s, first_batch_s, read_s,
+              poll_s, static_cast<unsigned long long>(polls), write_s, load_s, read_cpu_s, write_cpu_s, load_cpu_s,
+              static_cast<unsigned long long>(load_faults), first_push_s, total_s,
+              static_cast<unsigned long long>(records), static_cast<unsigned long long>(bytes),
+              static_cast<unsigned long long>(report.keys), static_cast<unsigned long long>(report.partial_matches),
+              static_cast<unsigned long long>(report.events), static_cast<unsigned long long>(rss_read),
+              static_cast<unsigned long long>(rss_loaded), static_cast<unsigned long long>(PeakRssBytes()));
+  std::fflush(stdout);
+  std::_Exit(0);  // the engine's, the store's and the clients' teardown are not part of any figure
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -795,6 +1531,39 @@ int main(int argc, char** argv) {
       args.drop_caches = false;
     } else if (arg == "--reuse") {
       args.reuse = true;
+    } else if (arg == "--matches" && value) {
+      args.matches = ParseList(argv[++i]);
+    } else if (arg == "--after-keys" && value) {
+      args.after_keys = std::strtoull(argv[++i], nullptr, 10);
+    } else if (arg == "--linger" && value) {
+      args.linger_ms = std::atoi(argv[++i]);
+    } else if ((arg == "--producer" || arg == "--consumer") && value) {
+      const std::string kv = argv[++i];
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::fprintf(stderr, "tern_state_bench: %s wants NAME=VALUE, not '%s'\n", argv[i - 1], kv.c_str());
+        return 2;
+      }
+      (arg == "--producer" ? args.producer_properties : args.consumer_properties)
+          .emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    } else if (arg == "--brokers" && value) {
+      args.brokers = argv[++i];
+    } else if (arg == "--prefix" && value) {
+      args.prefix = argv[++i];
+    } else if (arg == "--checkpoint" && value) {
+      args.checkpoint = std::strtoull(argv[++i], nullptr, 10);
+    } else if (arg == "--offset" && value) {
+      args.changelog_offset = std::strtoll(argv[++i], nullptr, 10);
+    } else if (arg == "--via" && value) {
+      args.via = argv[++i];
+      if (args.via != "both" && args.via != "checkpointer" && args.via != "steps") {
+        std::fprintf(stderr, "tern_state_bench: --via is checkpointer, steps or both\n");
+        return 2;
+      }
+    } else if (arg == "--compacted") {
+      args.compacted = true;
+    } else if (arg == "--no-hugepages") {
+      args.hugepages = false;
     } else if (arg == "--breakdown") {
       args.breakdown = true;
     } else if (arg == "--scan-only") {
@@ -811,6 +1580,11 @@ int main(int argc, char** argv) {
   }
   if (command == "fill") return RunFill(args);
   if (command == "recover") return RunRecover(args, start);
+  if (command == "changelog") {
+    if (!args.per_key_set) args.per_key = 4;
+    return RunChangelog(args);
+  }
+  if (command == "changelog-restore") return RunChangelogRestore(args, start);
   std::fprintf(stderr, "tern_state_bench: unknown command '%s'\n%s", argv[1], kUsage);
   return 2;
 }
