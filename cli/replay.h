@@ -1,12 +1,15 @@
-// `tern replay`: every pattern file into one Engine, a JSON Lines file through it,
-// alerts out as JSON Lines. `tern test` runs the same code with captured output.
-// Tested by the recorded-stream cases under tests/cases/ (via `tern test`).
+// `tern replay`: every pattern file into one Engine, JSON Lines files (or kcat -J
+// dumps of Kafka topics; plain, gzip or zstd) through it, alerts out as JSON Lines.
+// `tern test` runs the same code with captured output.
+// Tested by the recorded-stream cases under tests/cases/ (via `tern test`),
+// tests/replay/replay_input_test.py and tests/daemon/kcat_replay_test.py.
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/output_file.h"
@@ -17,9 +20,22 @@
 
 namespace tern::cli {
 
+// What each input line is.
+enum class InputFormat {
+  kJsonl,  // one event per line
+  kKcat,   // one `kcat -C -J` envelope per line: a Kafka record, its payload the event
+};
+
 struct ReplayOptions {
   std::vector<PatternFile> patterns;
-  std::string input;               // JSON Lines file; "-" is standard input
+  // The input files, read in order as one stream ("-" is standard input); gzip and
+  // zstd files are decompressed as they are read.
+  std::vector<std::string> inputs;
+  InputFormat format = InputFormat::kJsonl;
+  // --partitions TOPIC:COUNT (kcat): the partitions every topic has, known from the
+  // start (each holds back the watermark until its first record), as `tern run` knows
+  // the partitions it is assigned.
+  std::vector<std::pair<std::string, int32_t>> partitions;
   std::string time_field = "ts";
   int64_t lateness_ms = 0;
   engine::LatePolicy late = engine::LatePolicy::kMatch;             // --late
@@ -48,6 +64,11 @@ struct ReplayOutput {
   std::FILE* log_file = nullptr;
   std::string log;                 // diagnostics, malformed lines, the summary
   bool summary = true;             // end with the `events N, alerts N ...` line
+  // Progress on log_file about twice a second (events, events/s, share of the input,
+  // time left): one line rewritten in place when `progress_tty`, else a line each time.
+  bool progress = false;
+  bool progress_tty = false;
+  bool progress_shown = false;     // a progress line is on the terminal (erased before a log line)
 };
 
 // Runs one replay. Returns kExitOk, or kExitFailed when the patterns do not compile,
@@ -59,8 +80,9 @@ int Replay(const ReplayOptions& options, ReplayOutput& output);
 std::span<const OptionSpec> ReplayOptionTable();
 
 // Fills the options other than the pattern files from a parsed command line (or a
-// test case's `args` line): --input, --time-field, --lateness, --late, --max-ahead,
-// --dead-letter, --late-output, --open-end, --max-event-size. Returns false with *error on a bad value.
+// test case's `args` line): --input, --format, --partitions, --time-field, --lateness,
+// --late, --max-ahead, --dead-letter, --late-output, --open-end, --max-event-size, --state,
+// --finish, --kafka-partition, --start-offset. Returns false with *error on a bad value.
 bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* error);
 
 }  // namespace tern::cli

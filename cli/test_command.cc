@@ -173,7 +173,7 @@ CaseResult RunReplayCase(const CaseFolder& c, bool rewrite) {
   if (!c.has_input) return FailLine("missing input.jsonl");
   ReplayOptions options;
   options.patterns = CasePatterns(c);
-  options.input = (dir / "input.jsonl").string();
+  options.inputs = {(dir / "input.jsonl").string()};
   std::string error;
   if (c.has_args) {
     const std::string args_path = (dir / "args").string();

@@ -160,6 +160,8 @@ void LineReader::Reset() {
   bytes_read_ = 0;
   skipping_ = false;
   skipped_ = 0;
+  codec_ = Codec::kNone;
+  decompressor_.reset();
   error_.clear();
 }
 
@@ -167,23 +169,72 @@ bool LineReader::Open(const std::string& path, std::string* error) {
   Reset();
   if (path == "-") {
     fd_ = STDIN_FILENO;
-    return true;
+  } else {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      error_ = "cannot open '" + path + "': " + std::strerror(errno);
+      if (error != nullptr) *error = error_;
+      eof_ = true;
+      return false;
+    }
+    fd_ = fd;
+    owns_fd_ = true;
   }
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    error_ = "cannot open '" + path + "': " + std::strerror(errno);
+  if (!DetectInput(path)) {
     if (error != nullptr) *error = error_;
     eof_ = true;
     return false;
   }
-  fd_ = fd;
-  owns_fd_ = true;
-  if (!Map()) {
+  if (fd_ == STDIN_FILENO && !owns_fd_) return true;
+  if (codec_ != Codec::kNone || !Map()) {
 #ifdef POSIX_FADV_SEQUENTIAL
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
   }
   return true;
+}
+
+bool LineReader::DetectInput(const std::string& path) {
+  char head[4];
+  size_t got = 0;
+  struct stat st;
+  const bool regular = fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+  const off_t start = regular ? std::max<off_t>(lseek(fd_, 0, SEEK_CUR), 0) : 0;  // stdin may be a file
+  // A regular file is looked at in place; a pipe's first bytes are taken from it (and
+  // given back below, to the buffer or the decompressor).
+  while (got < sizeof head) {
+    const ssize_t n = regular ? pread(fd_, head + got, sizeof head - got, start + static_cast<off_t>(got))
+                              : read(fd_, head + got, sizeof head - got);
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      error_ = "cannot read '" + path + "': " + std::strerror(errno);
+      return false;
+    }
+  }
+  const std::string_view first(head, got);
+  codec_ = DetectCodec(first);
+  const Codec named = CodecOfName(path);
+  if (named != Codec::kNone && codec_ != named) {
+    error_ = "'" + path + "' is not " + CodecName(named) + " data (its name says it is" +
+             (got == 0 ? ", but it is empty)" : ")");
+    return false;
+  }
+  if (codec_ != Codec::kNone) {
+    decompressor_ = Decompressor::Create(codec_);
+    if (!regular) decompressor_->Prime(first);
+  } else if (!regular) {
+    std::memcpy(buffer_.get(), head, got);
+    end_ = got;
+    bytes_read_ = got;
+  }
+  return true;
+}
+
+ssize_t LineReader::ReadInput(char* out, size_t n) {
+  return decompressor_ ? decompressor_->Read(fd_, out, n) : read(fd_, out, n);
 }
 
 bool LineReader::Map() {
@@ -276,13 +327,18 @@ bool LineReader::Refill() {
     data_ = buffer_.get();
   }
   while (true) {
-    ssize_t n = read(fd_, buffer_.get() + end_, capacity_ - end_);
+    ssize_t n = ReadInput(buffer_.get() + end_, capacity_ - end_);
     if (n > 0) {
       end_ += static_cast<size_t>(n);
       bytes_read_ += static_cast<uint64_t>(n);
       return true;
     }
     if (n == 0) {
+      eof_ = true;
+      return false;
+    }
+    if (decompressor_) {
+      error_ = decompressor_->error();
       eof_ = true;
       return false;
     }

@@ -1,6 +1,6 @@
-// Reads a JSON Lines file (mapped into memory, or in big chunks) and hands out one
-// line at a time as a string_view, with its 1-based line number. Blank lines are
-// skipped but counted.
+// Reads a JSON Lines file (mapped into memory, or in big chunks, or decompressed as it
+// is read when it is gzip or zstd) and hands out one line at a time as a string_view,
+// with its 1-based line number. Blank lines are skipped but counted.
 // Tested by tests/unit/engine/line_reader_test.cc.
 #pragma once
 
@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "engine/decompressor.h"
 
 namespace tern::engine {
 
@@ -33,6 +35,10 @@ struct Line {
 // allocate (a line over the limit copies its prefix). A mapped file truncated by
 // another process while being read ends the input with an error (a SIGBUS handler
 // catches the read past the new end); the lines handed out before are whole.
+// A gzip or zstd input (found by its first bytes; a name ending in .gz, .zst or .zstd
+// must have them) is never mapped: it is decompressed chunk by chunk into the buffer
+// (engine/decompressor.h), and its end inside a compressed stream, or bytes that do
+// not decompress, end the input with an error after the last whole line before them.
 // Thread: one reader thread. Locks: none.
 class LineReader {
  public:
@@ -44,9 +50,10 @@ class LineReader {
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
 
-  // Opens a file (mapped when it is a regular file of at least 64 bytes); "-" reads
-  // standard input. On failure returns false and sets *error
-  // to e.g. "cannot open 'x.jsonl': No such file or directory".
+  // Opens a file (mapped when it is an uncompressed regular file of at least 64
+  // bytes); "-" reads standard input. Compressed input is recognised by its magic
+  // bytes. On failure returns false and sets *error to e.g. "cannot open 'x.jsonl':
+  // No such file or directory" or "'x.gz' is not gzip data (its name says it is)".
   bool Open(const std::string& path, std::string* error);
   // Reads from an already open descriptor; the reader does not close it.
   void OpenFd(int fd);
@@ -60,7 +67,15 @@ class LineReader {
   void set_max_line(uint64_t bytes) { max_line_ = bytes; }
 
   const std::string& error() const { return error_; }
+  // Bytes of input read (decompressed ones for a compressed file).
   uint64_t bytes_read() const { return bytes_read_; }
+  // How far into the file the reader is, in the file's own bytes (compressed ones for
+  // a compressed file; mapped: up to the current line): for progress reports.
+  uint64_t file_position() const {
+    if (decompressor_) return decompressor_->consumed();
+    return mapped_ ? begin_ : bytes_read_;
+  }
+  Codec codec() const { return codec_; }
   uint64_t line_number() const { return line_number_; }  // of the last line handed out or skipped
 
  private:
@@ -79,6 +94,12 @@ class LineReader {
   // Moves the unread tail to the front, grows the buffer if it is full, and reads
   // until the buffer is full or the input ends. Returns false when nothing new came.
   bool Refill();
+  // read(2) into `out`, through the decompressor if there is one; as read() returns.
+  ssize_t ReadInput(char* out, size_t n);
+  // Finds the codec of the open input from its first bytes (pread of a regular file;
+  // a pipe's are read into the buffer or handed to the decompressor). False (and
+  // error_) when a name's promise is broken or the first bytes cannot be read.
+  bool DetectInput(const std::string& path);
   void Reset();
   // [begin_, end_) holds no newline and more input is needed: once the line is over
   // the limit, its prefix is kept and the bytes read so far are dropped.
@@ -121,6 +142,8 @@ class LineReader {
   uint64_t skipped_ = 0;            // bytes of that line dropped so far
   char skipped_last_ = 0;           // the last byte dropped (a '\r' before a newline)
   std::string prefix_;              // its first kTooLongPrefix bytes
+  Codec codec_ = Codec::kNone;
+  std::unique_ptr<Decompressor> decompressor_;  // set for a compressed input
   std::string error_;
 };
 

@@ -13,6 +13,7 @@ PACKAGES=(
   librdkafka-dev                    # Kafka client and its mock cluster (rdkafka_mock.h)
   libtomlplusplus-dev               # tern.toml
   librocksdb-dev zlib1g-dev         # durable partial-match state (state/)
+  libzstd-dev                       # `tern replay` reads .zst recordings (.gz: zlib1g-dev)
   kcat                              # poking at the embedded broker by hand and in tests
   python3-confluent-kafka           # tests/daemon/scaleout_test.py watches committed offsets
   doctest-dev                       # unit tests
