@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/line_reader.h"
+#include "tests/unit/temp_file.h"
 
 namespace tern::engine {
 namespace {
@@ -46,24 +47,7 @@ std::string Zstd(std::string_view data) {
   return out;
 }
 
-class TempFile {
- public:
-  explicit TempFile(std::string_view content, std::string_view suffix = ".bin") {
-    static int counter = 0;
-    path_ = (std::filesystem::temp_directory_path() / ("tern_decompressor_test_" + std::to_string(getpid()) + "_" +
-                                                        std::to_string(counter++) + std::string(suffix)))
-                .string();
-    std::FILE* f = std::fopen(path_.c_str(), "wb");
-    REQUIRE(f != nullptr);
-    std::fwrite(content.data(), 1, content.size(), f);
-    std::fclose(f);
-  }
-  ~TempFile() { std::remove(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using tern::testing::TempFile;
 
 // Lines "line <k> xxx...", of 30-130 bytes, up to `bytes`.
 std::string SomeLines(size_t bytes) {
@@ -77,7 +61,7 @@ std::string SomeLines(size_t bytes) {
 
 // Everything the decompressor hands out for `compressed` (from a file), `n` bytes per Read.
 std::string DecompressAll(Codec codec, std::string_view compressed, size_t n, std::string* error) {
-  TempFile file(compressed);
+  TempFile file(compressed, ".bin");
   const int fd = open(file.path().c_str(), O_RDONLY);
   REQUIRE(fd >= 0);
   auto d = Decompressor::Create(codec);

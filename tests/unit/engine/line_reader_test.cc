@@ -13,29 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include "tests/unit/temp_file.h"
+
 namespace tern::engine {
 namespace {
 
-// A file under the temp directory, removed at scope exit.
-class TempFile {
- public:
-  explicit TempFile(std::string_view content) {
-    static int counter = 0;
-    path_ = (std::filesystem::temp_directory_path() /
-             ("tern_line_reader_test_" + std::to_string(getpid()) + "_" +
-              std::to_string(counter++) + ".jsonl"))
-                .string();
-    std::FILE* f = std::fopen(path_.c_str(), "wb");
-    REQUIRE(f != nullptr);
-    std::fwrite(content.data(), 1, content.size(), f);
-    std::fclose(f);
-  }
-  ~TempFile() { std::remove(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using tern::testing::TempFile;
 
 using Lines = std::vector<std::string>;
 
