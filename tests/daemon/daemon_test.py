@@ -71,7 +71,7 @@ import time
 from collections import Counter
 
 from kafka_harness import (Daemon, Mock, all_alerts_once, consume, fail, kcat, lag_series, metrics_text, probe,
-                           produce, replay, scrape, scrape_labelled, wait_for, wait_probe, without_id,
+                           produce, replay, run_with, scrape, scrape_labelled, wait_for, wait_probe, without_id,
                            write_config)
 
 def shipped(repo):
@@ -989,20 +989,7 @@ def main():
                   "time": "tm", "keys": "ky"}[scenario]
         topics = ["%s.%s:1" % (prefix, t) for t in ("events", "alerts", "late", "dead")]
     mock = Mock(tern, topics, brokers)
-    try:
-        scenarios[scenario](tern, repo, work, mock)
-    except SystemExit:
-        for name in os.listdir(work):
-            if name.endswith(".log"):
-                print("---- " + name)
-                print(open(os.path.join(work, name)).read()[-4000:])
-        raise
-    finally:
-        for daemon in Daemon.running:
-            daemon.proc.kill()
-            daemon.proc.wait()
-        mock.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    run_with(mock, work, lambda: scenarios[scenario](tern, repo, work, mock))
 
 
 if __name__ == "__main__":

@@ -259,3 +259,22 @@ def scrape_labelled(log_path, series):
         if line.startswith(series + " "):
             return float(line.split()[1])
     return None
+
+
+def run_with(mock, work, body):
+    """Runs body(); on a failure prints the tail of every daemon log in `work`. Then kills
+    the daemons still running and stops the broker; removes `work` when body() passed."""
+    try:
+        body()
+    except SystemExit:
+        for name in os.listdir(work):
+            if name.endswith(".log"):
+                print("---- " + name)
+                print(open(os.path.join(work, name)).read()[-4000:])
+        raise
+    finally:
+        for daemon in Daemon.running:
+            daemon.proc.kill()
+            daemon.proc.wait()
+        mock.stop()
+    shutil.rmtree(work, ignore_errors=True)

@@ -40,7 +40,7 @@ import tempfile
 import time
 from collections import Counter
 
-from kafka_harness import Daemon, Mock, consume, fail, kcat, produce, wait_for, without_id, write_config
+from kafka_harness import Daemon, Mock, consume, fail, kcat, produce, run_with, wait_for, without_id, write_config
 
 PARTITIONS = 3
 EVENTS = 3000
@@ -190,21 +190,8 @@ def main():
     for name in ("ku", "kk"):
         topics += ["%s.events:%d" % (name, PARTITIONS)] + ["%s.%s:1" % (name, t) for t in ("alerts", "late", "dead")]
     mock = Mock(tern, topics)
-    try:
-        scenario(tern, repo, work, mock, "ku", keyed=False)
-        scenario(tern, repo, work, mock, "kk", keyed=True)
-    except SystemExit:
-        for name in os.listdir(work):
-            if name.endswith(".log"):
-                print("---- " + name)
-                print(open(os.path.join(work, name)).read()[-4000:])
-        raise
-    finally:
-        for daemon in Daemon.running:
-            daemon.proc.kill()
-            daemon.proc.wait()
-        mock.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    run_with(mock, work, lambda: (scenario(tern, repo, work, mock, "ku", keyed=False),
+                                  scenario(tern, repo, work, mock, "kk", keyed=True)))
 
 
 if __name__ == "__main__":
