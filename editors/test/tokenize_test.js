@@ -22,6 +22,7 @@ const fs = require('fs');
 const path = require('path');
 const tm = require('./textmate');
 const { lex, classify, KEYWORDS, FUNCTIONS } = require('./tern_lexer');
+const { findTern } = require('./tern_files');
 const generator = require('../textmate/build-grammar');
 
 const REPO = path.resolve(process.argv[2] || path.join(__dirname, '..', '..'));
@@ -154,16 +155,6 @@ function checkConsistency() {
 }
 
 // ------------------------------------------------------------------ 2. shipped files
-
-function findTern(dir, out) {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (e.name.startsWith('.') || e.name === 'node_modules' || /^build/.test(e.name)) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) findTern(p, out);
-    else if (e.isFile() && e.name.endsWith('.tern')) out.push(p);
-  }
-  return out;
-}
 
 // Offsets to (line, column) with the line breaks VS Code uses.
 function lineIndex(text) {

@@ -13,6 +13,7 @@ const os = require('os');
 const path = require('path');
 const { execFileSync, spawnSync } = require('child_process');
 const { lex, classify } = require('./tern_lexer');
+const { findTern } = require('./tern_files');
 
 const REPO = path.resolve(process.argv[2] || path.join(__dirname, '..', '..'));
 
@@ -70,16 +71,6 @@ function allowedGroups(tok) {
       return [tok.stageForm ? 'ternStageRef' : 'ternField'];
     default: return null; // bad-skip-strategy: Vim does not flag it
   }
-}
-
-function findTern(dir, out) {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (e.name.startsWith('.') || e.name === 'node_modules' || /^build/.test(e.name)) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) findTern(p, out);
-    else if (e.isFile() && e.name.endsWith('.tern')) out.push(p);
-  }
-  return out;
 }
 
 function main() {
