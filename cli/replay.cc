@@ -24,6 +24,7 @@
 #include "base/printable.h"
 #include "base/utf8.h"
 #include "cli/commands.h"
+#include "cli/record_case.h"
 #include "engine/engine.h"
 #include "engine/event_parser.h"
 #include "engine/kcat_envelope.h"
@@ -58,6 +59,9 @@ constexpr char kReplayUsage[] =
     "                      matched until each has shown its time (as `tern run` waits for\n"
     "                      the partitions it is assigned). Without it a partition counts\n"
     "                      from its first record (a warning says when that was too late)\n"
+    "  --stream NAME       the input stream's name, which `from` clauses name (default:\n"
+    "                      the first input's file name without extensions, stdin for '-';\n"
+    "                      with --format kcat each record's topic)\n"
     "  --time-field NAME   top-level member holding the event time (default ts):\n"
     "                      epoch milliseconds or an RFC 3339 string\n"
     "  --lateness DUR      watermark = max event time - DUR (default 0ms);\n"
@@ -100,6 +104,11 @@ constexpr char kReplayUsage[] =
     "  --progress, --no-progress  show progress on stderr about twice a second (events,\n"
     "                      events/s, share of the input read, time left), or not; the\n"
     "                      default shows it when stderr is a terminal\n"
+    "  --record-case DIR   also write the replay as a `tern test` case folder: DIR\n"
+    "                      (new or empty) gets the pattern files, the input lines as\n"
+    "                      input.jsonl, the options that shape the alerts as args, and\n"
+    "                      the alerts as expected.jsonl (review them: they are what the\n"
+    "                      patterns give today, not what they should give)\n"
     "\n"
     "Exit status: 0, 1 when the patterns do not compile, a file cannot be read (a\n"
     "compressed one cut short or corrupt included) or an output (stdout, --dead-letter,\n"
@@ -113,6 +122,7 @@ constexpr OptionSpec kReplayOptions[] = {
     {"--max-partial-matches", true}, {"--state", true}, {"--finish", false},
     {"--kafka-partition", true}, {"--start-offset", true}, {"--format", true},
     {"--partitions", true}, {"--progress", false}, {"--no-progress", false},
+    {"--record-case", true}, {"--stream", true},
 };
 
 constexpr size_t kFlushBytes = size_t{1} << 20;
@@ -311,14 +321,6 @@ bool SaveState(const ReplayOptions& options, state::PartitionStore& store, engin
   return true;
 }
 
-// The stream a JSON Lines input is: its file's stem (`events` for events.jsonl and
-// events.jsonl.gz).
-std::string StreamName(const std::string& input) {
-  if (input == "-") return "stdin";
-  std::filesystem::path path(input);
-  if (engine::CodecOfName(input) != engine::Codec::kNone) path = path.stem();
-  return path.stem().string();
-}
 
 // "1.2 GB", "340 MB", "12 KB": the size of an input, for progress lines.
 std::string ShortBytes(uint64_t bytes) {
@@ -537,6 +539,13 @@ bool CheckInputs(const std::vector<std::string>& inputs, uint64_t* total, std::s
 
 std::span<const OptionSpec> ReplayOptionTable() { return kReplayOptions; }
 
+std::string StreamName(const std::string& input) {
+  if (input == "-") return "stdin";
+  std::filesystem::path path(input);
+  if (engine::CodecOfName(input) != engine::Codec::kNone) path = path.stem();
+  return path.stem().string();
+}
+
 bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* error) {
   if (args.Has("--input")) options->inputs = args.GetAll("--input");
   if (args.Has("--format")) {
@@ -558,6 +567,15 @@ bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* er
         return false;
       }
     }
+  }
+  options->stream = args.Get("--stream", options->stream);
+  if (args.Has("--stream") && options->stream.empty()) {
+    *error = "--stream must not be empty";
+    return false;
+  }
+  if (args.Has("--stream") && options->format == InputFormat::kKcat) {
+    *error = "--stream does not go with --format kcat: each record's topic is its stream";
+    return false;
   }
   options->time_field = args.Get("--time-field", options->time_field);
   if (options->time_field.empty()) {
@@ -626,6 +644,10 @@ bool ReadReplayOptions(const Args& args, ReplayOptions* options, std::string* er
     }
     options->kafka_topic = text.substr(0, colon);
     options->kafka_partition = p;
+    if (args.Has("--stream")) {
+      *error = "--stream does not go with --kafka-partition: the stream is named after the topic";
+      return false;
+    }
   }
   if (args.Has("--start-offset")) {
     const std::string& text = args.Get("--start-offset", "");
@@ -743,7 +765,9 @@ int Replay(const ReplayOptions& options, ReplayOutput& output) {
   }
   const bool kafka = !options.kafka_topic.empty();
   const uint64_t topic_hash = engine::TopicHash8(options.kafka_topic);
-  const uint32_t stream = kcat ? 0 : engine.StreamId(kafka ? options.kafka_topic : StreamName(options.inputs[0]));
+  const uint32_t stream = kcat ? 0 : engine.StreamId(kafka                    ? options.kafka_topic
+                                                           : !options.stream.empty() ? options.stream
+                                                                                     : StreamName(options.inputs[0]));
   const auto start = std::chrono::steady_clock::now();
   Progress progress(output, total_bytes);
   uint64_t alerts = 0, late = 0, malformed = 0;
@@ -947,6 +971,11 @@ int ReplayCommand(std::span<const std::string> words) {
     return UsageError("replay", "--progress and --no-progress contradict each other");
   }
   for (const std::string& path : args.positional()) options.patterns.push_back({path, path});
+  const std::string case_dir = args.Get("--record-case", "");
+  if (!case_dir.empty() && !PrepareCase(case_dir, words, &options, &error)) {
+    std::fprintf(stderr, "tern replay: %s\n", Printable(error).c_str());
+    return kExitFailed;
+  }
 
   ReplayOutput output;
   output.alerts_file = &Stdout();
@@ -954,7 +983,20 @@ int ReplayCommand(std::span<const std::string> words) {
   output.alerts.reserve(kFlushBytes + 4096);
   output.progress_tty = isatty(STDERR_FILENO) != 0;
   output.progress = args.Has("--progress") || (output.progress_tty && !args.Has("--no-progress"));
-  return Replay(options, output);
+  if (case_dir.empty()) return Replay(options, output);
+  // The alerts are kept for expected.jsonl, then written out as without the option.
+  output.alerts_file = nullptr;
+  int status = Replay(options, output);
+  Stdout().Write(output.alerts);
+  if (status == kExitOk && !FinishCase(case_dir, output.alerts, &error)) {
+    std::fprintf(stderr, "tern replay: %s\n", Printable(error).c_str());
+    return kExitFailed;
+  }
+  if (status == kExitOk) {
+    std::fprintf(stderr, "tern replay: recorded the case %s (run it with `tern test %s`)\n",
+                 Printable(case_dir).c_str(), Printable(case_dir).c_str());
+  }
+  return status;
 }
 
 }  // namespace tern::cli

@@ -36,6 +36,9 @@ struct ReplayOptions {
   // start (each holds back the watermark until its first record), as `tern run` knows
   // the partitions it is assigned.
   std::vector<std::pair<std::string, int32_t>> partitions;
+  // --stream: the input stream's name (what `from` names); empty: the first input's
+  // file stem (jsonl), the record's topic (kcat).
+  std::string stream;
   std::string time_field = "ts";
   int64_t lateness_ms = 0;
   engine::LatePolicy late = engine::LatePolicy::kMatch;             // --late
@@ -75,6 +78,10 @@ struct ReplayOutput {
 // a file cannot be opened or read, or an output cannot be written (the replay stops at
 // the first failed write; malformed and late events are not failures).
 int Replay(const ReplayOptions& options, ReplayOutput& output);
+
+// The stream a JSON Lines input is when --stream does not name it: its file's stem
+// (`events` for events.jsonl and events.jsonl.gz), `stdin` for "-".
+std::string StreamName(const std::string& input);
 
 // The options `tern replay` accepts; `tern test` parses a case's `args` with it too.
 std::span<const OptionSpec> ReplayOptionTable();

@@ -32,7 +32,7 @@ constexpr char kTestUsage[] =
     "    replays the input and compares the alerts as multisets; an expected alert\n"
     "    matches an actual one when every member it names is equal there. `args`\n"
     "    holds `tern replay` options, split at blanks (\"double quotes\" keep blanks);\n"
-    "    --input, --dead-letter and --late-output belong to the case and are refused\n"
+    "    --input, --dead-letter, --late-output and --record-case are refused there\n"
     "  expected.txt:\n"
     "    compares the full output of `tern check *.tern` (sorted file names)\n"
     "Prints PASS/FAIL per case, then `N passed, M failed`; control bytes of names\n"
@@ -59,6 +59,7 @@ constexpr CaseOnlyOption kNotInCaseArgs[] = {
     {"--input", "a case reads its input.jsonl"},
     {"--dead-letter", "a case's outputs are not written to files"},
     {"--late-output", "a case's outputs are not written to files"},
+    {"--record-case", "a case is already recorded"},
 };
 
 struct CaseFolder {

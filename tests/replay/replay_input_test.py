@@ -15,6 +15,9 @@ Usage: replay_input_test.py PATH/TO/tern REPO_DIR
   the same; a missing input fails before any alert.
 - kcat: malformed envelopes and payloads are dead-lettered with their reason, and the
   record's topic, partition and offset when the envelope was read; nothing else is lost.
+- record-case: --record-case DIR writes the replay as a `tern test` case (patterns,
+  input.jsonl of every input decompressed, args, expected.jsonl) that passes, for JSON Lines
+  and kcat inputs; a folder that is not empty, a missing input and --state are refused.
 - progress: under a terminal (script -qc) a long replay rewrites a progress line on stderr
   (events, events/s, bytes read); --no-progress and a stderr that is not a terminal show
   none; --progress forces it as lines.
@@ -277,6 +280,58 @@ def main():
     log = open(path("no-progress.log")).read()
     check("a stderr that is not a terminal gets no progress",
           proc.returncode == 0 and log.startswith("events 30000,"), repr(log[-400:]))
+
+    # --- --record-case: a replay becomes a `tern test` case ------------------------------
+    def run_test(case):
+        r = subprocess.run([tern, "test", case], capture_output=True, timeout=300)
+        return r.returncode, r.stdout.decode(errors="replace")
+
+    case = path("case-jsonl")
+    rc, got, err = replay(tern, patterns + sum((["--input", n] for n in names), []) +
+                          ["--record-case", case, "--lateness", "0ms", "--dead-letter", path("dead2.jsonl")])
+    files = sorted(os.listdir(case)) if os.path.isdir(case) else []
+    check("record-case (three inputs, one gzip): the alerts on stdout are the replay's",
+          rc == 0 and got == whole_mixed, err[-500:])
+    check("record-case: the folder holds the patterns, input.jsonl, args and expected.jsonl",
+          files == sorted([os.path.basename(p) for p in patterns] + ["args", "expected.jsonl", "input.jsonl"]),
+          repr(files))
+    check("record-case: input.jsonl is the decompressed inputs, one after the other",
+          open(os.path.join(case, "input.jsonl")).read() == "".join(l + "\n" for l in mixed))
+    check("record-case: args keeps the options that shape alerts and names the stream",
+          open(os.path.join(case, "args")).read() == "--stream part-a --lateness 0ms\n",
+          repr(open(os.path.join(case, "args")).read()))
+    check("record-case: expected.jsonl holds the alerts", open(os.path.join(case, "expected.jsonl")).read() == got)
+    rc, out = run_test(case)
+    check("record-case: `tern test` passes on the recorded case", rc == 0 and "PASS" in out, out[-500:])
+    with open(os.path.join(case, "expected.jsonl"), "w") as f:
+        f.write("".join(l + "\n" for l in got.splitlines()[1:]))
+    rc, out = run_test(case)
+    check("record-case: the case fails when an alert goes missing from expected.jsonl",
+          rc == 1 and "FAIL" in out, out[-500:])
+
+    kcat_file = path("events.kcat.jsonl.gz")
+    rc, want_kcat, _ = replay(tern, patterns + ["--input", kcat_file, "--format", "kcat", "--partitions", "cards:3"])
+    case = path("case-kcat")
+    rc, got, err = replay(tern, patterns + ["--input", kcat_file, "--format=kcat", "--partitions", "cards:3",
+                                            "--record-case", case, "--no-progress"])
+    check("record-case (kcat, gzip): the alerts are the replay's, ids included",
+          rc == 0 and got == want_kcat and len(got.splitlines()) > 100, err[-500:])
+    check("record-case (kcat): args keeps --format and --partitions",
+          open(os.path.join(case, "args")).read() == "--format kcat --partitions cards:3\n",
+          repr(open(os.path.join(case, "args")).read()))
+    rc, out = run_test(case)
+    check("record-case (kcat): `tern test` passes on the recorded case", rc == 0 and "PASS" in out, out[-500:])
+
+    rc, got, err = replay(tern, patterns + ["--input", plain, "--record-case", case])
+    check("record-case into a folder that is not empty: exit 1, the folder untouched",
+          rc == 1 and "not an empty directory" in err and got == "" and
+          open(os.path.join(case, "args")).read() == "--format kcat --partitions cards:3\n", err[-300:])
+    case = path("case-missing")
+    rc, got, err = replay(tern, patterns + ["--input", path("missing.jsonl"), "--record-case", case])
+    check("record-case of a missing input: exit 1, no folder left",
+          rc == 1 and "missing.jsonl" in err and not os.path.exists(case), err[-300:])
+    rc, got, err = replay(tern, patterns + ["--input", plain, "--record-case", case, "--state", path("st")])
+    check("record-case with --state: refused", rc == 1 and "--state" in err and not os.path.exists(case), err[-300:])
 
     if FAILED:
         print("replay_input_test: %d failed: %s" % (len(FAILED), ", ".join(FAILED)))
