@@ -36,6 +36,7 @@ constexpr char kUsage[] =
     "  kafka-mock [--brokers N] [--topic NAME[:PARTITIONS]]...\n"
     "                                an embedded Kafka cluster for demos and tests\n"
     "  demo                          embedded broker + daemon + the sample stream\n"
+    "  lsp                           the language server for editors (LSP on stdio)\n"
     "\n"
     "`tern <command> --help` describes one command.\n";
 
@@ -47,7 +48,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"check", CheckCommand}, {"explain", ExplainCommand}, {"replay", ReplayCommand},
     {"test", TestCommand},   {"run", RunCommand},         {"kafka-mock", KafkaMockCommand},
-    {"demo", DemoCommand},   {"state", StateCommand},
+    {"demo", DemoCommand},   {"state", StateCommand},     {"lsp", LspCommand},
 };
 
 }  // namespace

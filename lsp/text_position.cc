@@ -1,0 +1,86 @@
+// LSP positions <-> byte offsets, UTF-16 or UTF-8.
+// Tested by tests/unit/lsp/text_position_test.cc.
+#include "lsp/text_position.h"
+
+#include <algorithm>
+
+#include "base/utf8.h"
+
+namespace tern::lsp {
+
+namespace {
+
+// Bytes of the character at text[i] (an ill-formed byte counts alone) and its UTF-16 units.
+void CharAt(std::string_view text, size_t i, size_t* bytes, uint32_t* units) {
+  size_t n = Utf8SequenceLength(text, i);
+  if (n == 0) n = 1;
+  *bytes = n;
+  *units = n == 4 ? 2 : 1;
+}
+
+}  // namespace
+
+LineIndex::LineIndex(std::string_view text, PositionEncoding encoding)
+    : text_(text), encoding_(encoding) {
+  line_starts_.push_back(0);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      line_starts_.push_back(static_cast<uint32_t>(i + 1));
+    } else if (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n')) {
+      line_starts_.push_back(static_cast<uint32_t>(i + 1));
+    }
+  }
+}
+
+uint32_t LineIndex::LineContentEnd(uint32_t line) const {
+  uint32_t end = line + 1 < line_starts_.size() ? line_starts_[line + 1]
+                                                : static_cast<uint32_t>(text_.size());
+  if (end > line_starts_[line] && text_[end - 1] == '\n') --end;
+  if (end > line_starts_[line] && text_[end - 1] == '\r') --end;
+  return end;
+}
+
+uint32_t LineIndex::ToOffset(Position p) const {
+  if (p.line >= line_starts_.size()) return static_cast<uint32_t>(text_.size());
+  const uint32_t begin = line_starts_[p.line];
+  const uint32_t end = LineContentEnd(p.line);
+  uint32_t units = 0;
+  size_t i = begin;
+  while (i < end && units < p.character) {
+    size_t bytes;
+    uint32_t u;
+    CharAt(text_, i, &bytes, &u);
+    if (encoding_ == PositionEncoding::kUtf8) u = static_cast<uint32_t>(bytes);
+    if (units + u > p.character) break;  // inside this character
+    units += u;
+    i += bytes;
+  }
+  return static_cast<uint32_t>(std::min<size_t>(i, end));
+}
+
+Position LineIndex::ToPosition(uint32_t offset) const {
+  offset = std::min<uint32_t>(offset, static_cast<uint32_t>(text_.size()));
+  const auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
+  const uint32_t line = static_cast<uint32_t>(it - line_starts_.begin() - 1);
+  const uint32_t end = std::min(offset, LineContentEnd(line));
+  uint32_t units = 0;
+  size_t i = line_starts_[line];
+  if (memo_line_ == line && memo_offset_ >= i && memo_offset_ <= end) {
+    i = memo_offset_;
+    units = memo_units_;
+  }
+  while (i < end) {
+    size_t bytes;
+    uint32_t u;
+    CharAt(text_, i, &bytes, &u);
+    if (i + bytes > end) break;  // the offset is inside this character
+    units += encoding_ == PositionEncoding::kUtf8 ? static_cast<uint32_t>(bytes) : u;
+    i += bytes;
+  }
+  memo_line_ = line;
+  memo_offset_ = static_cast<uint32_t>(i);
+  memo_units_ = units;
+  return {line, units};
+}
+
+}  // namespace tern::lsp
