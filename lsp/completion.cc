@@ -255,13 +255,15 @@ std::vector<CompletionItem> CompleteAt(const Analysis& a, uint32_t offset) {
     items.Keywords(kEnds);
   };
 
+  if (last == "skip" && m.mode != Mode::kTopLevel) {  // a clause written late is still a clause
+    items.Keywords(kSkips);
+    return out;
+  }
   switch (m.mode) {
     case Mode::kTopLevel: items.Keyword("pattern"); break;
     case Mode::kPreBody: break;  // naming the pattern
     case Mode::kHeader:
-      if (last == "skip") {
-        items.Keywords(kSkips);
-      } else if (last == "to_first" || last == "to_last" ||
+      if (last == "to_first" || last == "to_last" ||
                  (last == "(" && (last2 == "to_first" || last2 == "to_last"))) {
         stages(true);
       } else if (!IsOneOf(last, {"key", "from", "within", "gap", "to", ",", ".", "[", "("})) {
