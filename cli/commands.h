@@ -12,6 +12,7 @@ namespace tern::cli {
 
 int CheckCommand(std::span<const std::string> args);
 int ExplainCommand(std::span<const std::string> args);
+int FmtCommand(std::span<const std::string> args);
 int ReplayCommand(std::span<const std::string> args);
 int TestCommand(std::span<const std::string> args);
 int RunCommand(std::span<const std::string> args);

@@ -23,6 +23,7 @@ constexpr char kUsage[] =
     "commands:\n"
     "  check FILE...                 compile only; exit 0, or 1 with errors\n"
     "  explain FILE [--dot]          the compiled NFA, as text or Graphviz\n"
+    "  fmt [--check] FILE... | -     rewrite files in the canonical layout\n"
     "  replay FILE... --input EVENTS.jsonl [--time-field ts] [--lateness 0ms]\n"
     "                [--dead-letter FILE] [--late-output FILE] [--open-end]\n"
     "                [--state DIR [--finish]]\n"
@@ -47,6 +48,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"check", CheckCommand}, {"explain", ExplainCommand}, {"replay", ReplayCommand},
+    {"fmt", FmtCommand},
     {"test", TestCommand},   {"run", RunCommand},         {"kafka-mock", KafkaMockCommand},
     {"demo", DemoCommand},   {"state", StateCommand},     {"lsp", LspCommand},
 };
