@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 
 #include "base/json_writer.h"
 #include "base/utf8.h"
@@ -180,11 +181,13 @@ struct Server::Request {
   std::string method;
   std::string id;        // JSON text; "null" for notifications
   bool is_request = false;
-  dom::element params;   // null element when absent
+  dom::element params;   // a JSON null when absent
 };
 
 Server::Server(std::function<void(std::string_view)> log)
-    : log_(std::move(log)), parser_(std::make_unique<dom::parser>()) {}
+    : log_(std::move(log)),
+      parser_(std::make_unique<dom::parser>()),
+      null_parser_(std::make_unique<dom::parser>()) {}
 
 Server::~Server() = default;
 
@@ -249,7 +252,11 @@ void Server::HandleMessage(std::string_view body, std::string* out) {
     return;
   }
   r.method = std::string(method_name);
-  if (Member(root, "params", &params)) r.params = params;
+  if (Member(root, "params", &params)) {
+    r.params = params;
+  } else if (null_parser_->parse("null", 4).get(r.params) != simdjson::SUCCESS) {
+    throw std::runtime_error("cannot parse null");
+  }
   Dispatch(r, out);
 }
 

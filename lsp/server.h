@@ -90,6 +90,9 @@ class Server {
   std::function<void(std::string_view)> log_;
   MessageReader reader_;
   std::unique_ptr<simdjson::dom::parser> parser_;
+  // Holds the JSON `null` that stands for absent params (a default-constructed element
+  // points at no document: reading it is undefined behaviour).
+  std::unique_ptr<simdjson::dom::parser> null_parser_;
   std::map<std::string, Document> documents_;  // by URI
   PositionEncoding encoding_ = PositionEncoding::kUtf16;
   bool related_information_ = false;  // the client shows relatedInformation
