@@ -23,7 +23,7 @@ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_
   -DTERN_FUZZ=ON -DTERN_BUILD_BENCH=OFF "${launcher[@]}" > build/fuzz.configure.log 2>&1 \
   || { cat build/fuzz.configure.log; exit 1; }
 echo "==> build build/fuzz"
-cmake --build build/fuzz -j "$JOBS" --target dsl_fuzzer json_scan_fuzzer event_parser_fuzzer
+cmake --build build/fuzz -j "$JOBS" --target dsl_fuzzer json_scan_fuzzer event_parser_fuzzer lsp_fuzzer
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -35,7 +35,7 @@ smoke() {
   mkdir -p "$work/$name"
   echo "==> fuzz $name: $((runs * SCALE)) runs"
   env "$@" "build/fuzz/tests/fuzz/$fuzzer" -runs=$((runs * SCALE)) -seed=1 -timeout=20 \
-    -rss_limit_mb=2048 -dict="$( [ "$fuzzer" = dsl_fuzzer ] && echo tests/fuzz/dsl.dict || echo tests/fuzz/json.dict)" \
+    -rss_limit_mb=2048 -dict="tests/fuzz/$(case "$fuzzer" in dsl_fuzzer) echo dsl;; lsp_fuzzer) echo lsp;; *) echo json;; esac).dict" \
     -artifact_prefix="$work/$name-" "$work/$name" "$seeds" > "$work/$name.log" 2>&1 \
     || { tail -40 "$work/$name.log"; echo "fuzz-smoke: $name failed"; exit 1; }
   grep -E '^Done' "$work/$name.log" || true
@@ -44,4 +44,5 @@ smoke dsl_fuzzer 10000 tests/fuzz/corpus
 smoke json_scan_fuzzer 50000 tests/fuzz/corpus_json
 smoke json_scan_fuzzer:sse2 50000 tests/fuzz/corpus_json TERN_JSON_SCAN_NO_AVX2=1
 smoke event_parser_fuzzer 50000 tests/fuzz/corpus_event
+smoke lsp_fuzzer 5000 tests/fuzz/corpus_lsp
 echo "==> fuzz smoke passed"
