@@ -1,7 +1,7 @@
 // Completion: the context comes from the tokens before the cursor, read by a small state
 // machine that follows the grammar's shape (clauses, stages, conditions, emit blocks)
 // loosely enough for text that does not parse.
-// Tested by tests/unit/lsp/completion_test.cc.
+// Tested by tests/unit/lsp/features_test.cc.
 #include <string>
 
 #include "lsp/features.h"
@@ -264,7 +264,7 @@ std::vector<CompletionItem> CompleteAt(const Analysis& a, uint32_t offset) {
     case Mode::kPreBody: break;  // naming the pattern
     case Mode::kHeader:
       if (last == "to_first" || last == "to_last" ||
-                 (last == "(" && (last2 == "to_first" || last2 == "to_last"))) {
+          (last == "(" && (last2 == "to_first" || last2 == "to_last"))) {
         stages(true);
       } else if (!IsOneOf(last, {"key", "from", "within", "gap", "to", ",", ".", "[", "("})) {
         items.Keywords(kClauses);

@@ -1,5 +1,5 @@
 // Analysis of one document version: parse, check, compile, lex.
-// Tested by tests/unit/lsp/document_test.cc.
+// Tested by tests/unit/lsp/features_test.cc.
 #include "lsp/document.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // One open .tern document and what the front end makes of it: the syntax tree of every
 // pattern that parses, the checked tree and compiled programs of those without errors,
 // the diagnostics `tern check` reports for the text, and its tokens.
-// Tested by tests/unit/lsp/document_test.cc.
+// Tested by tests/unit/lsp/features_test.cc.
 #pragma once
 
 #include <cstdint>

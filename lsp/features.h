@@ -1,7 +1,7 @@
 // The language features, on byte offsets of one analysed document: hover, go to
 // definition, completion and document symbols. The server (lsp/server.h) converts LSP
 // positions to offsets and the results to JSON.
-// Tested by tests/unit/lsp/hover_test.cc, navigation_test.cc and completion_test.cc.
+// Tested by tests/unit/lsp/features_test.cc.
 #pragma once
 
 #include <cstdint>

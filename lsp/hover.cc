@@ -1,5 +1,5 @@
 // Hover: markdown about the word under the cursor.
-// Tested by tests/unit/lsp/hover_test.cc.
+// Tested by tests/unit/lsp/features_test.cc.
 #include <algorithm>
 #include <string>
 

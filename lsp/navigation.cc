@@ -1,5 +1,5 @@
 // Go to definition and document symbols.
-// Tested by tests/unit/lsp/navigation_test.cc.
+// Tested by tests/unit/lsp/features_test.cc.
 #include <string>
 
 #include "base/duration.h"

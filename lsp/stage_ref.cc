@@ -1,5 +1,5 @@
 // Stage references: AST first, tokens when the pattern does not parse.
-// Tested by tests/unit/lsp/navigation_test.cc.
+// Tested by tests/unit/lsp/features_test.cc.
 #include "lsp/stage_ref.h"
 
 #include <vector>

@@ -1,7 +1,7 @@
 // Which stage a word of a document names: its declaration, a reference in a condition or
 // emit (resolved by dsl::Check when the pattern checks, by name otherwise), or the stage
 // of `to_first(S)` / `to_last(S)`; from the tokens alone when the pattern does not parse.
-// Used by hover and definition. Tested by tests/unit/lsp/navigation_test.cc.
+// Used by hover and definition. Tested by tests/unit/lsp/features_test.cc.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // Pattern boundaries and stage declarations from the token stream.
-// Tested by tests/unit/lsp/completion_test.cc and tests/unit/lsp/navigation_test.cc.
+// Tested by tests/unit/lsp/features_test.cc.
 #include "lsp/token_scan.h"
 
 namespace tern::lsp {

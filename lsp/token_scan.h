@@ -1,7 +1,7 @@
 // What the tokens of a document say where the syntax tree cannot: the pattern a position
 // is in and the stages declared there, read from dsl::Lex's tokens, so that completion,
 // hover and definition work in half-typed text that does not parse.
-// Tested by tests/unit/lsp/completion_test.cc and tests/unit/lsp/navigation_test.cc.
+// Tested by tests/unit/lsp/features_test.cc.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 // The keyword, skip strategy and function tables.
-// Tested by tests/unit/lsp/vocabulary_test.cc.
+// Tested by tests/unit/lsp/features_test.cc.
 #include "lsp/vocabulary.h"
 
 #include <array>

@@ -1,7 +1,7 @@
 // The words of the language with one line of documentation each (from the language spec,
 // ../shared/spec/LANGUAGE.md): the 35 reserved words, the skip strategies, the functions.
 // Used by hover and completion.
-// Tested by tests/unit/lsp/vocabulary_test.cc.
+// Tested by tests/unit/lsp/features_test.cc.
 #pragma once
 
 #include <span>
