@@ -1,6 +1,8 @@
 // libFuzzer target: runs dsl::ParseAndCheck (and Dump / RenderAll) on arbitrary bytes and
 // checks invariants a crash-free run must also keep: spans inside the file, resolved stage
-// indexes inside stage_table, and no error-free run dropping a pattern.
+// indexes inside stage_table, and no error-free run dropping a pattern. Also dsl::Lex and
+// dsl::Format: tokens in order inside the file, no "formatter bug", and formatting twice
+// gives the text of formatting once.
 // Run as shown in tests/fuzz/CMakeLists.txt.
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +13,8 @@
 #include "base/diagnostic.h"
 #include "base/source.h"
 #include "dsl/dsl.h"
+#include "dsl/format.h"
+#include "dsl/lexer.h"
 
 namespace {
 
@@ -52,6 +56,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     for (const tern::ast::EmitField& f : p.emit) CheckExpr(f.value, p, size);
     for (const tern::ast::EmitField& f : p.timeout_emit) CheckExpr(f.value, p, size);
+  }
+
+  uint32_t at = 0;
+  for (const tern::dsl::Token& t : tern::dsl::Lex(source->text())) {
+    Require(t.span.begin >= at && t.span.end > t.span.begin && t.span.end <= size);
+    at = t.span.end;
+  }
+  tern::DiagnosticSink fmt_sink;
+  std::string once;
+  bool formatted = tern::dsl::Format(*source, fmt_sink, &once);
+  for (const tern::Diagnostic& d : fmt_sink.diagnostics()) Require(d.code != "E0199");
+  if (formatted) {
+    tern::SourceFile again_source("fuzz.tern", once);
+    std::string twice;
+    Require(tern::dsl::Format(again_source, fmt_sink, &twice) && twice == once);
   }
   return 0;
 }
