@@ -24,7 +24,8 @@ enum class TokenKind : uint8_t {
   kDuration,    // 250ms, 10s, 5m, 2h, 1d
   kPunct,       // { } ( ) [ ] , . .. = == != < <= > >= + - * / %
   kComment,     // # ... or // ... (to the end of the line, newline excluded)
-  kInvalid,     // anything else, one byte (or one UTF-8 sequence) at a time
+  kInvalid,     // anything else, one byte (or one UTF-8 sequence) at a time; also a number
+                // the grammar rejects, whole: `5x`, `1.5s` (a duration must be whole), `1e+`
 };
 
 struct Token {
