@@ -532,46 +532,39 @@ bool Server::Locate(const dom::element& params, Document** doc, uint32_t* offset
   return true;
 }
 
-bool Server::Hover(const dom::element& params, std::string* result, std::string* error) {
+bool Server::AtPosition(const dom::element& params, std::string* result, std::string* error,
+                        const std::function<void(Document&, uint32_t, std::string*)>& answer) {
   Document* doc = nullptr;
   uint32_t offset = 0;
   if (!Locate(params, &doc, &offset, error)) return false;
-  if (doc == nullptr) {
-    *result = "null";
-    return true;
-  }
-  std::optional<HoverInfo> h = HoverAt(*doc->analysis, offset);
-  if (!h) {
-    *result = "null";
-    return true;
-  }
-  *result = R"({"contents":{"kind":"markdown","value":)";
-  json::AppendString(*result, h->markdown);
-  *result += R"(},"range":)";
-  AppendRange(*result, *doc->lines, h->span);
-  *result += "}";
+  result->clear();
+  if (doc != nullptr) answer(*doc, offset, result);
+  if (result->empty()) *result = "null";
   return true;
 }
 
+bool Server::Hover(const dom::element& params, std::string* result, std::string* error) {
+  return AtPosition(params, result, error, [this](Document& doc, uint32_t offset, std::string* out) {
+    std::optional<HoverInfo> h = HoverAt(*doc.analysis, offset);
+    if (!h) return;
+    *out = R"({"contents":{"kind":"markdown","value":)";
+    json::AppendString(*out, h->markdown);
+    *out += R"(},"range":)";
+    AppendRange(*out, *doc.lines, h->span);
+    *out += "}";
+  });
+}
+
 bool Server::Definition(const dom::element& params, std::string* result, std::string* error) {
-  Document* doc = nullptr;
-  uint32_t offset = 0;
-  if (!Locate(params, &doc, &offset, error)) return false;
-  if (doc == nullptr) {
-    *result = "null";
-    return true;
-  }
-  std::optional<SourceSpan> span = DefinitionAt(*doc->analysis, offset);
-  if (!span) {
-    *result = "null";
-    return true;
-  }
-  *result = R"({"uri":)";
-  json::AppendString(*result, doc->uri);
-  *result += R"(,"range":)";
-  AppendRange(*result, *doc->lines, *span);
-  *result += "}";
-  return true;
+  return AtPosition(params, result, error, [this](Document& doc, uint32_t offset, std::string* out) {
+    std::optional<SourceSpan> span = DefinitionAt(*doc.analysis, offset);
+    if (!span) return;
+    *out = R"({"uri":)";
+    json::AppendString(*out, doc.uri);
+    *out += R"(,"range":)";
+    AppendRange(*out, *doc.lines, *span);
+    *out += "}";
+  });
 }
 
 bool Server::Completion(const dom::element& params, std::string* result, std::string* error) {

@@ -71,6 +71,10 @@ class Server {
   // The open document (null if not open) and the offset of params.position; false with
   // *error when the params are not those of a position request.
   bool Locate(const simdjson::dom::element& params, Document** doc, uint32_t* offset, std::string* error);
+  // A position request: `answer` writes the result for the open document and offset;
+  // the result is null when the document is not open or `answer` writes nothing.
+  bool AtPosition(const simdjson::dom::element& params, std::string* result, std::string* error,
+                  const std::function<void(Document&, uint32_t, std::string*)>& answer);
 
   // Request handlers: the result as JSON text, or false with *error set.
   bool Initialize(const simdjson::dom::element& params, std::string* result);

@@ -39,18 +39,11 @@ pattern card_testing {
 }
 """
 
-FIXED = """# Card testing — é€😀 in a comment moves every column after it on this line
-pattern card_testing {
-  key    card_id
-  within 90m
-  skip   past_last_event
-
-  begin       small where type == "auth" and amount < 2.00  times 3.. greedy
-  followed_by big   where note != "é😀" and merchant != last(small).merchant  # 😀 then big2
-
-  emit { n = count(small) total = sum(small.amount) }
-}
-"""
+# BROKEN with its three errors fixed.
+FIXED = (BROKEN.replace("within 0ms", "within 90m").replace("lst(small)", "last(small)")
+         .replace("                      and big2.amount > 1\n", "").replace("  next big2\n", "\n")
+         .replace("emit { n = count(small) }", "emit { n = count(small) total = sum(small.amount) }"))
+assert FIXED.count("big2") == 1  # the comment
 
 MESSY = """pattern   messy{key user within 5m
 begin a where x==1 followed_by   b where y  >  2
