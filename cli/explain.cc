@@ -1,6 +1,7 @@
 // `tern explain FILE [--dot]`: the compiled NFA of every pattern in a file.
-// Tested by tests/write_errors_test.py and by hand; the listing itself is tested in
-// tests/unit/compiler/compile_test.cc.
+// Tested by tests/write_errors_test.py and tests/explain_dot_test.py (every shipped and
+// conformance pattern through --dot and Graphviz); the listing itself is tested in
+// tests/unit/compiler/compile_test.cc, the picture in tests/unit/nfa/program_dot_test.cc.
 #include <cstdio>
 
 #include "base/output_file.h"

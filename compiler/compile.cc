@@ -45,6 +45,7 @@
 #include <string>
 
 #include "compiler/lower_expr.h"
+#include "compiler/written.h"
 #include "dsl/diag.h"
 #include "dsl/dsl.h"
 
@@ -79,6 +80,7 @@ struct PNode {
   Cond condition = -1;         // the `where` (true when absent)
   Cond until = -1;
   int64_t window_ms = 0;       // per-stage `within`
+  int32_t group_index = -1;    // groups: index into Program::written.groups
 };
 
 struct BEdge {
@@ -94,6 +96,8 @@ struct BState {
   uint16_t stage = 0;
   int64_t window_ms = 0;
   std::vector<BEdge> edges;
+  std::string note;            // Program::written.states: which event of its stage it takes
+  int32_t loop_group = -1;     // the loop-back state of this group (WrittenState::group)
 };
 
 // The builder's position, saved around the compilation of a nested group.
@@ -110,14 +114,18 @@ struct GroupScopeState {
 
 class Builder {
  public:
-  Builder(const ast::Pattern& pattern, nfa::Program& program, nfa::Schema& schema)
-      : pattern_(pattern), program_(program), lowerer_(pattern, program, schema) {}
+  Builder(const ast::Pattern& pattern, nfa::Program& program, nfa::Schema& schema,
+          const WrittenText& written)
+      : pattern_(pattern), program_(program), lowerer_(pattern, program, schema, &written),
+        written_(written) {}
 
   bool Build(std::string* error);
 
  private:
   // ---- pattern chain
-  PNode* MakeChain(const std::vector<ast::Stage>& seq);
+  PNode* MakeChain(const std::vector<ast::Stage>& seq, int32_t group = -1);
+  // Program::written.stages and .groups: declarations, texts and compiled conditions.
+  void DescribeStages();
   Strategy ToStrategy(ast::Contiguity c) const;
 
   // ---- conditions
@@ -146,7 +154,9 @@ class Builder {
 
   // ---- states
   int CreateState(const std::string& name, nfa::StateType type, uint16_t stage);
-  int CreateState(nfa::StateType type) { return CreateState(current_->name, type, current_->stage); }
+  // A state of current_: its note says which event of the stage (and round of the groups
+  // around it) it takes, from iteration_.
+  int CreateState(nfa::StateType type);
   void AddTake(int from, int to, Cond c) { states_[from].edges.push_back({nfa::Action::kTake, to, c}); }
   void AddIgnore(int from, int to, Cond c) { states_[from].edges.push_back({nfa::Action::kIgnore, to, c}); }
   void AddProceed(int from, int to, Cond c) { states_[from].edges.push_back({nfa::Action::kProceed, to, c}); }
@@ -211,6 +221,15 @@ class Builder {
   const ast::Pattern& pattern_;
   nfa::Program& program_;
   ExprLowerer lowerer_;
+  const WrittenText& written_;
+  // The repetitions being compiled, outermost first: the stage or group repeated, which
+  // of its events or rounds the states made now take, and whether later ones too (a loop).
+  struct Iteration {
+    const PNode* node;
+    int64_t n;
+    bool and_later;
+  };
+  std::vector<Iteration> iteration_;
 
   std::deque<PNode> nodes_;
   std::vector<CondNode> conds_;
@@ -247,7 +266,7 @@ Strategy Builder::ToStrategy(ast::Contiguity c) const {
   return Strategy::kStrict;
 }
 
-PNode* Builder::MakeChain(const std::vector<ast::Stage>& seq) {
+PNode* Builder::MakeChain(const std::vector<ast::Stage>& seq, int32_t group) {
   PNode* prev = nullptr;
   for (const ast::Stage& s : seq) {
     nodes_.emplace_back();
@@ -278,7 +297,10 @@ PNode* Builder::MakeChain(const std::vector<ast::Stage>& seq) {
     if (s.is_group) {
       p->name = "$group" + std::to_string(group_counter_++) + "$";
       p->stage = 0;
-      p->raw = MakeChain(s.children);
+      p->group_index = static_cast<int32_t>(program_.written.groups.size());
+      program_.written.groups.push_back({});
+      program_.written.groups.back().parent = group;
+      p->raw = MakeChain(s.children, p->group_index);
       p->condition = True();  // Flink: a pattern without a condition accepts everything
       // Inner states of a group belong to inner stages; the group's own name is synthetic.
     } else {
@@ -286,6 +308,7 @@ PNode* Builder::MakeChain(const std::vector<ast::Stage>& seq) {
       for (size_t k = 0; k < pattern_.stage_table.size(); ++k) {
         if (pattern_.stage_table[k] == &s) p->stage = static_cast<uint16_t>(k);
       }
+      if (p->stage < program_.written.stages.size()) program_.written.stages[p->stage].group = group;
       if (s.where) {
         p->condition = LowerCondition(*s.where);
       } else {
@@ -325,11 +348,48 @@ int Builder::CreateState(const std::string& name, nfa::StateType type, uint16_t 
   return static_cast<int>(states_.size() - 1);
 }
 
+// "1st", "2nd", "3rd", "4th", ..., "11th", "21st".
+std::string Ordinal(int64_t n) {
+  const char* suffix = "th";
+  if (n % 100 < 11 || n % 100 > 13) {
+    suffix = n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
+  }
+  return std::to_string(n) + suffix;
+}
+
+int Builder::CreateState(nfa::StateType type) {
+  int s = CreateState(current_->name, type, current_->stage);
+  // "2nd", "4th and later", "round 2", "2nd, round 3 and later"; rounds of nested groups
+  // outer first: "round 1.3", "round 2+.1".
+  std::string own;
+  std::vector<std::string> rounds;
+  for (const Iteration& it : iteration_) {
+    if (!it.node->is_group) {
+      own = Ordinal(it.n) + (it.and_later ? " and later" : "");
+    } else {
+      rounds.push_back(std::to_string(it.n) + (it.and_later ? "+" : ""));
+    }
+  }
+  std::string note = own;
+  if (rounds.size() == 1 && rounds[0].back() == '+') {
+    rounds[0].pop_back();
+    rounds[0] += " and later";
+  }
+  for (size_t k = 0; k < rounds.size(); ++k) {
+    note += k > 0 ? "." : note.empty() ? "round " : ", round ";
+    note += rounds[k];
+  }
+  states_[s].note = std::move(note);
+  return s;
+}
+
 int Builder::Copy(int state) {
   std::string base = states_[state].name;
   size_t colon = base.find(':');
   if (colon != std::string::npos) base = base.substr(0, colon);
   int copy = CreateState(base, states_[state].type, states_[state].stage);
+  states_[copy].note = states_[state].note;
+  states_[copy].loop_group = states_[state].loop_group;
   std::vector<BEdge> edges = states_[state].edges;
   for (const BEdge& e : edges) {
     states_[copy].edges.push_back({e.action, e.target == state ? copy : e.target, e.cond});
@@ -469,16 +529,25 @@ int Builder::CreateTimesState(int sink, int proceed, int64_t from, int64_t to) {
     UpdateWithGreedyCondition(sink, take);
     greedy_updated_[sink] = true;
   }
+  // Built from the last event back: the state made at optional step i takes event
+  // number to + from - i, the one at required step i event number from - i.
   for (int64_t i = from; i < to && error_.empty(); ++i) {
+    iteration_.push_back({current_, to + from - i, false});
     last_sink = CreateSingletonState(last_sink, proceed, take, inner_ignore, true);
     AddStopStateToLooping(last_sink);
+    iteration_.pop_back();
   }
   for (int64_t i = 0; i < from - 1 && error_.empty(); ++i) {
+    iteration_.push_back({current_, from - i, false});
     last_sink = CreateSingletonState(last_sink, -1, take, inner_ignore, false);
     AddStopStateToLooping(last_sink);
+    iteration_.pop_back();
   }
   SetFirstOfLoop(true);
-  return CreateSingletonState(last_sink, EntrySkip(proceed), take, IgnoreCondition(current_), current_->optional);
+  iteration_.push_back({current_, 1, false});
+  int entry = CreateSingletonState(last_sink, EntrySkip(proceed), take, IgnoreCondition(current_), current_->optional);
+  iteration_.pop_back();
+  return entry;
 }
 
 void Builder::UpdateWithGreedyCondition(int state, Cond take) {
@@ -525,6 +594,7 @@ int Builder::CreateSingletonState(int sink, int proceed, Cond take, Cond ignore,
     // skipped yields the same match once more.)
     if (optional || HeadOfOptionalGroup(current_) || (HeadOfGroup(current_) && head_exits_)) {
       ignore_state = CreateState(nfa::StateType::kNormal);
+      states_[ignore_state].note += states_[ignore_state].note.empty() ? "after a skip" : " (after a skip)";
       AddTake(ignore_state, s, take);
       AddIgnore(ignore_state, ignore_state, ignore);
       AddStopStates(ignore_state);
@@ -590,9 +660,12 @@ int Builder::CreateLoopingGroupPatternState(PNode* group, int sink) {
   const GroupScopeState saved = SaveGroupScope();
   Cond proceed_cond = TrueFunction();  // the enclosing group's: `until` does not stop leaving
   int dummy = CreateState(group->name, nfa::StateType::kNormal, group->raw->stage);
+  states_[dummy].loop_group = group->group_index;
+  iteration_.push_back({group, group->from + 1, true});
   EnterGroup(group, true);
   int last_sink = CreateMiddleStates(dummy, &head_skip_);
   last_sink = ConvertPattern(last_sink);
+  iteration_.pop_back();
   AddProceed(last_sink, sink, proceed_cond);
   AddProceed(dummy, last_sink, proceed_cond);
   RestoreGroupScope(saved);
@@ -605,6 +678,7 @@ int Builder::CreateLooping(int sink) {
   Cond ignore = ExtendWithUntil(InnerIgnoreCondition(current_), until, false);
   Cond take = ExtendWithUntil(TakeCondition(current_), until, true);
 
+  iteration_.push_back({current_, current_->from + 1, true});
   int looping = CreateState(nfa::StateType::kNormal);
   if (Greedy(sink)) {
     if (until >= 0) {
@@ -625,11 +699,13 @@ int Builder::CreateLooping(int sink) {
   AddStopStateToLooping(looping);
   if (ignore >= 0) {
     int ignore_state = CreateState(nfa::StateType::kNormal);
+    states_[ignore_state].note += " (after a skip)";
     AddTake(ignore_state, looping, take);
     AddIgnore(ignore_state, ignore_state, ignore);
     AddIgnore(looping, ignore_state, ignore);
     AddStopStateToLooping(ignore_state);
   }
+  iteration_.pop_back();
   return looping;
 }
 
@@ -681,6 +757,8 @@ int Builder::CopyWithoutTransitiveNots(int sink) {
   size_t colon = base.find(':');
   if (colon != std::string::npos) base = base.substr(0, colon);
   int copy = CreateState(base, states_[sink].type, states_[sink].stage);
+  states_[copy].note = states_[sink].note;
+  states_[copy].loop_group = states_[sink].loop_group;
   std::vector<BEdge> edges = states_[sink].edges;
   for (const BEdge& e : edges) {
     if (e.action == nfa::Action::kProceed) {
@@ -723,8 +801,38 @@ void Builder::Flatten(Cond c, std::vector<nfa::CondInstr>& out) const {
   }
 }
 
+void Builder::DescribeStages() {
+  nfa::WrittenForm& w = program_.written;
+  for (const PNode& p : nodes_) {
+    const ast::Stage& s = *p.ast;
+    if (p.is_group) {
+      nfa::WrittenGroup& g = w.groups[static_cast<size_t>(p.group_index)];
+      g.declaration = StageDeclaration(written_, s, p.previous == nullptr && g.parent >= 0);
+      g.repeated = p.looping || p.times;
+      if (s.until) {
+        g.until = written_.Of(s.until->span);
+        Flatten(p.until, g.until_code);
+      }
+      continue;
+    }
+    if (p.stage >= w.stages.size()) continue;
+    nfa::WrittenStage& ws = w.stages[p.stage];
+    ws.declaration = StageDeclaration(written_, s, p.previous == nullptr && ws.group >= 0);
+    if (s.where) {
+      ws.where = written_.Of(s.where->span);
+      Flatten(p.condition, ws.where_code);
+    }
+    if (s.until) {
+      ws.until = written_.Of(s.until->span);
+      Flatten(p.until, ws.until_code);
+    }
+  }
+}
+
 bool Builder::Build(std::string* error) {
   program_.within_ms = pattern_.within_ms.value_or(0);
+  program_.written.gap_ms = pattern_.gap_ms.value_or(0);
+  program_.written.stages.resize(pattern_.stage_table.size());
 
   PNode* last = MakeChain(pattern_.sequence);
   current_ = last;
@@ -791,8 +899,10 @@ bool Builder::Build(std::string* error) {
     }
     program_.states.push_back(st);
     program_.state_names.push_back(b.name);
+    program_.written.states.push_back({b.note, b.loop_group});
   }
   program_.start = static_cast<nfa::StateId>(start);
+  DescribeStages();
   return true;
 }
 
@@ -866,7 +976,8 @@ void WarnIfUnbounded(const ast::File& file, const ast::Pattern& pattern, const n
 }
 
 std::shared_ptr<nfa::Program> CompilePattern(const ast::File& file, const ast::Pattern& pattern,
-                                             nfa::Schema& schema, DiagnosticSink& sink) {
+                                             const WrittenText& written, nfa::Schema& schema,
+                                             DiagnosticSink& sink) {
   auto program = std::make_shared<nfa::Program>();
   nfa::Program& p = *program;
   p.name = pattern.name;
@@ -893,14 +1004,14 @@ std::shared_ptr<nfa::Program> CompilePattern(const ast::File& file, const ast::P
     }
   }
 
-  Builder builder(pattern, p, schema);
+  Builder builder(pattern, p, schema, written);
   std::string error;
   if (!builder.Build(&error)) {
     sink.Error(file.source.get(), pattern.name_span, "E0501", "cannot compile pattern '" + pattern.name + "': " + error);
     return nullptr;
   }
 
-  ExprLowerer emit_lowerer(pattern, p, schema);
+  ExprLowerer emit_lowerer(pattern, p, schema, &written);
   p.has_emit = pattern.has_emit;
   for (const ast::EmitField& f : pattern.emit) p.emit.push_back({f.name, emit_lowerer.Lower(f.value)});
   p.has_timeout = pattern.has_timeout;
@@ -919,8 +1030,9 @@ std::shared_ptr<nfa::Program> CompilePattern(const ast::File& file, const ast::P
 std::vector<std::shared_ptr<const nfa::Program>> Compile(const ast::File& file, nfa::Schema& schema,
                                                          DiagnosticSink& sink) {
   std::vector<std::shared_ptr<const nfa::Program>> out;
+  const WrittenText written(file.source.get());
   for (const ast::Pattern& pattern : file.patterns) {
-    auto p = CompilePattern(file, pattern, schema, sink);
+    auto p = CompilePattern(file, pattern, written, schema, sink);
     if (p) out.push_back(std::move(p));
   }
   return out;

@@ -132,6 +132,7 @@ nfa::ExprId ExprLowerer::Lower(const ast::Expr& e) {
   }
   program_.exprs.push_back(info);
   program_.expr_text.push_back(ast::Dump(e));
+  program_.written.expr_source.push_back(written_ != nullptr ? written_->Of(e.span) : std::string());
   size_t need = static_cast<size_t>(max_depth_) + 4;
   if (need > program_.max_stack) program_.max_stack = need;
   return static_cast<nfa::ExprId>(program_.exprs.size() - 1);

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "compiler/written.h"
 #include "dsl/ast.h"
 #include "nfa/program.h"
 #include "nfa/schema.h"
@@ -14,8 +15,10 @@ namespace tern::compiler {
 // the engine's schema; string constants, lists and regexes go to the program.
 class ExprLowerer {
  public:
-  ExprLowerer(const ast::Pattern& pattern, nfa::Program& program, nfa::Schema& schema)
-      : pattern_(pattern), program_(program), schema_(schema) {}
+  // `written`: the file's text, for Program::written.expr_source (may be null).
+  ExprLowerer(const ast::Pattern& pattern, nfa::Program& program, nfa::Schema& schema,
+              const WrittenText* written = nullptr)
+      : pattern_(pattern), program_(program), schema_(schema), written_(written) {}
 
   // Lowers `e` into a new expression; returns its id.
   nfa::ExprId Lower(const ast::Expr& e);
@@ -37,6 +40,7 @@ class ExprLowerer {
   const ast::Pattern& pattern_;
   nfa::Program& program_;
   nfa::Schema& schema_;
+  const WrittenText* written_;
   bool uses_stages_ = false;
   int depth_ = 0;      // current stack depth while generating
   int max_depth_ = 0;

@@ -1,11 +1,10 @@
-// Text and Graphviz listings of a compiled program (`tern explain`).
+// Text listing (`tern explain`), identities and fingerprint of a compiled program.
+// The Graphviz picture is nfa/program_dot.cc.
 #include "nfa/program.h"
 
 #include <string>
 
 namespace tern::nfa {
-
-namespace {
 
 const char* ActionName(Action a) {
   switch (a) {
@@ -15,6 +14,8 @@ const char* ActionName(Action a) {
   }
   return "?";
 }
+
+namespace {
 
 const char* TypeName(StateType t) {
   switch (t) {
@@ -26,6 +27,8 @@ const char* TypeName(StateType t) {
   return "?";
 }
 
+}  // namespace
+
 const char* SkipName(SkipKind k) {
   switch (k) {
     case SkipKind::kNoSkip: return "no_skip";
@@ -36,6 +39,8 @@ const char* SkipName(SkipKind k) {
   }
   return "?";
 }
+
+namespace {
 
 // Conditions print as the expressions' indexes combined: e1, !e2, (e1 & !e3), true.
 std::string CondText(const Program& p, CondId c) {
@@ -190,29 +195,6 @@ std::string Fingerprint(const Program& p) {
   out += "from:";
   for (const std::string& s : p.from) out += " " + s;
   out += "\nto: " + p.to + "\n";
-  return out;
-}
-
-std::string DumpDot(const Program& p) {
-  std::string out = "digraph \"" + p.name + "\" {\n  rankdir=LR;\n";
-  for (StateId s = 0; s < p.states.size(); ++s) {
-    const State& st = p.states[s];
-    std::string shape = st.type == StateType::kFinal ? "doublecircle"
-                        : st.type == StateType::kStop ? "octagon"
-                        : st.type == StateType::kPending ? "diamond" : "circle";
-    out += "  s" + std::to_string(s) + " [label=\"" + p.state_names[s] + "\", shape=" + shape +
-           (s == p.start ? ", style=bold" : "") + "];\n";
-  }
-  for (StateId s = 0; s < p.states.size(); ++s) {
-    const State& st = p.states[s];
-    for (uint32_t e = st.first_edge; e < st.first_edge + st.num_edges; ++e) {
-      const Edge& edge = p.edges[e];
-      std::string style = edge.action == Action::kProceed ? "dashed" : edge.action == Action::kIgnore ? "dotted" : "solid";
-      out += "  s" + std::to_string(s) + " -> s" + std::to_string(edge.target) + " [label=\"" +
-             ActionName(edge.action) + " " + CondText(p, edge.cond) + "\", style=" + style + "];\n";
-    }
-  }
-  out += "}\n";
   return out;
 }
 

@@ -141,6 +141,43 @@ struct EmitField {
   ExprId expr;
 };
 
+// How the author wrote the pattern, for pictures (`tern explain --dot`). Filled by
+// compiler::Compile; hand-built programs may leave it empty. Descriptive only: matching,
+// Dump, Fingerprint (and so durable state) never read it, so rewording or reformatting a
+// pattern changes a picture, never a program's behaviour or identity.
+// Texts are as written, comments dropped and each run of blanks and line breaks one space.
+struct WrittenStage {
+  std::string declaration;            // the stage without its `where`: "begin small times 3.. greedy"
+  std::string where;                  // empty: no `where` (every event)
+  std::vector<CondInstr> where_code;  // the `where` as compiled (ExprIds are unique to it), to
+                                      // recognise it inside edge conditions; empty: no `where`
+  std::string until;                  // empty: no `until`
+  std::vector<CondInstr> until_code;
+  int32_t group = -1;                 // innermost group around the stage (WrittenForm::groups); -1: none
+};
+
+struct WrittenGroup {
+  std::string declaration;            // "followed_by (a next b) times 2 consecutive"
+  std::string until;
+  std::vector<CondInstr> until_code;
+  int32_t parent = -1;                // enclosing group; -1: none
+  bool repeated = false;              // `times` or a loop: its stages have states per round
+};
+
+struct WrittenState {
+  std::string note;                   // which event of its stage the state takes ("2nd",
+                                      // "4th and later", "2nd, round 1"); empty: not repeated
+  int32_t group = -1;                 // >= 0: the loop-back state of that group (binds nothing)
+};
+
+struct WrittenForm {
+  int64_t gap_ms = 0;                   // the pattern's `gap` (states carry it folded into window_ms)
+  std::vector<std::string> expr_source;  // per expression; empty: unknown (use expr_text)
+  std::vector<WrittenStage> stages;      // parallel to Program::stages
+  std::vector<WrittenGroup> groups;      // declaration order (outer before inner)
+  std::vector<WrittenState> states;      // parallel to Program::states
+};
+
 // Thread: any (immutable once built). Owned by shared_ptr<const Program>.
 struct Program {
   std::string name;                 // pattern name
@@ -179,7 +216,14 @@ struct Program {
   std::vector<EmitField> timeout_emit;
 
   size_t max_stack = 64;            // evaluation stack depth needed (upper bound)
+
+  WrittenForm written;              // descriptive: for pictures only
 };
+
+// The words the language and the listings use: "take", "ignore", "proceed";
+// "no_skip", "past_last_event", ...
+const char* ActionName(Action a);
+const char* SkipName(SkipKind k);
 
 // Human-readable listing of states and transitions (`tern explain`).
 // The identity of an expression that reads only the event: equal strings mean the
@@ -203,7 +247,9 @@ std::string StartIdentity(const Program& p);
 std::string Fingerprint(const Program& p);
 
 std::string Dump(const Program& p);
-// Graphviz (`tern explain --dot`).
+// Graphviz (`tern explain --dot`), readable without the text listing: states grouped
+// by stage (and group) with the stage as written, edges labelled with their action and
+// condition as written, the pattern's key, windows and skip on top. nfa/program_dot.cc.
 std::string DumpDot(const Program& p);
 
 }  // namespace tern::nfa
