@@ -3,6 +3,7 @@
 // loosely enough for text that does not parse.
 // Tested by tests/unit/lsp/features_test.cc.
 #include <string>
+#include <unordered_set>
 
 #include "lsp/features.h"
 #include "lsp/token_scan.h"
@@ -171,28 +172,26 @@ class Items {
     for (std::string_view w : words) Keyword(w);
   }
   void Keyword(std::string_view w) {
-    for (const CompletionItem& i : *out_) {
-      if (i.label == w) return;  // `within` is a clause and a modifier
-    }
+    if (!labels_.insert(std::string(w)).second) return;  // `within` is a clause and a modifier
     const Word* word = FindWord(w);
     out_->push_back({std::string(w), CompletionKind::kKeyword, "keyword",
                      word != nullptr ? std::string(word->doc) : ""});
   }
   void Functions() {
     for (const Function& f : lsp::Functions()) {
+      if (!labels_.insert(std::string(f.name)).second) continue;
       out_->push_back({std::string(f.name), CompletionKind::kFunction, std::string(f.signature),
                        std::string(f.doc)});
     }
   }
   void Stage(std::string_view name, std::string_view pattern) {
-    for (const CompletionItem& i : *out_) {
-      if (i.label == name) return;
-    }
+    if (!labels_.insert(std::string(name)).second) return;  // a stage declared twice (E0202)
     out_->push_back({std::string(name), CompletionKind::kVariable, "stage of " + std::string(pattern), ""});
   }
 
  private:
   std::vector<CompletionItem>* out_;
+  std::unordered_set<std::string> labels_;  // those in *out_: a pattern may have many stages
 };
 
 }  // namespace
