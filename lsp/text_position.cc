@@ -23,12 +23,25 @@ void CharAt(std::string_view text, size_t i, size_t* bytes, uint32_t* units) {
 LineIndex::LineIndex(std::string_view text, PositionEncoding encoding)
     : text_(text), encoding_(encoding) {
   line_starts_.push_back(0);
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      line_starts_.push_back(static_cast<uint32_t>(i + 1));
-    } else if (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n')) {
-      line_starts_.push_back(static_cast<uint32_t>(i + 1));
+  checkpoints_.reserve(text.size() / kCheckpointBytes + 1);
+  uint32_t units = 0;  // column of i in UTF-16 code units
+  size_t i = 0;
+  while (i < text.size()) {
+    while (checkpoints_.size() * kCheckpointBytes <= i) {
+      checkpoints_.push_back({static_cast<uint32_t>(i), units});
     }
+    const char c = text[i];
+    if (c == '\n' || (c == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'))) {
+      line_starts_.push_back(static_cast<uint32_t>(i + 1));
+      units = 0;
+      ++i;
+      continue;
+    }
+    size_t bytes;
+    uint32_t u;
+    CharAt(text, i, &bytes, &u);
+    units += u;
+    i += bytes;
   }
 }
 
@@ -65,21 +78,25 @@ Position LineIndex::ToPosition(uint32_t offset) const {
   const uint32_t end = std::min(offset, LineContentEnd(line));
   uint32_t units = 0;
   size_t i = line_starts_[line];
-  if (memo_line_ == line && memo_offset_ >= i && memo_offset_ <= end) {
-    i = memo_offset_;
-    units = memo_units_;
+  // Start from the last checkpoint on this line before the offset.
+  const size_t k = end / kCheckpointBytes;
+  if (k < checkpoints_.size() && checkpoints_[k].offset >= i && checkpoints_[k].offset <= end) {
+    i = checkpoints_[k].offset;
+    units = checkpoints_[k].units;
+  } else if (k > 0 && k - 1 < checkpoints_.size() && checkpoints_[k - 1].offset >= i &&
+             checkpoints_[k - 1].offset <= end) {
+    i = checkpoints_[k - 1].offset;
+    units = checkpoints_[k - 1].units;
   }
   while (i < end) {
     size_t bytes;
     uint32_t u;
     CharAt(text_, i, &bytes, &u);
     if (i + bytes > end) break;  // the offset is inside this character
-    units += encoding_ == PositionEncoding::kUtf8 ? static_cast<uint32_t>(bytes) : u;
+    units += u;
     i += bytes;
   }
-  memo_line_ = line;
-  memo_offset_ = static_cast<uint32_t>(i);
-  memo_units_ = units;
+  if (encoding_ == PositionEncoding::kUtf8) return {line, static_cast<uint32_t>(i - line_starts_[line])};
   return {line, units};
 }
 

@@ -47,11 +47,15 @@ class LineIndex {
   std::string_view text_;
   PositionEncoding encoding_;
   std::vector<uint32_t> line_starts_;  // [0] == 0
-  // The last ToPosition answer: offsets asked for in increasing order on one long line
-  // (diagnostics, symbols) walk the line once, not once each.
-  mutable uint32_t memo_line_ = 0;
-  mutable uint32_t memo_offset_ = 0;  // a character boundary on memo_line_
-  mutable uint32_t memo_units_ = 0;   // its character number
+  // Every kCheckpointBytes bytes of the text, the first character boundary at or after it
+  // and its UTF-16 column: a position on a long line (a minified file, a generated one)
+  // costs a walk of at most that many bytes, not of the line.
+  static constexpr uint32_t kCheckpointBytes = 256;
+  struct Checkpoint {
+    uint32_t offset;  // a character boundary
+    uint32_t units;   // its column in UTF-16 code units
+  };
+  std::vector<Checkpoint> checkpoints_;  // [k]: the first boundary >= k * kCheckpointBytes
 };
 
 }  // namespace tern::lsp

@@ -45,12 +45,47 @@ TEST_CASE("positions: UTF-16 code units for multi-byte characters") {
   CHECK(utf8.ToOffset({0, 3}) == 2);  // inside é: its start
 }
 
-TEST_CASE("positions: offsets asked in order along one long line") {
+TEST_CASE("positions: every offset of long mixed lines agrees with a plain walk") {
+  // Pieces of 1 to 4 bytes and every line end, long enough to cross many checkpoints.
+  const char* pieces[] = {"a", "é", "€", "😀", "\n", "\r\n", "\r", " "};
   std::string text;
-  for (int i = 0; i < 1000; ++i) text += "é ";
-  LineIndex lines(text, PositionEncoding::kUtf16);
-  for (uint32_t i = 0; i < 1000; ++i) CHECK(lines.ToPosition(i * 3).character == i * 2);
-  CHECK(lines.ToPosition(3).character == 2);  // going back still works
+  uint32_t seed = 7;
+  for (int i = 0; i < 5000; ++i) {
+    seed = seed * 1103515245 + 12345;
+    const uint32_t r = (seed >> 16) % 100;
+    text += pieces[r < 3 ? 4 + r % 3 : 1 + r % 3 + (r % 5 == 0 ? 3 : 0) - (r % 7 == 0 ? 1 : 0)];
+  }
+  for (PositionEncoding enc : {PositionEncoding::kUtf16, PositionEncoding::kUtf8}) {
+    LineIndex lines(text, enc);
+    uint32_t line = 0, column = 0;
+    for (size_t i = 0; i <= text.size();) {
+      const Position p = lines.ToPosition(static_cast<uint32_t>(i));
+      CHECK(p.line == line);
+      CHECK(p.character == column);
+      CHECK(lines.ToOffset(p) == i);
+      if (i == text.size()) break;
+      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+        // Between "\r" and "\n": still the end of the line.
+        const Position q = lines.ToPosition(static_cast<uint32_t>(i + 1));
+        CHECK(q.line == line);
+        CHECK(q.character == column);
+        ++line;
+        column = 0;
+        i += 2;
+        continue;
+      }
+      if (text[i] == '\n' || (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'))) {
+        ++line;
+        column = 0;
+        ++i;
+        continue;
+      }
+      const unsigned char c = static_cast<unsigned char>(text[i]);
+      const size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+      column += enc == PositionEncoding::kUtf8 ? static_cast<uint32_t>(n) : (n == 4 ? 2 : 1);
+      i += n;
+    }
+  }
 }
 
 }  // namespace tern::lsp
