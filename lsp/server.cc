@@ -423,8 +423,7 @@ bool Server::DidChange(const dom::element& params, std::string* error) {
       return false;
     }
     // An incremental change: positions in the text as it is before this change.
-    LineIndex lines(doc.text, encoding_);
-    uint32_t from = lines.ToOffset(a), to = lines.ToOffset(b);
+    uint32_t from = OffsetIn(doc.text, encoding_, a), to = OffsetIn(doc.text, encoding_, b);
     if (from > to) std::swap(from, to);
     if (doc.text.size() - (to - from) + text.size() > MessageReader::kMaxBodyBytes) {
       *error = "document too large";

@@ -18,7 +18,36 @@ void CharAt(std::string_view text, size_t i, size_t* bytes, uint32_t* units) {
   *units = n == 4 ? 2 : 1;
 }
 
+// The offset of `character` on the line [begin, end) (its content, terminator excluded).
+uint32_t WalkToCharacter(std::string_view text, PositionEncoding encoding, size_t begin, size_t end,
+                         uint32_t character) {
+  uint32_t units = 0;
+  size_t i = begin;
+  while (i < end && units < character) {
+    size_t bytes;
+    uint32_t u;
+    CharAt(text, i, &bytes, &u);
+    if (encoding == PositionEncoding::kUtf8) u = static_cast<uint32_t>(bytes);
+    if (units + u > character) break;  // inside this character
+    units += u;
+    i += bytes;
+  }
+  return static_cast<uint32_t>(std::min(i, end));
+}
+
 }  // namespace
+
+uint32_t OffsetIn(std::string_view text, PositionEncoding encoding, Position p) {
+  size_t begin = 0;
+  for (uint32_t line = 0; line < p.line; ++line) {
+    const size_t eol = text.find_first_of("\r\n", begin);
+    if (eol == std::string_view::npos) return static_cast<uint32_t>(text.size());
+    begin = eol + (text[eol] == '\r' && eol + 1 < text.size() && text[eol + 1] == '\n' ? 2 : 1);
+  }
+  size_t end = text.find_first_of("\r\n", begin);
+  if (end == std::string_view::npos) end = text.size();
+  return WalkToCharacter(text, encoding, begin, end, p.character);
+}
 
 LineIndex::LineIndex(std::string_view text, PositionEncoding encoding)
     : text_(text), encoding_(encoding) {
@@ -55,20 +84,7 @@ uint32_t LineIndex::LineContentEnd(uint32_t line) const {
 
 uint32_t LineIndex::ToOffset(Position p) const {
   if (p.line >= line_starts_.size()) return static_cast<uint32_t>(text_.size());
-  const uint32_t begin = line_starts_[p.line];
-  const uint32_t end = LineContentEnd(p.line);
-  uint32_t units = 0;
-  size_t i = begin;
-  while (i < end && units < p.character) {
-    size_t bytes;
-    uint32_t u;
-    CharAt(text_, i, &bytes, &u);
-    if (encoding_ == PositionEncoding::kUtf8) u = static_cast<uint32_t>(bytes);
-    if (units + u > p.character) break;  // inside this character
-    units += u;
-    i += bytes;
-  }
-  return static_cast<uint32_t>(std::min<size_t>(i, end));
+  return WalkToCharacter(text_, encoding_, line_starts_[p.line], LineContentEnd(p.line), p.character);
 }
 
 Position LineIndex::ToPosition(uint32_t offset) const {

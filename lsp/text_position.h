@@ -58,4 +58,8 @@ class LineIndex {
   std::vector<Checkpoint> checkpoints_;  // [k]: the first boundary >= k * kCheckpointBytes
 };
 
+// LineIndex(text, encoding).ToOffset(p) without building the index: a scan up to the
+// position only (an incremental change applies each of its edits to a new text).
+uint32_t OffsetIn(std::string_view text, PositionEncoding encoding, Position p);
+
 }  // namespace tern::lsp

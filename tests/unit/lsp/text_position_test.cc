@@ -17,6 +17,9 @@ TEST_CASE("positions: ASCII and every line end") {
   CHECK(lines.ToOffset({3, 2}) == 12);
   CHECK(lines.ToOffset({1, 99}) == 5);   // past the end of the line: its end, before "\r\n"
   CHECK(lines.ToOffset({99, 0}) == 12);  // past the last line: the end of the text
+  for (uint32_t l = 0; l < 6; ++l) {
+    for (uint32_t c = 0; c < 5; ++c) CHECK(OffsetIn(text, PositionEncoding::kUtf16, {l, c}) == lines.ToOffset({l, c}));
+  }
   CHECK(lines.ToPosition(4).line == 1);
   CHECK(lines.ToPosition(4).character == 1);
   CHECK(lines.ToPosition(6).line == 1);       // between \r and \n: the end of line 1
@@ -63,6 +66,7 @@ TEST_CASE("positions: every offset of long mixed lines agrees with a plain walk"
       CHECK(p.line == line);
       CHECK(p.character == column);
       CHECK(lines.ToOffset(p) == i);
+      CHECK(OffsetIn(text, enc, p) == i);
       if (i == text.size()) break;
       if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
         // Between "\r" and "\n": still the end of the line.
