@@ -1,4 +1,4 @@
-// The subcommands of `tern`, one per file (check.cc, explain.cc, replay.cc,
+// The subcommands of `tern`, one per file (check.cc, explain.cc, fmt.cc, replay.cc,
 // test_command.cc, run.cc, kafka_mock.cc, demo.cc, state.cc, lsp.cc); main.cc dispatches. Each
 // takes the words after the command name, writes standard output through tern::Stdout()
 // (main.cc checks it once the command returns) and stderr, and returns the exit status.
