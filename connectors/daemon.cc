@@ -1113,7 +1113,8 @@ void Daemon::Impl::Release(std::span<const TopicPartition> parts, bool lost) {
     }
     Status s = Commit(/*sync=*/true, &ids);
     if (CommitFenced(s)) {
-      // The eager protocol against some brokers (librdkafka's mock): the group has moved on.
+      // The group has moved on: the eager protocol on some brokers (librdkafka's mock), or
+      // there the cooperative one when another member's rejoin came first (docs/kafka.md).
       spdlog::info("commit on revocation refused ({}): the next owner reads again from the last commit",
                    s.message());
     } else if (!s.ok()) {
